@@ -1,0 +1,936 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * fdwatch kernel side.  Every syscall that creates, duplicates or destroys an
+ * fd is traced on its syscalls:sys_enter_X / sys_exit_X tracepoints: the
+ * enter stores the arguments by tid, the exit reads the result and, for new
+ * fds, what the kernel installed (inode mode/number, dentry name, socket
+ * endpoints), then emits one record into the "events" ring buffer.
+ * Processes are followed through sched_process_fork/exec/exit.
+ *
+ * Filtering happens here: only tgids in `targets` (or all, when targ_all)
+ * produce records; fdwatch's own tgid never does.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "fdwatch_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Configuration, written through the skeleton's rodata before load. */
+const volatile bool targ_all = false;        /* system-wide */
+const volatile bool follow_children = false; /* add children of targets at fork */
+const volatile __u32 self_tgid = 0;          /* never trace fdwatch itself */
+const volatile __u64 wake_bytes = 256 * 1024; /* wake the reader past this fill level */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+/* tgid -> 1: the processes to trace (unless targ_all). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+/* tgid -> records lost for it (ring buffer full), so userspace knows whom to resync. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_by_tgid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FDW_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Arguments saved at sys_enter, keyed by tid, consumed at sys_exit. */
+struct inflight {
+	__u16 sys;
+	__u64 a[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* Per-CPU scratch for recvmsg: the control buffer is parsed here, not on the stack. */
+struct scm_scratch {
+	__u8 buf[256];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scm_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	if (targ_all)
+		return true;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline void count_lost(__u32 tgid)
+{
+	__u64 one = 1, *v;
+
+	stat_inc(FDW_STAT_DROPS);
+	v = bpf_map_lookup_elem(&lost_by_tgid, &tgid);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
+}
+
+/* Batched notification: waking the reader per record costs microseconds, so
+ * records are submitted silently and the reader polls with a short timeout,
+ * unless the buffer is filling up. */
+static __always_inline __u64 submit_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_header(struct fdw_event *e, __u16 type, __u16 sys, __u16 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->type = type;
+	e->sys = sys;
+	e->size = size;
+	e->flags = 0;
+	e->ret = -1;
+	e->fd2 = -1;
+	e->arg = 0;
+	e->arg2 = 0;
+	e->mode = 0;
+	e->stack_id = -1;
+	e->ino = 0;
+	__builtin_memset(&e->sock, 0, sizeof(e->sock));
+	e->name[0] = 0;
+}
+
+static __always_inline struct fdw_event *reserve(__u16 type, __u16 sys)
+{
+	struct fdw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(bpf_get_current_pid_tgid() >> 32);
+		return NULL;
+	}
+	fill_header(e, type, sys, sizeof(*e));
+	return e;
+}
+
+static __always_inline struct fdw_event_path *reserve_path(__u16 type, __u16 sys)
+{
+	struct fdw_event_path *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(bpf_get_current_pid_tgid() >> 32);
+		return NULL;
+	}
+	fill_header(&e->h, type, sys, sizeof(*e));
+	e->h.flags = FDW_F_HAS_PATH;
+	e->path[0] = 0;
+	return e;
+}
+
+static __always_inline void submit(void *e)
+{
+	stat_inc(FDW_STAT_EVENTS);
+	bpf_ringbuf_submit(e, submit_flags());
+}
+
+/* ---- reading what the kernel installed ------------------------------- */
+
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **arr;
+	struct file *f = NULL;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+static __always_inline void fill_sock(struct fdw_event *e, struct file *f)
+{
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk;
+	__u16 family;
+
+	if (!sock)
+		return;
+	sk = BPF_CORE_READ(sock, sk);
+	e->sock.type = BPF_CORE_READ(sock, type);
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sock.family = family;
+	e->sock.protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->sock.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->sock.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->sock.rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == 2 /* AF_INET */) {
+		BPF_CORE_READ_INTO(&e->sock.laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->sock.raddr, sk, __sk_common.skc_daddr);
+	} else if (family == 10 /* AF_INET6 */) {
+		BPF_CORE_READ_INTO(&e->sock.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->sock.raddr, sk, __sk_common.skc_v6_daddr);
+	}
+	e->flags |= FDW_F_HAS_SOCK;
+}
+
+/* Unix socket path: own bound address, else the peer's (a connected client). */
+static __always_inline void fill_unix_path(struct fdw_event_path *e, struct file *f)
+{
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct unix_sock *u;
+	struct unix_address *addr;
+	int len;
+
+	if (!sock)
+		return;
+	u = (struct unix_sock *)BPF_CORE_READ(sock, sk);
+	if (!u)
+		return;
+	addr = BPF_CORE_READ(u, addr);
+	if (!addr) {
+		struct unix_sock *peer = (struct unix_sock *)BPF_CORE_READ(u, peer);
+		if (!peer)
+			return;
+		addr = BPF_CORE_READ(peer, addr);
+		if (!addr)
+			return;
+		e->h.arg2 = 1; /* path is the peer's */
+	}
+	len = BPF_CORE_READ(addr, len);
+	/* name[0] is a sockaddr_un: 2 bytes of family, then the path
+	 * (abstract names start with a NUL byte: keep the raw bytes). */
+	if (len > 2) {
+		__u32 n = len - 2;
+		if (n > FDW_PATH_MAX - 1)
+			n = FDW_PATH_MAX - 1;
+		bpf_probe_read_kernel(e->path, n & (FDW_PATH_MAX - 1),
+				      (char *)&addr->name[0] + 2);
+		e->path[n & (FDW_PATH_MAX - 1)] = 0;
+		e->h.arg = n; /* path length (abstract names contain NULs) */
+	}
+}
+
+/* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
+static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+{
+	struct file *f = fd_file(fd);
+	struct inode *inode;
+	const unsigned char *name;
+
+	if (!f)
+		return NULL;
+	inode = BPF_CORE_READ(f, f_inode);
+	e->mode = BPF_CORE_READ(inode, i_mode);
+	e->ino = BPF_CORE_READ(inode, i_ino);
+	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	e->flags |= FDW_F_HAS_FILE;
+	if ((e->mode & 0170000) == 0140000 /* S_IFSOCK */)
+		fill_sock(e, f);
+	return f;
+}
+
+/* ---- enter/exit plumbing ---------------------------------------------- */
+
+static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16 sys)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct inflight in = {};
+
+	if (!wanted(id >> 32))
+		return 0;
+	in.sys = sys;
+	in.a[0] = ctx->args[0];
+	in.a[1] = ctx->args[1];
+	in.a[2] = ctx->args[2];
+	in.a[3] = ctx->args[3];
+	in.a[4] = ctx->args[4];
+	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
+	return 0;
+}
+
+/* Pops the saved arguments of this tid's call; NULL when there are none
+ * (tracing started mid-call, or the process is not traced). */
+static __always_inline bool take(__u16 sys, struct inflight *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!in)
+		return false;
+	if (in->sys != sys) {
+		bpf_map_delete_elem(&inflight, &tid);
+		stat_inc(FDW_STAT_NO_ENTER);
+		return false;
+	}
+	*out = *in;
+	bpf_map_delete_elem(&inflight, &tid);
+	return true;
+}
+
+/* A call that returns one new fd (or -errno). */
+static __always_inline int emit_new_fd(__u16 sys, long ret, bool cloexec)
+{
+	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
+
+	if (!e)
+		return 0;
+	e->ret = ret;
+	if (cloexec)
+		e->flags |= FDW_F_CLOEXEC;
+	if (ret >= 0)
+		fill_file(e, ret);
+	submit(e);
+	return 0;
+}
+
+/* An open-family call: new fd plus the user-supplied path. */
+static __always_inline int emit_open_path(__u16 sys, long ret, bool cloexec, const char *upath,
+					  __s64 flags)
+{
+	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
+
+	if (!e)
+		return 0;
+	e->h.ret = ret;
+	e->h.arg = flags;
+	if (cloexec)
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (upath)
+		bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
+	if (ret >= 0)
+		fill_file(&e->h, ret);
+	submit(e);
+	return 0;
+}
+
+/* A call that fills an int[2] with two new fds (pipe, pipe2, socketpair). */
+static __always_inline int emit_fd_pair(__u16 sys, long ret, bool cloexec, const int *ufds)
+{
+	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
+	int fds[2] = {-1, -1};
+
+	if (!e)
+		return 0;
+	if (cloexec)
+		e->flags |= FDW_F_CLOEXEC;
+	if (ret < 0) {
+		e->ret = ret;
+	} else {
+		bpf_probe_read_user(fds, sizeof(fds), ufds);
+		e->ret = fds[0];
+		e->fd2 = fds[1];
+		/* mode/ino/name describe fds[0]; both ends share kind. */
+		fill_file(e, fds[0]);
+		e->arg = fds[1] >= 0 ? (__s64)BPF_CORE_READ(fd_file(fds[1]), f_inode, i_ino) : 0;
+	}
+	submit(e);
+	return 0;
+}
+
+static __always_inline int emit_sockaddr(__u16 sys, long ret, int fd)
+{
+	struct fdw_event_path *e;
+	struct file *f;
+
+	if (ret < 0 && ret != -115 /* EINPROGRESS: connect under way, addresses set */)
+		return 0;
+	e = reserve_path(FDW_EV_SOCKADDR, sys);
+	if (!e)
+		return 0;
+	e->h.ret = ret;
+	e->h.fd2 = fd;
+	f = fill_file(&e->h, fd);
+	if (f && e->h.sock.family == 1 /* AF_UNIX */)
+		fill_unix_path(e, f);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int emit_accept(__u16 sys, long ret, bool cloexec)
+{
+	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
+	struct file *f;
+
+	if (!e)
+		return 0;
+	e->h.ret = ret;
+	if (cloexec)
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		f = fill_file(&e->h, ret);
+		if (f && e->h.sock.family == 1)
+			fill_unix_path(e, f);
+	}
+	submit(e);
+	return 0;
+}
+
+static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2, __s64 arg, __s64 arg2)
+{
+	struct fdw_event *e = reserve(type, sys);
+
+	if (!e)
+		return 0;
+	e->ret = ret;
+	e->fd2 = fd2;
+	e->arg = arg;
+	e->arg2 = arg2;
+	submit(e);
+	return 0;
+}
+
+#define ENTER(name, SYS)                                                        \
+	SEC("tp/syscalls/sys_enter_" #name)                                      \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                  \
+	{                                                                        \
+		return on_enter(ctx, SYS);                                       \
+	}
+
+/* EXIT(name, SYS) { body using `in` (saved args) and `ret` } */
+#define EXIT(name, SYS)                                                         \
+	static __always_inline int exit_body_##name(struct inflight *in, long ret); \
+	SEC("tp/syscalls/sys_exit_" #name)                                       \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                    \
+	{                                                                        \
+		struct inflight in;                                              \
+		if (!take(SYS, &in))                                             \
+			return 0;                                                \
+		return exit_body_##name(&in, ctx->ret);                          \
+	}                                                                        \
+	static __always_inline int exit_body_##name(struct inflight *in, long ret)
+
+#define O_CLOEXEC_ 02000000
+#define SOCK_CLOEXEC_ 02000000
+
+/* ---- open family ------------------------------------------------------ */
+
+ENTER(open, FDW_SYS_OPEN)
+EXIT(open, FDW_SYS_OPEN)
+{
+	return emit_open_path(FDW_SYS_OPEN, ret, in->a[1] & O_CLOEXEC_, (const char *)in->a[0], in->a[1]);
+}
+
+ENTER(openat, FDW_SYS_OPENAT)
+EXIT(openat, FDW_SYS_OPENAT)
+{
+	return emit_open_path(FDW_SYS_OPENAT, ret, in->a[2] & O_CLOEXEC_, (const char *)in->a[1], in->a[2]);
+}
+
+ENTER(openat2, FDW_SYS_OPENAT2)
+EXIT(openat2, FDW_SYS_OPENAT2)
+{
+	/* a[2] is struct open_how *: flags is its first u64. */
+	__u64 flags = 0;
+
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)in->a[2]);
+	return emit_open_path(FDW_SYS_OPENAT2, ret, flags & O_CLOEXEC_, (const char *)in->a[1], flags);
+}
+
+ENTER(creat, FDW_SYS_CREAT)
+EXIT(creat, FDW_SYS_CREAT)
+{
+	return emit_open_path(FDW_SYS_CREAT, ret, false, (const char *)in->a[0], 0);
+}
+
+ENTER(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT)
+EXIT(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT)
+{
+	return emit_open_path(FDW_SYS_OPEN_BY_HANDLE_AT, ret, in->a[2] & O_CLOEXEC_, NULL, in->a[2]);
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+ENTER(socket, FDW_SYS_SOCKET)
+EXIT(socket, FDW_SYS_SOCKET)
+{
+	struct fdw_event *e = reserve(FDW_EV_OPEN, FDW_SYS_SOCKET);
+
+	if (!e)
+		return 0;
+	e->ret = ret;
+	if (in->a[1] & SOCK_CLOEXEC_)
+		e->flags |= FDW_F_CLOEXEC;
+	/* what was asked for, also when it failed */
+	e->sock.family = in->a[0];
+	e->sock.type = in->a[1] & 0xf;
+	e->sock.protocol = in->a[2];
+	if (ret >= 0)
+		fill_file(e, ret);
+	submit(e);
+	return 0;
+}
+
+ENTER(socketpair, FDW_SYS_SOCKETPAIR)
+EXIT(socketpair, FDW_SYS_SOCKETPAIR)
+{
+	return emit_fd_pair(FDW_SYS_SOCKETPAIR, ret, in->a[1] & SOCK_CLOEXEC_, (const int *)in->a[3]);
+}
+
+ENTER(accept, FDW_SYS_ACCEPT)
+EXIT(accept, FDW_SYS_ACCEPT)
+{
+	return emit_accept(FDW_SYS_ACCEPT, ret, false);
+}
+
+ENTER(accept4, FDW_SYS_ACCEPT4)
+EXIT(accept4, FDW_SYS_ACCEPT4)
+{
+	return emit_accept(FDW_SYS_ACCEPT4, ret, in->a[3] & SOCK_CLOEXEC_);
+}
+
+ENTER(bind, FDW_SYS_BIND)
+EXIT(bind, FDW_SYS_BIND)
+{
+	return emit_sockaddr(FDW_SYS_BIND, ret, in->a[0]);
+}
+
+ENTER(connect, FDW_SYS_CONNECT)
+EXIT(connect, FDW_SYS_CONNECT)
+{
+	return emit_sockaddr(FDW_SYS_CONNECT, ret, in->a[0]);
+}
+
+ENTER(listen, FDW_SYS_LISTEN)
+EXIT(listen, FDW_SYS_LISTEN)
+{
+	return emit_sockaddr(FDW_SYS_LISTEN, ret, in->a[0]);
+}
+
+/* recvmsg/recvmmsg: fds received through SCM_RIGHTS are new fds. */
+struct user_msghdr_ {
+	void *msg_name;
+	int msg_namelen;
+	void *msg_iov;
+	__u64 msg_iovlen;
+	void *msg_control;
+	__u64 msg_controllen;
+	unsigned int msg_flags;
+};
+
+#define MSG_CMSG_CLOEXEC_ 0x40000000
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+
+static __always_inline int emit_scm_rights(__u16 sys, const struct user_msghdr_ *umsg, bool cloexec)
+{
+	struct user_msghdr_ msg;
+	struct scm_scratch *s;
+	__u32 zero = 0, off = 0;
+	__u64 len;
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), umsg))
+		return 0;
+	/* after the call msg_controllen is the length actually written */
+	len = msg.msg_controllen;
+	if (!msg.msg_control || len < 16)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	if (len > sizeof(s->buf))
+		len = sizeof(s->buf);
+	if (bpf_probe_read_user(s->buf, len & 0x1ff, msg.msg_control))
+		return 0;
+	/* walk at most 4 cmsg headers; each SCM_RIGHTS carries ints after a 16-byte header */
+	for (int c = 0; c < 4; c++) {
+		__u64 clen;
+		int level, type;
+
+		if (off + 16 > len || off > sizeof(s->buf) - 16)
+			break;
+		clen = *(__u64 *)&s->buf[off & 0xff];
+		level = *(int *)&s->buf[(off + 8) & 0xff];
+		type = *(int *)&s->buf[(off + 12) & 0xff];
+		if (clen < 16)
+			break;
+		if (level == SOL_SOCKET_ && type == SCM_RIGHTS_) {
+			__u32 n = (clen - 16) / 4;
+			for (__u32 i = 0; i < FDW_SCM_MAX; i++) {
+				__u32 p = off + 16 + i * 4;
+				int fd;
+				struct fdw_event *e;
+
+				if (i >= n || p + 4 > len || p > sizeof(s->buf) - 4)
+					break;
+				fd = *(int *)&s->buf[p & 0xff];
+				e = reserve(FDW_EV_OPEN, sys);
+				if (!e)
+					continue;
+				e->ret = fd;
+				if (cloexec)
+					e->flags |= FDW_F_CLOEXEC;
+				fill_file(e, fd);
+				submit(e);
+			}
+		}
+		off += (clen + 7) & ~7ULL;
+	}
+	return 0;
+}
+
+ENTER(recvmsg, FDW_SYS_RECVMSG)
+EXIT(recvmsg, FDW_SYS_RECVMSG)
+{
+	if (ret < 0)
+		return 0;
+	return emit_scm_rights(FDW_SYS_RECVMSG, (const struct user_msghdr_ *)in->a[1],
+			       in->a[2] & MSG_CMSG_CLOEXEC_);
+}
+
+ENTER(recvmmsg, FDW_SYS_RECVMMSG)
+EXIT(recvmmsg, FDW_SYS_RECVMMSG)
+{
+	/* struct mmsghdr { struct user_msghdr msg_hdr; unsigned int msg_len; } = 64 bytes */
+	if (ret <= 0)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		if (i >= ret)
+			break;
+		emit_scm_rights(FDW_SYS_RECVMMSG, (const struct user_msghdr_ *)(in->a[1] + i * 64),
+				in->a[3] & MSG_CMSG_CLOEXEC_);
+	}
+	return 0;
+}
+
+/* ---- duplication ------------------------------------------------------ */
+
+static __always_inline int emit_dup(__u16 sys, long ret, int oldfd, bool cloexec)
+{
+	struct fdw_event *e = reserve(FDW_EV_DUP, sys);
+
+	if (!e)
+		return 0;
+	e->ret = ret;
+	e->fd2 = oldfd;
+	if (cloexec)
+		e->flags |= FDW_F_CLOEXEC;
+	if (ret >= 0)
+		fill_file(e, ret);
+	submit(e);
+	return 0;
+}
+
+ENTER(dup, FDW_SYS_DUP)
+EXIT(dup, FDW_SYS_DUP)
+{
+	return emit_dup(FDW_SYS_DUP, ret, in->a[0], false);
+}
+
+ENTER(dup2, FDW_SYS_DUP2)
+EXIT(dup2, FDW_SYS_DUP2)
+{
+	return emit_dup(FDW_SYS_DUP2, ret, in->a[0], false);
+}
+
+ENTER(dup3, FDW_SYS_DUP3)
+EXIT(dup3, FDW_SYS_DUP3)
+{
+	return emit_dup(FDW_SYS_DUP3, ret, in->a[0], in->a[2] & O_CLOEXEC_);
+}
+
+#define F_DUPFD_ 0
+#define F_SETFD_ 2
+#define F_DUPFD_CLOEXEC_ 1030
+#define FD_CLOEXEC_ 1
+
+SEC("tp/syscalls/sys_enter_fcntl")
+int enter_fcntl(struct trace_event_raw_sys_enter *ctx)
+{
+	long cmd = ctx->args[1];
+
+	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
+		return 0;
+	return on_enter(ctx, FDW_SYS_FCNTL);
+}
+EXIT(fcntl, FDW_SYS_FCNTL)
+{
+	long cmd = in->a[1];
+
+	if (cmd == F_SETFD_) {
+		if (ret < 0)
+			return 0;
+		return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_FCNTL, ret, in->a[0],
+				   (in->a[2] & FD_CLOEXEC_) ? 1 : 0, 0);
+	}
+	return emit_dup(FDW_SYS_FCNTL, ret, in->a[0], cmd == F_DUPFD_CLOEXEC_);
+}
+
+#define FIONCLEX_ 0x5450
+#define FIOCLEX_ 0x5451
+
+SEC("tp/syscalls/sys_enter_ioctl")
+int enter_ioctl(struct trace_event_raw_sys_enter *ctx)
+{
+	unsigned int cmd = ctx->args[1];
+
+	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
+		return 0;
+	return on_enter(ctx, FDW_SYS_IOCTL);
+}
+EXIT(ioctl, FDW_SYS_IOCTL)
+{
+	if (ret < 0)
+		return 0;
+	return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0],
+			   (unsigned int)in->a[1] == FIOCLEX_ ? 1 : 0, 0);
+}
+
+/* ---- pipes and anonymous-inode fds ------------------------------------ */
+
+ENTER(pipe, FDW_SYS_PIPE)
+EXIT(pipe, FDW_SYS_PIPE)
+{
+	return emit_fd_pair(FDW_SYS_PIPE, ret, false, (const int *)in->a[0]);
+}
+
+ENTER(pipe2, FDW_SYS_PIPE2)
+EXIT(pipe2, FDW_SYS_PIPE2)
+{
+	return emit_fd_pair(FDW_SYS_PIPE2, ret, in->a[1] & O_CLOEXEC_, (const int *)in->a[0]);
+}
+
+/* One new fd; close-on-exec from the given flag bit of argument `argi`. */
+#define NEW_FD(name, SYS, argi, bit)                                            \
+	ENTER(name, SYS)                                                         \
+	EXIT(name, SYS)                                                          \
+	{                                                                        \
+		return emit_new_fd(SYS, ret, (argi) >= 0 && (in->a[(argi) & 7] & (bit))); \
+	}
+
+NEW_FD(eventfd, FDW_SYS_EVENTFD, -1, 0)
+NEW_FD(eventfd2, FDW_SYS_EVENTFD2, 1, O_CLOEXEC_)
+NEW_FD(epoll_create, FDW_SYS_EPOLL_CREATE, -1, 0)
+NEW_FD(epoll_create1, FDW_SYS_EPOLL_CREATE1, 0, O_CLOEXEC_)
+NEW_FD(timerfd_create, FDW_SYS_TIMERFD_CREATE, 1, O_CLOEXEC_)
+NEW_FD(inotify_init, FDW_SYS_INOTIFY_INIT, -1, 0)
+NEW_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1, 0, O_CLOEXEC_)
+NEW_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT, 0, 0x1 /* FAN_CLOEXEC */)
+NEW_FD(memfd_create, FDW_SYS_MEMFD_CREATE, 1, 0x1 /* MFD_CLOEXEC */)
+NEW_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, 0, O_CLOEXEC_)
+NEW_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD, -1, 0) /* always O_CLOEXEC: see below */
+NEW_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, 4, 0x8 /* PERF_FLAG_FD_CLOEXEC */)
+NEW_FD(userfaultfd, FDW_SYS_USERFAULTFD, 0, O_CLOEXEC_)
+NEW_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, -1, 0)
+NEW_FD(open_tree, FDW_SYS_OPEN_TREE, 2, O_CLOEXEC_)
+NEW_FD(fsopen, FDW_SYS_FSOPEN, 1, 0x1 /* FSOPEN_CLOEXEC */)
+NEW_FD(fsmount, FDW_SYS_FSMOUNT, 1, 0x1 /* FSMOUNT_CLOEXEC */)
+NEW_FD(fspick, FDW_SYS_FSPICK, 2, 0x1 /* FSPICK_CLOEXEC */)
+
+/* signalfd(fd=-1, ...) creates; signalfd(existing fd) only updates the mask. */
+ENTER(signalfd, FDW_SYS_SIGNALFD)
+EXIT(signalfd, FDW_SYS_SIGNALFD)
+{
+	if ((int)in->a[0] != -1 && ret >= 0)
+		return 0;
+	return emit_new_fd(FDW_SYS_SIGNALFD, ret, false);
+}
+
+ENTER(signalfd4, FDW_SYS_SIGNALFD4)
+EXIT(signalfd4, FDW_SYS_SIGNALFD4)
+{
+	if ((int)in->a[0] != -1 && ret >= 0)
+		return 0;
+	return emit_new_fd(FDW_SYS_SIGNALFD4, ret, in->a[3] & O_CLOEXEC_);
+}
+
+ENTER(pidfd_open, FDW_SYS_PIDFD_OPEN)
+EXIT(pidfd_open, FDW_SYS_PIDFD_OPEN)
+{
+	/* pidfds are always close-on-exec */
+	return emit_new_fd(FDW_SYS_PIDFD_OPEN, ret, true);
+}
+
+/* bpf(2): only commands that return a new fd. */
+SEC("tp/syscalls/sys_enter_bpf")
+int enter_bpf(struct trace_event_raw_sys_enter *ctx)
+{
+	long cmd = ctx->args[0];
+
+	/* MAP_CREATE 0, PROG_LOAD 5, OBJ_GET 7, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
+	 * BTF_LOAD 18, BTF_GET_FD_BY_ID 19, RAW_TRACEPOINT_OPEN 17, LINK_CREATE 28,
+	 * LINK_GET_FD_BY_ID 30, ITER_CREATE 33, TOKEN_CREATE 36 */
+	switch (cmd) {
+	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
+	case 28: case 30: case 33: case 36:
+		return on_enter(ctx, FDW_SYS_BPF);
+	}
+	return 0;
+}
+EXIT(bpf, FDW_SYS_BPF)
+{
+	/* bpf fds are always close-on-exec */
+	return emit_new_fd(FDW_SYS_BPF, ret, true);
+}
+
+/* ---- destruction ------------------------------------------------------ */
+
+ENTER(close, FDW_SYS_CLOSE)
+EXIT(close, FDW_SYS_CLOSE)
+{
+	/* close() releases the fd even when it reports EINTR/EIO; only EBADF means
+	 * nothing happened.  The aggregator gets the errno and decides. */
+	return emit_simple(FDW_EV_CLOSE, FDW_SYS_CLOSE, ret, in->a[0], 0, 0);
+}
+
+ENTER(close_range, FDW_SYS_CLOSE_RANGE)
+EXIT(close_range, FDW_SYS_CLOSE_RANGE)
+{
+	if (ret < 0)
+		return 0;
+	return emit_simple(FDW_EV_CLOSE_RANGE, FDW_SYS_CLOSE_RANGE, ret, (int)in->a[0],
+			   (__s64)(__u32)in->a[1], in->a[2]);
+}
+
+/* ---- rlimits ---------------------------------------------------------- */
+
+#define RLIMIT_NOFILE_ 7
+
+ENTER(prlimit64, FDW_SYS_PRLIMIT64)
+EXIT(prlimit64, FDW_SYS_PRLIMIT64)
+{
+	__u64 lim[2];
+	__u32 pid = in->a[0];
+
+	if (ret < 0 || in->a[1] != RLIMIT_NOFILE_ || !in->a[2])
+		return 0;
+	if (bpf_probe_read_user(lim, sizeof(lim), (void *)in->a[2]))
+		return 0;
+	if (!pid)
+		pid = bpf_get_current_pid_tgid() >> 32;
+	return emit_simple(FDW_EV_LIMIT, FDW_SYS_PRLIMIT64, pid, -1, lim[0], lim[1]);
+}
+
+ENTER(setrlimit, FDW_SYS_SETRLIMIT)
+EXIT(setrlimit, FDW_SYS_SETRLIMIT)
+{
+	__u64 lim[2];
+
+	if (ret < 0 || in->a[0] != RLIMIT_NOFILE_)
+		return 0;
+	if (bpf_probe_read_user(lim, sizeof(lim), (void *)in->a[1]))
+		return 0;
+	return emit_simple(FDW_EV_LIMIT, FDW_SYS_SETRLIMIT, bpf_get_current_pid_tgid() >> 32, -1,
+			   lim[0], lim[1]);
+}
+
+/* ---- process lifecycle ------------------------------------------------ */
+
+/* raw tracepoint: args are (struct task_struct *parent, struct task_struct *child).
+ * Needs no tracefs, and gives the child's tgid and whether it shares our files. */
+SEC("raw_tp/sched_process_fork")
+int on_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct fdw_event *e;
+	__u8 one = 1;
+
+	if (ptgid == ctgid) /* a new thread: same process, same table */
+		return 0;
+	if (!wanted(ptgid))
+		return 0;
+	if (!targ_all) {
+		if (!follow_children)
+			return 0;
+		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+		stat_inc(FDW_STAT_FORKS);
+	}
+	e = reserve(FDW_EV_FORK, FDW_SYS_FORK_EVENT);
+	if (!e)
+		return 0;
+	e->tgid = ptgid;
+	e->ret = ctgid;
+	if (BPF_CORE_READ(parent, files) == BPF_CORE_READ(child, files))
+		e->flags |= FDW_F_SHARED_FILES;
+	BPF_CORE_READ_STR_INTO(&e->name, child, comm);
+	submit(e);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exec")
+int on_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fdw_event_path *e;
+	unsigned int off;
+
+	if (!wanted(tgid))
+		return 0;
+	e = reserve_path(FDW_EV_EXEC, FDW_SYS_EXECVE);
+	if (!e)
+		return 0;
+	e->h.ret = tgid;
+	e->h.arg = ctx->old_pid;
+	bpf_get_current_comm(e->h.name, sizeof(e->h.name));
+	off = ctx->__data_loc_filename & 0xFFFF;
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), (void *)ctx + off);
+	submit(e);
+	return 0;
+}
+
+SEC("tp/sched/sched_process_exit")
+int on_exit(struct trace_event_raw_sched_process_template *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fdw_event *e;
+
+	if (!wanted(tgid))
+		return 0;
+	/* only when the whole thread group is gone */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	e = reserve(FDW_EV_EXIT, FDW_SYS_EXIT_EVENT);
+	if (e) {
+		e->ret = tgid;
+		e->arg = BPF_CORE_READ(task, exit_code);
+		bpf_get_current_comm(e->name, sizeof(e->name));
+		submit(e);
+	}
+	bpf_map_delete_elem(&targets, &tgid);
+	return 0;
+}

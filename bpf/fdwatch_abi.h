@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * fdwatch kernel/user ABI: the ONE definition of every record and constant
+ * that crosses the ring buffer or lives in a shared map.  Included by the BPF
+ * side (after vmlinux.h) and by the C++ decoder, which static_asserts the
+ * layout.  Never copy these definitions elsewhere.
+ *
+ * Compatibility rule: records only grow at the end; `size` tells the reader
+ * how many bytes the producer wrote.
+ */
+#ifndef FDWATCH_ABI_H
+#define FDWATCH_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define FDW_ABI_VERSION 1
+
+/* Bounded copies. */
+#define FDW_PATH_MAX 256 /* user-supplied path of an open, unix socket path, exec filename */
+#define FDW_NAME_MAX 32  /* dentry name of the new file ("[eventfd]", "pipe:", "memfd:x") or comm */
+
+/* Maximum fds one recvmsg/recvmmsg can deliver that we report (SCM_RIGHTS). */
+#define FDW_SCM_MAX 16
+
+/* Record types (fdw_event.type). */
+enum fdw_ev_type {
+	FDW_EV_OPEN = 1,     /* an fd-creating call returned: ret = fd or -errno; fd2 = second fd */
+	FDW_EV_CLOSE = 2,    /* close(ret=fd) returned 0 (or EBADF etc. as -errno in `err`) */
+	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) succeeded */
+	FDW_EV_DUP = 4,      /* dup/dup2/dup3/F_DUPFD*: ret = new fd, fd2 = old fd */
+	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX: fd2 = fd, arg = 1 set / 0 clear */
+	FDW_EV_FORK = 6,     /* new process: tgid = parent, ret = child tgid, flags FDW_F_SHARED_FILES */
+	FDW_EV_EXEC = 7,     /* execve/execveat succeeded: name = new comm, path = filename */
+	FDW_EV_EXIT = 8,     /* last thread of tgid exited: arg = exit code */
+	FDW_EV_SOCKADDR = 9, /* bind/connect/listen on fd2 returned: sock = addresses after the call */
+	FDW_EV_LIMIT = 10,   /* setrlimit/prlimit64 changed RLIMIT_NOFILE of tgid=ret: arg = soft, arg2 = hard */
+	FDW_EV_USTACK = 11,  /* reserved for user stack records (call sites) */
+};
+
+/* Syscall ids (fdw_event.sys): fdwatch's own numbering, stable across arches. */
+enum fdw_sys {
+	FDW_SYS_NONE = 0,
+	FDW_SYS_OPEN, FDW_SYS_OPENAT, FDW_SYS_OPENAT2, FDW_SYS_CREAT, FDW_SYS_OPEN_BY_HANDLE_AT,
+	FDW_SYS_SOCKET, FDW_SYS_SOCKETPAIR, FDW_SYS_ACCEPT, FDW_SYS_ACCEPT4,
+	FDW_SYS_DUP, FDW_SYS_DUP2, FDW_SYS_DUP3, FDW_SYS_FCNTL,
+	FDW_SYS_PIPE, FDW_SYS_PIPE2, FDW_SYS_EVENTFD, FDW_SYS_EVENTFD2,
+	FDW_SYS_EPOLL_CREATE, FDW_SYS_EPOLL_CREATE1, FDW_SYS_TIMERFD_CREATE,
+	FDW_SYS_SIGNALFD, FDW_SYS_SIGNALFD4, FDW_SYS_INOTIFY_INIT, FDW_SYS_INOTIFY_INIT1,
+	FDW_SYS_FANOTIFY_INIT, FDW_SYS_MEMFD_CREATE, FDW_SYS_MEMFD_SECRET,
+	FDW_SYS_PIDFD_OPEN, FDW_SYS_PIDFD_GETFD, FDW_SYS_PERF_EVENT_OPEN, FDW_SYS_BPF,
+	FDW_SYS_USERFAULTFD, FDW_SYS_IO_URING_SETUP, FDW_SYS_OPEN_TREE, FDW_SYS_FSOPEN,
+	FDW_SYS_FSMOUNT, FDW_SYS_FSPICK, FDW_SYS_RECVMSG, FDW_SYS_RECVMMSG,
+	FDW_SYS_CLOSE, FDW_SYS_CLOSE_RANGE, FDW_SYS_EXECVE, FDW_SYS_EXECVEAT,
+	FDW_SYS_IOCTL, FDW_SYS_BIND, FDW_SYS_CONNECT, FDW_SYS_LISTEN,
+	FDW_SYS_PRLIMIT64, FDW_SYS_SETRLIMIT,
+	FDW_SYS_FORK_EVENT, /* sched_process_fork */
+	FDW_SYS_EXIT_EVENT, /* sched_process_exit */
+	FDW_SYS__COUNT
+};
+
+/* fdw_event.flags */
+#define FDW_F_CLOEXEC 0x1      /* the new fd(s) have close-on-exec set */
+#define FDW_F_SHARED_FILES 0x2 /* FORK: child shares the parent's fd table (CLONE_FILES) */
+#define FDW_F_HAS_SOCK 0x4     /* `sock` is filled from the kernel socket */
+#define FDW_F_HAS_FILE 0x8     /* mode/ino/name are filled from the kernel struct file */
+#define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. > FDW_SCM_MAX fds) */
+#define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path */
+
+/* Socket description read from struct sock (addresses in network byte order,
+ * IPv4 in the first 4 bytes of laddr/raddr). Ports in host order. */
+struct fdw_sock {
+	__u16 family;   /* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 type;     /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol; /* IPPROTO_TCP, ... */
+	__u16 lport;
+	__u16 rport;
+	__u16 state;    /* skc_state (TCP_LISTEN = 10, ...) */
+	__u32 _pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* Common record, 144 bytes. */
+struct fdw_event {
+	__u64 ts_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid;    /* host tgid of the process the event belongs to */
+	__u32 tid;
+	__u16 type;    /* enum fdw_ev_type */
+	__u16 sys;     /* enum fdw_sys */
+	__u16 size;    /* bytes in this record */
+	__u16 flags;   /* FDW_F_* */
+	__s32 ret;     /* fd (or -errno) of the result; see fdw_ev_type */
+	__s32 fd2;     /* second fd; see fdw_ev_type; -1 when unused */
+	__s64 arg;     /* see fdw_ev_type */
+	__s64 arg2;    /* see fdw_ev_type */
+	__u32 mode;    /* i_mode of the created file (S_IFMT bits; 0 = anon inode) */
+	__s32 stack_id; /* reserved for call sites; -1 = none */
+	__u64 ino;     /* inode number of the created file */
+	struct fdw_sock sock;
+	char name[FDW_NAME_MAX]; /* dentry name of the created file, or comm */
+};
+
+/* Record with a path, used when FDW_F_HAS_PATH is set. */
+struct fdw_event_path {
+	struct fdw_event h;
+	char path[FDW_PATH_MAX]; /* NUL-terminated; user-supplied (relative paths stay relative) */
+};
+
+/* Per-CPU counters (map "stats", index). */
+enum fdw_stat {
+	FDW_STAT_EVENTS = 0,  /* records submitted */
+	FDW_STAT_DROPS = 1,   /* records lost: ring buffer full */
+	FDW_STAT_NO_ENTER = 2, /* sys_exit without a matching sys_enter (attached mid-call) */
+	FDW_STAT_FORKS = 3,   /* children added to the target set by --children */
+	FDW_STAT__COUNT = 8
+};
+
+#endif /* FDWATCH_ABI_H */

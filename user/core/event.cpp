@@ -1,0 +1,68 @@
+#include "core/event.h"
+
+#include <array>
+
+#include "fdwatch_abi.h"
+
+namespace fdw {
+namespace {
+
+constexpr std::array<std::string_view, kKindCount> kKindNames = {
+    "file",    "dir",     "socket", "pipe",  "fifo", "eventfd",  "epoll",
+    "timerfd", "signalfd", "inotify", "fanotify", "memfd", "pidfd", "bpf",
+    "perf",    "io_uring", "userfaultfd", "anon", "other"};
+
+constexpr std::array<std::string_view, 13> kEvNames = {
+    "open", "close", "close_range", "dup", "cloexec", "fork", "exec",
+    "exit", "sockaddr", "limit", "snapshot", "lost", "comm"};
+
+// Indexed by enum fdw_sys.
+constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {
+    "",              "open",          "openat",        "openat2",       "creat",
+    "open_by_handle_at", "socket",    "socketpair",    "accept",        "accept4",
+    "dup",           "dup2",          "dup3",          "fcntl",         "pipe",
+    "pipe2",         "eventfd",       "eventfd2",      "epoll_create",  "epoll_create1",
+    "timerfd_create", "signalfd",     "signalfd4",     "inotify_init",  "inotify_init1",
+    "fanotify_init", "memfd_create",  "memfd_secret",  "pidfd_open",    "pidfd_getfd",
+    "perf_event_open", "bpf",         "userfaultfd",   "io_uring_setup", "open_tree",
+    "fsopen",        "fsmount",       "fspick",        "recvmsg",       "recvmmsg",
+    "close",         "close_range",   "execve",        "execveat",      "ioctl",
+    "bind",          "connect",       "listen",        "prlimit64",     "setrlimit",
+    "fork",          "exit"};
+
+}  // namespace
+
+std::string_view kind_name(Kind k) {
+  auto i = static_cast<size_t>(k);
+  return i < kKindNames.size() ? kKindNames[i] : "other";
+}
+
+std::optional<Kind> kind_from_name(std::string_view s) {
+  for (size_t i = 0; i < kKindNames.size(); ++i)
+    if (kKindNames[i] == s) return static_cast<Kind>(i);
+  return std::nullopt;
+}
+
+std::string_view evtype_name(EvType t) {
+  auto i = static_cast<size_t>(t);
+  return i < kEvNames.size() ? kEvNames[i] : "unknown";
+}
+
+std::optional<EvType> evtype_from_name(std::string_view s) {
+  for (size_t i = 0; i < kEvNames.size(); ++i)
+    if (kEvNames[i] == s) return static_cast<EvType>(i);
+  return std::nullopt;
+}
+
+std::string_view sys_name(uint16_t sys) {
+  return sys < kSysNames.size() ? kSysNames[sys] : "";
+}
+
+std::optional<uint16_t> sys_from_name(std::string_view s) {
+  if (s.empty()) return 0;
+  for (size_t i = 1; i < kSysNames.size(); ++i)
+    if (kSysNames[i] == s) return static_cast<uint16_t>(i);
+  return std::nullopt;
+}
+
+}  // namespace fdw

@@ -1,0 +1,80 @@
+// The C++ value every layer speaks: the decoder makes Events from ring-buffer
+// bytes, the enricher fills targets/comm from /proc, the recorder writes them
+// as JSON lines, and the aggregator consumes them.  Plain data, no behaviour.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fdw {
+
+// fd kinds, exactly the vocabulary of DESIGN.md (stable).
+enum class Kind : uint8_t {
+  File, Dir, Socket, Pipe, Fifo, Eventfd, Epoll, Timerfd, Signalfd, Inotify,
+  Fanotify, Memfd, Pidfd, Bpf, Perf, IoUring, Userfaultfd, Anon, Other,
+};
+constexpr int kKindCount = static_cast<int>(Kind::Other) + 1;
+
+std::string_view kind_name(Kind k);
+std::optional<Kind> kind_from_name(std::string_view s);
+
+enum class EvType : uint8_t {
+  Open,        // fd (and fd2) created, or failed with err
+  Close,       // fd closed (err != 0: the close failed; nothing changes)
+  CloseRange,  // [fd, hi] closed, or marked close-on-exec (flags & kCloseRangeCloexec)
+  Dup,         // fd = new, fd2 = old (dup2/dup3 onto an open fd closes it first)
+  Cloexec,     // fd's close-on-exec flag set (value=1) or cleared (value=0)
+  Fork,        // pid = parent, child = new process
+  Exec,        // pid's image replaced: close-on-exec fds go away; comm/path updated
+  Exit,        // pid is gone; its table is released
+  SockAddr,    // socket fd's endpoints became known (bind/connect/listen)
+  Limit,       // soft RLIMIT_NOFILE of pid is now `value`
+  Snapshot,    // fd table of pid read from /proc (fds); replaces the table (seeding/resync)
+  Lost,        // `value` events were lost for pid (0 = unknown pid): mark inexact
+  Comm,        // comm of pid is now `comm` (enricher, at first sight)
+};
+
+std::string_view evtype_name(EvType t);
+std::optional<EvType> evtype_from_name(std::string_view s);
+
+// Syscall names, indexed by enum fdw_sys (bpf/fdwatch_abi.h).
+std::string_view sys_name(uint16_t sys);
+std::optional<uint16_t> sys_from_name(std::string_view s);
+
+constexpr uint32_t kCloseRangeCloexec = 4;  // CLOSE_RANGE_CLOEXEC
+
+// One fd as seen by /proc at seeding time (Snapshot events).
+struct SeedFd {
+  int fd = -1;
+  Kind kind = Kind::Other;
+  std::string target;  // readlink text, richer for sockets
+  bool cloexec = false;
+};
+
+struct Event {
+  EvType type = EvType::Open;
+  uint64_t ts_ns = 0;   // CLOCK_MONOTONIC nanoseconds
+  uint32_t pid = 0;     // host tgid
+  uint32_t tid = 0;
+  uint16_t sys = 0;     // enum fdw_sys; 0 when not from a syscall
+  int32_t fd = -1;      // see EvType
+  int32_t fd2 = -1;     // see EvType
+  int32_t err = 0;      // positive errno of a failed call, 0 on success
+  bool cloexec = false; // new fd(s) have close-on-exec
+  uint32_t child = 0;   // Fork: child tgid
+  bool shared_files = false;  // Fork: CLONE_FILES
+  int64_t value = 0;    // Limit: soft limit; Cloexec: 1/0; CloseRange: hi; Lost: count; Exit: code
+  uint32_t flags = 0;   // CloseRange flags; open flags
+  Kind kind = Kind::Other;   // Open/Dup/SockAddr: kind of the new fd
+  Kind kind2 = Kind::Other;  // Open: kind of fd2 (pipe/socketpair)
+  std::string target;   // Open/SockAddr: what the fd refers to (readlink-like)
+  std::string target2;  // Open: target of fd2
+  std::string comm;     // Exec/Fork/Comm/Exit: process name when known
+  std::vector<SeedFd> fds;  // Snapshot only
+  std::vector<std::string> stack;  // symbolized creating call stack, innermost first
+};
+
+}  // namespace fdw

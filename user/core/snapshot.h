@@ -1,0 +1,75 @@
+// What the aggregator shows the views: a self-contained copy of the state at
+// one moment.  Every view (report text/JSON, top, metrics) renders only this.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+
+namespace fdw {
+
+struct FdView {
+  int fd = -1;
+  Kind kind = Kind::Other;
+  std::string target;
+  double age_s = 0;          // now - open time (seeded fds: since window start)
+  bool seeded = false;       // open before tracing began (age is a lower bound)
+  bool cloexec = false;
+  std::vector<std::string> stack;  // innermost first; empty when unknown
+};
+
+struct Suspect {
+  Kind kind = Kind::Other;
+  std::string site;    // innermost application frame, or "" when unknown
+  std::string target;  // grouping target (files: path; sockets: "tcp ->PEER")
+  uint64_t count = 0;
+  double oldest_age_s = 0;
+};
+
+struct ProcView {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;         // 0 when unknown
+  std::string comm;
+  uint32_t uid = UINT32_MAX; // UINT32_MAX when unknown (filled by enricher)
+  bool exited = false;
+  bool inexact = false;      // events may have been lost; resynced from /proc
+  uint64_t open_fds = 0;
+  uint64_t opened = 0, closed = 0;
+  std::map<std::string, uint64_t> failed;  // errno name -> count
+  std::optional<uint64_t> rlimit_nofile;
+  double leak_rate_per_s = 0;              // robust slope of open_fds over the window
+  std::optional<double> time_to_limit_s;   // null unless growing
+  // Rates over the last tick (top's OPEN/s CLOSE/s columns).
+  double open_per_s = 0, close_per_s = 0;
+  double oldest_age_s = 0;
+  std::map<std::string, uint64_t> by_kind;
+  std::vector<FdView> fds;       // sorted oldest first (then by fd)
+  std::vector<Suspect> suspects; // most first
+  // Exited processes: what was still open at exit.
+  uint64_t open_at_exit = 0;
+  std::vector<FdView> leaked_at_exit;
+  std::optional<int> exit_code;
+  double first_seen_s = 0;  // seconds since window start
+  double exited_at_s = 0;   // seconds since window start (exited only)
+  uint64_t failed_total() const {
+    uint64_t n = 0;
+    for (auto& [k, v] : failed) n += v;
+    return n;
+  }
+};
+
+struct Snapshot {
+  uint64_t now_ns = 0;
+  uint64_t start_ns = 0;
+  double elapsed_s = 0;
+  uint64_t lost_events = 0;
+  uint64_t events = 0;        // events applied
+  double events_per_s = 0;    // over the last tick
+  std::vector<ProcView> processes;  // sorted by pid
+};
+
+}  // namespace fdw
