@@ -66,17 +66,6 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps");
 
-/* Per-CPU scratch for recvmsg: the control buffer is parsed here, not on the stack. */
-struct scm_scratch {
-	__u8 buf[256];
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scm_scratch);
-} scratch SEC(".maps");
-
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
@@ -240,12 +229,13 @@ static __always_inline void fill_unix_path(struct fdw_event_path *e, struct file
 	/* name[0] is a sockaddr_un: 2 bytes of family, then the path
 	 * (abstract names start with a NUL byte: keep the raw bytes). */
 	if (len > 2) {
-		__u32 n = len - 2;
+		__u64 n = len - 2;
 		if (n > FDW_PATH_MAX - 1)
 			n = FDW_PATH_MAX - 1;
-		bpf_probe_read_kernel(e->path, n & (FDW_PATH_MAX - 1),
-				      (char *)&addr->name[0] + 2);
-		e->path[n & (FDW_PATH_MAX - 1)] = 0;
+		/* keep the verifier's bound on the very register passed on */
+		asm volatile("%0 &= 0xff" : "+r"(n));
+		bpf_probe_read_kernel(e->path, n, (char *)&addr->name[0] + 2);
+		e->path[n] = 0;
 		e->h.arg = n; /* path length (abstract names contain NULs) */
 	}
 }
@@ -272,7 +262,10 @@ static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 
 /* ---- enter/exit plumbing ---------------------------------------------- */
 
-static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16 sys)
+/* nargs: the syscall's argument count.  A tracepoint program may not read
+ * past its event's record (attach fails with EACCES), so only real
+ * arguments are read. */
+static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16 sys, int nargs)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
@@ -281,11 +274,16 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16
 	if (!wanted(id >> 32))
 		return 0;
 	in.sys = sys;
-	in.a[0] = ctx->args[0];
-	in.a[1] = ctx->args[1];
-	in.a[2] = ctx->args[2];
-	in.a[3] = ctx->args[3];
-	in.a[4] = ctx->args[4];
+	if (nargs > 0)
+		in.a[0] = ctx->args[0];
+	if (nargs > 1)
+		in.a[1] = ctx->args[1];
+	if (nargs > 2)
+		in.a[2] = ctx->args[2];
+	if (nargs > 3)
+		in.a[3] = ctx->args[3];
+	if (nargs > 4)
+		in.a[4] = ctx->args[4];
 	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
 	return 0;
 }
@@ -425,7 +423,7 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 	SEC("tp/syscalls/sys_enter_" #name)                                      \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                  \
 	{                                                                        \
-		return on_enter(ctx, SYS);                                       \
+		return on_enter(ctx, SYS, NARGS_##name);                         \
 	}
 
 /* EXIT(name, SYS) { body using `in` (saved args) and `ret` } */
@@ -440,6 +438,55 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 		return exit_body_##name(&in, ctx->ret);                          \
 	}                                                                        \
 	static __always_inline int exit_body_##name(struct inflight *in, long ret)
+
+/* argument counts of the traced syscalls */
+#define NARGS_open 3
+#define NARGS_openat 4
+#define NARGS_openat2 4
+#define NARGS_creat 2
+#define NARGS_open_by_handle_at 3
+#define NARGS_socket 3
+#define NARGS_socketpair 4
+#define NARGS_accept 3
+#define NARGS_accept4 4
+#define NARGS_bind 3
+#define NARGS_connect 3
+#define NARGS_listen 2
+#define NARGS_recvmsg 3
+#define NARGS_recvmmsg 5
+#define NARGS_dup 1
+#define NARGS_dup2 2
+#define NARGS_dup3 3
+#define NARGS_fcntl 3
+#define NARGS_ioctl 3
+#define NARGS_pipe 1
+#define NARGS_pipe2 2
+#define NARGS_eventfd 1
+#define NARGS_eventfd2 2
+#define NARGS_epoll_create 1
+#define NARGS_epoll_create1 1
+#define NARGS_timerfd_create 2
+#define NARGS_inotify_init 0
+#define NARGS_inotify_init1 1
+#define NARGS_fanotify_init 2
+#define NARGS_memfd_create 2
+#define NARGS_memfd_secret 1
+#define NARGS_pidfd_getfd 3
+#define NARGS_perf_event_open 5
+#define NARGS_userfaultfd 1
+#define NARGS_io_uring_setup 2
+#define NARGS_open_tree 3
+#define NARGS_fsopen 2
+#define NARGS_fsmount 3
+#define NARGS_fspick 3
+#define NARGS_signalfd 3
+#define NARGS_signalfd4 4
+#define NARGS_pidfd_open 2
+#define NARGS_bpf 3
+#define NARGS_close 1
+#define NARGS_close_range 3
+#define NARGS_prlimit64 4
+#define NARGS_setrlimit 2
 
 #define O_CLOEXEC_ 02000000
 #define SOCK_CLOEXEC_ 02000000
@@ -553,59 +600,65 @@ struct user_msghdr_ {
 #define SOL_SOCKET_ 1
 #define SCM_RIGHTS_ 1
 
-static __always_inline int emit_scm_rights(__u16 sys, const struct user_msghdr_ *umsg, bool cloexec)
+/* One fd received through SCM_RIGHTS.  A global (separately verified)
+ * function, so the nested cmsg/fd loops do not multiply verifier states. */
+__noinline int emit_received_fd(__u32 sys, int fd, int cloexec)
 {
+	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
+
+	if (!e)
+		return 0;
+	e->ret = fd;
+	if (cloexec)
+		e->flags |= FDW_F_CLOEXEC;
+	fill_file(e, fd);
+	submit(e);
+	return 0;
+}
+
+__noinline int emit_scm_rights(__u32 sys, __u64 umsg_addr, int cloexec)
+{
+	const struct user_msghdr_ *umsg = (const struct user_msghdr_ *)umsg_addr;
 	struct user_msghdr_ msg;
-	struct scm_scratch *s;
-	__u32 zero = 0, off = 0;
-	__u64 len;
+	__u64 off = 0, len;
 
 	if (bpf_probe_read_user(&msg, sizeof(msg), umsg))
 		return 0;
-	/* after the call msg_controllen is the length actually written */
+	/* after the call msg_controllen is the length the kernel wrote */
 	len = msg.msg_controllen;
 	if (!msg.msg_control || len < 16)
 		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	if (len > sizeof(s->buf))
-		len = sizeof(s->buf);
-	if (bpf_probe_read_user(s->buf, len & 0x1ff, msg.msg_control))
-		return 0;
-	/* walk at most 4 cmsg headers; each SCM_RIGHTS carries ints after a 16-byte header */
+	/* Headers and fds are read straight from user memory: no variable
+	 * indexing into buffers, which keeps the verifier simple. */
+#pragma clang loop unroll(disable)
 	for (int c = 0; c < 4; c++) {
-		__u64 clen;
-		int level, type;
+		struct { __u64 len; int level; int type; } h;
+		int fds[FDW_SCM_MAX];
+		__u64 n;
 
-		if (off + 16 > len || off > sizeof(s->buf) - 16)
+		if (off + 16 > len)
 			break;
-		clen = *(__u64 *)&s->buf[off & 0xff];
-		level = *(int *)&s->buf[(off + 8) & 0xff];
-		type = *(int *)&s->buf[(off + 12) & 0xff];
-		if (clen < 16)
+		if (bpf_probe_read_user(&h, sizeof(h), (char *)msg.msg_control + off))
 			break;
-		if (level == SOL_SOCKET_ && type == SCM_RIGHTS_) {
-			__u32 n = (clen - 16) / 4;
+		if (h.len < 16 || h.len > len - off)
+			break;
+		if (h.level == SOL_SOCKET_ && h.type == SCM_RIGHTS_) {
+			n = (h.len - 16) / 4;
+			if (n > FDW_SCM_MAX)
+				n = FDW_SCM_MAX;
+			asm volatile("%0 &= 0x1f" : "+r"(n));
+			if (n > FDW_SCM_MAX)
+				n = FDW_SCM_MAX;
+			if (n == 0 || bpf_probe_read_user(fds, n * 4, (char *)msg.msg_control + off + 16))
+				break;
+#pragma clang loop unroll(disable)
 			for (__u32 i = 0; i < FDW_SCM_MAX; i++) {
-				__u32 p = off + 16 + i * 4;
-				int fd;
-				struct fdw_event *e;
-
-				if (i >= n || p + 4 > len || p > sizeof(s->buf) - 4)
+				if (i >= n)
 					break;
-				fd = *(int *)&s->buf[p & 0xff];
-				e = reserve(FDW_EV_OPEN, sys);
-				if (!e)
-					continue;
-				e->ret = fd;
-				if (cloexec)
-					e->flags |= FDW_F_CLOEXEC;
-				fill_file(e, fd);
-				submit(e);
+				emit_received_fd(sys, fds[i & (FDW_SCM_MAX - 1)], cloexec);
 			}
 		}
-		off += (clen + 7) & ~7ULL;
+		off += (h.len + 7) & ~7ULL;
 	}
 	return 0;
 }
@@ -615,8 +668,7 @@ EXIT(recvmsg, FDW_SYS_RECVMSG)
 {
 	if (ret < 0)
 		return 0;
-	return emit_scm_rights(FDW_SYS_RECVMSG, (const struct user_msghdr_ *)in->a[1],
-			       in->a[2] & MSG_CMSG_CLOEXEC_);
+	return emit_scm_rights(FDW_SYS_RECVMSG, in->a[1], !!(in->a[2] & MSG_CMSG_CLOEXEC_));
 }
 
 ENTER(recvmmsg, FDW_SYS_RECVMMSG)
@@ -625,11 +677,11 @@ EXIT(recvmmsg, FDW_SYS_RECVMMSG)
 	/* struct mmsghdr { struct user_msghdr msg_hdr; unsigned int msg_len; } = 64 bytes */
 	if (ret <= 0)
 		return 0;
-	for (int i = 0; i < 4; i++) {
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 8; i++) {
 		if (i >= ret)
 			break;
-		emit_scm_rights(FDW_SYS_RECVMMSG, (const struct user_msghdr_ *)(in->a[1] + i * 64),
-				in->a[3] & MSG_CMSG_CLOEXEC_);
+		emit_scm_rights(FDW_SYS_RECVMMSG, in->a[1] + i * 64, !!(in->a[3] & MSG_CMSG_CLOEXEC_));
 	}
 	return 0;
 }
@@ -682,7 +734,7 @@ int enter_fcntl(struct trace_event_raw_sys_enter *ctx)
 
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
 		return 0;
-	return on_enter(ctx, FDW_SYS_FCNTL);
+	return on_enter(ctx, FDW_SYS_FCNTL, 3);
 }
 EXIT(fcntl, FDW_SYS_FCNTL)
 {
@@ -707,7 +759,7 @@ int enter_ioctl(struct trace_event_raw_sys_enter *ctx)
 
 	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
 		return 0;
-	return on_enter(ctx, FDW_SYS_IOCTL);
+	return on_enter(ctx, FDW_SYS_IOCTL, 3);
 }
 EXIT(ioctl, FDW_SYS_IOCTL)
 {
@@ -749,7 +801,6 @@ NEW_FD(inotify_init1, FDW_SYS_INOTIFY_INIT1, 0, O_CLOEXEC_)
 NEW_FD(fanotify_init, FDW_SYS_FANOTIFY_INIT, 0, 0x1 /* FAN_CLOEXEC */)
 NEW_FD(memfd_create, FDW_SYS_MEMFD_CREATE, 1, 0x1 /* MFD_CLOEXEC */)
 NEW_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, 0, O_CLOEXEC_)
-NEW_FD(pidfd_getfd, FDW_SYS_PIDFD_GETFD, -1, 0) /* always O_CLOEXEC: see below */
 NEW_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, 4, 0x8 /* PERF_FLAG_FD_CLOEXEC */)
 NEW_FD(userfaultfd, FDW_SYS_USERFAULTFD, 0, O_CLOEXEC_)
 NEW_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, -1, 0)
@@ -775,6 +826,13 @@ EXIT(signalfd4, FDW_SYS_SIGNALFD4)
 	return emit_new_fd(FDW_SYS_SIGNALFD4, ret, in->a[3] & O_CLOEXEC_);
 }
 
+ENTER(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
+EXIT(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
+{
+	/* the new fd always has close-on-exec */
+	return emit_new_fd(FDW_SYS_PIDFD_GETFD, ret, true);
+}
+
 ENTER(pidfd_open, FDW_SYS_PIDFD_OPEN)
 EXIT(pidfd_open, FDW_SYS_PIDFD_OPEN)
 {
@@ -794,7 +852,7 @@ int enter_bpf(struct trace_event_raw_sys_enter *ctx)
 	switch (cmd) {
 	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
 	case 28: case 30: case 33: case 36:
-		return on_enter(ctx, FDW_SYS_BPF);
+		return on_enter(ctx, FDW_SYS_BPF, 3);
 	}
 	return 0;
 }

@@ -1,2 +1,30 @@
+// fdwatch: find file-descriptor leaks.  Parses the command line and hands off
+// to one subcommand; every failure ends as a one-line message and an exit code.
 #include <cstdio>
-int main() { std::puts("fdwatch: under construction"); return 0; }
+
+#include "cli/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace fdw;
+  std::vector<std::string> own, command;
+  split_command(argc, argv, &own, &command);
+
+  CLI::App app{"fdwatch: find who leaks file descriptors, what, from where, and how fast.", "fdwatch"};
+  app.set_version_flag("--version", "fdwatch 0.1.0");
+  WatchOptions watch;
+  setup_watch(app, watch);
+
+  std::vector<std::string> rev(own.rbegin(), own.rend());
+  try {
+    app.parse(rev);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return report_error(Error{e.what(), "see fdwatch --help", 0, kExitUsage});
+  }
+  watch.command = command;
+  if (auto r = validate_watch(watch); !r) return report_error(r.error());
+  return run_watch(watch);
+}

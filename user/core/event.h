@@ -75,6 +75,7 @@ struct Event {
   std::string comm;     // Exec/Fork/Comm/Exit: process name when known
   std::vector<SeedFd> fds;  // Snapshot only
   std::vector<std::string> stack;  // symbolized creating call stack, innermost first
+  std::string site;     // innermost application frame of `stack` (suspect grouping), "" if none
 };
 
 }  // namespace fdw

@@ -1,0 +1,44 @@
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "cli/cli.h"
+
+namespace fdw {
+
+volatile sig_atomic_t g_stop_signal = 0;
+
+namespace {
+void on_stop(int sig) { g_stop_signal = sig; }
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the poll must wake up
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int report_error(const Error& e) {
+  fprintf(stderr, "fdwatch: %s\n", e.message.c_str());
+  if (!e.hint.empty()) fprintf(stderr, "hint: %s\n", e.hint.c_str());
+  return e.exit_code;
+}
+
+void split_command(int argc, char** argv, std::vector<std::string>* own,
+                   std::vector<std::string>* command) {
+  int i = 1;
+  for (; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      ++i;
+      break;
+    }
+    own->push_back(argv[i]);
+  }
+  for (; i < argc; ++i) command->push_back(argv[i]);
+}
+
+}  // namespace fdw

@@ -1,0 +1,172 @@
+#include "cli/session.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "probe/decoder.h"
+
+namespace fdw {
+
+Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregator& agg) {
+  std::unique_ptr<Session> s(new Session(o, agg));
+  ProbeOptions po;
+  po.all = o.all;
+  po.follow_children = o.follow_children;
+  auto p = Probe::open(po);
+  if (!p) return p.error();
+  s->probe_ = std::move(p.value());
+  return s;
+}
+
+void Session::emit(Event e) {
+  if (sink_) sink_(e);
+  agg_.apply(e);
+}
+
+// Comm, uid, parent and limit of a process seen for the first time.
+void Session::first_sight(uint32_t pid, uint64_t ts) {
+  Event c;
+  c.type = EvType::Comm;
+  c.ts_ns = ts;
+  c.pid = pid;
+  c.comm = read_comm(pid);
+  auto uid = read_uid(pid);
+  c.value = uid ? int64_t(*uid) : -1;
+  c.child = read_ppid(pid).value_or(0);
+  emit(c);
+  if (auto lim = read_nofile_limit(pid)) {
+    Event l;
+    l.type = EvType::Limit;
+    l.ts_ns = ts;
+    l.pid = pid;
+    l.value = int64_t(*lim);
+    emit(l);
+  }
+}
+
+void Session::seed(uint32_t pid, uint64_t ts, bool resync) {
+  auto snap = read_fd_table(pid, ts, &sockets_);
+  if (!snap) return;  // gone meanwhile: its exit event will say so
+  if (resync) resync_ts_[pid] = ts;
+  emit(std::move(snap.value()));
+  if (!resync) first_sight(pid, ts);
+}
+
+Result<void> Session::start() {
+  for (uint32_t pid : opts_.pids)
+    if (!process_exists(pid)) return Error{"no such process: " + std::to_string(pid), "", ESRCH, 1};
+  for (uint32_t pid : opts_.pids) {
+    if (auto r = probe_->add_target(pid); !r) return r;
+    watched_.insert(pid);
+  }
+  // Window start: events from before are reflected in what /proc shows now.
+  t0_ = monotonic_ns();
+  agg_.set_window_start(t0_);
+  started_ = true;
+  if (opts_.all) {
+    sockets_.invalidate();
+    uint32_t self = uint32_t(getpid());
+    for (uint32_t pid : list_pids())
+      if (pid != self) seed(pid, t0_, false);
+  } else {
+    for (uint32_t pid : opts_.pids) seed(pid, t0_, false);
+  }
+  return {};
+}
+
+Result<void> Session::add_target(uint32_t pid) {
+  if (auto r = probe_->add_target(pid); !r) return r;
+  watched_.insert(pid);
+  seed(pid, monotonic_ns(), false);
+  return {};
+}
+
+void Session::enrich(Event& e) {
+  if (e.type == EvType::Fork) {
+    if (opts_.follow_children) watched_.insert(e.child);
+    return;
+  }
+  if (e.type != EvType::Open && e.type != EvType::Dup) return;
+  if (e.err || e.fd < 0) return;
+  // Relative or missing paths: what the fd now points to, if still open.
+  auto resolve = [&](Kind k, int fd, std::string& target) {
+    if ((k == Kind::File || k == Kind::Dir || k == Kind::Fifo) &&
+        (target.empty() || target[0] != '/')) {
+      std::string link = read_fd_link(e.pid, fd);
+      if (!link.empty()) target = link;
+    }
+  };
+  resolve(e.kind, e.fd, e.target);
+  if (e.fd2 >= 0 && e.type == EvType::Open) resolve(e.kind2, e.fd2, e.target2);
+}
+
+void Session::on_record(const void* data, size_t len) {
+  static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
+  std::string err;
+  auto ev = decode_record(data, len, &err);
+  if (!ev) {
+    ++decode_errors_;
+    if (trace) fprintf(stderr, "decode error: %s\n", err.c_str());
+    return;
+  }
+  if (trace)
+    fprintf(stderr, "ev %s %s pid=%u fd=%d fd2=%d err=%d kind=%s target=%s ts=%llu t0=%llu\n",
+            std::string(evtype_name(ev->type)).c_str(), std::string(sys_name(ev->sys)).c_str(),
+            ev->pid, ev->fd, ev->fd2, ev->err, std::string(kind_name(ev->kind)).c_str(),
+            ev->target.c_str(), (unsigned long long)ev->ts_ns, (unsigned long long)t0_);
+  if (ev->ts_ns < t0_) return;  // before the window: already in the /proc seed
+  if (auto it = resync_ts_.find(ev->pid); it != resync_ts_.end() && ev->ts_ns < it->second) return;
+  if (!agg_.knows(ev->pid) && ev->type != EvType::Exit && ev->type != EvType::Fork)
+    first_sight(ev->pid, ev->ts_ns);
+  enrich(*ev);
+  emit(std::move(*ev));
+}
+
+Result<void> Session::poll() {
+  Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
+  auto r = probe_->poll(opts_.poll_ms, fn);
+  if (!r) return r.error();
+  return {};
+}
+
+void Session::tick() {
+  uint64_t now = monotonic_ns();
+  ProbeStats st = probe_->stats();
+  agg_.set_lost_events(st.drops);
+  // Processes whose events were lost are marked and re-read from /proc.
+  for (auto [pid, n] : probe_->take_lost()) {
+    Event l;
+    l.type = EvType::Lost;
+    l.ts_ns = now;
+    l.pid = pid;
+    l.value = int64_t(n);
+    emit(l);
+  }
+  for (uint32_t pid : agg_.inexact_live_pids())
+    if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
+  // A watched process that died before its pid reached the kernel's target
+  // set leaves no exit event: notice it here.
+  if (!opts_.all) {
+    for (uint32_t pid : watched_) {
+      if (agg_.knows(pid) && !agg_.exited(pid) && !process_exists(pid)) {
+        Event x;
+        x.type = EvType::Exit;
+        x.ts_ns = now;
+        x.pid = pid;
+        emit(x);
+      }
+    }
+  }
+  agg_.tick(now);
+}
+
+bool Session::all_exited() const {
+  if (opts_.all || watched_.empty()) return false;
+  for (uint32_t pid : watched_)
+    if (!agg_.exited(pid)) return false;
+  return true;
+}
+
+}  // namespace fdw

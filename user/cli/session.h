@@ -1,0 +1,76 @@
+// A tracing session: the live pipeline shared by watch, top and record.
+//   Probe (ring buffer) -> decode -> enrich (/proc) -> sink + Aggregator
+// It seeds processes from /proc, turns kernel drop counters into Lost events
+// and re-syncs the affected processes from /proc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "core/aggregator.h"
+#include "core/event.h"
+#include "probe/probe.h"
+#include "sys/proc.h"
+#include "util/result.h"
+
+namespace fdw {
+
+struct SessionOptions {
+  std::vector<uint32_t> pids;    // watch these (may be empty with all)
+  bool all = false;              // system-wide
+  bool follow_children = false;
+  int poll_ms = 50;              // ring-buffer poll timeout (batched wakeups)
+};
+
+class Session {
+ public:
+  using Sink = std::function<void(const Event&)>;
+
+  // Loads the probe and makes `agg` the consumer; nothing is seeded yet.
+  static Result<std::unique_ptr<Session>> open(const SessionOptions& o, Aggregator& agg);
+
+  // Seeds the targets (or every process) from /proc; the window starts now.
+  // A pid that does not exist is an error ("no such process: N").
+  Result<void> start();
+  // Adds a process after start (e.g. `-- CMD` registers its stopped child).
+  Result<void> add_target(uint32_t pid);
+
+  // Every event that reaches the aggregator also goes to the sink (recorder).
+  void set_sink(Sink s) { sink_ = std::move(s); }
+
+  // Drains the ring buffer once (waits up to poll_ms for the first record).
+  Result<void> poll();
+  // Per interval: lost-event accounting, resync, liveness, aggregator tick.
+  void tick();
+
+  // True when every watched process has exited (never in system-wide mode).
+  bool all_exited() const;
+  uint64_t decode_errors() const { return decode_errors_; }
+  ProbeStats stats() const { return probe_->stats(); }
+  const std::vector<std::string>& skipped_syscalls() const { return probe_->skipped(); }
+
+ private:
+  Session(const SessionOptions& o, Aggregator& agg) : opts_(o), agg_(agg) {}
+  void emit(Event e);
+  void on_record(const void* data, size_t len);
+  void enrich(Event& e);
+  void first_sight(uint32_t pid, uint64_t ts);
+  void seed(uint32_t pid, uint64_t ts, bool resync);
+
+  SessionOptions opts_;
+  Aggregator& agg_;
+  std::unique_ptr<Probe> probe_;
+  Sink sink_;
+  SocketTable sockets_;
+  uint64_t t0_ = 0;
+  bool started_ = false;
+  uint64_t decode_errors_ = 0;
+  std::set<uint32_t> watched_;            // -p targets and followed children
+  std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
+};
+
+}  // namespace fdw

@@ -1,0 +1,218 @@
+// fdwatch -p PID | -a | -- CMD: watch processes, print the report at the end.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "cli/session.h"
+#include "views/report.h"
+
+namespace fdw {
+
+void setup_watch(CLI::App& app, WatchOptions& o) {
+  app.add_option("-p,--pid", o.pids, "Process to watch (repeatable)")->check(CLI::PositiveNumber);
+  app.add_flag("-a,--all", o.all, "Watch every process on the host");
+  app.add_flag("-c,--children", o.children, "Also watch children the processes start");
+  app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-i,--interval", o.interval_s, "Seconds between status lines")
+      ->check(CLI::Range(0.05, 3600.0));
+  app.add_flag("--json", o.json, "Print the report as fdwatch.report.v1 JSON");
+  app.add_flag("-q,--quiet", o.quiet, "No status lines on stderr");
+  app.add_flag("--fail-on-leak", o.fail_on_leak,
+               "Exit 3 if a process exited holding fds it opened itself");
+  app.footer(
+      "Examples:\n"
+      "  sudo fdwatch -p $(pidof facade)          watch a service, Ctrl-C for the report\n"
+      "  sudo fdwatch -p 1234 --children -d 60 --json\n"
+      "  sudo fdwatch --fail-on-leak -- ./tests   leak check of a command (exit 3 on leaks)\n"
+      "Exit status: 0 ok, 1 failure, 2 usage, 3 leaks (--fail-on-leak); with -- CMD, CMD's own.");
+}
+
+Result<void> validate_watch(const WatchOptions& o) {
+  int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
+  if (modes == 0)
+    return Error{"nothing to watch: give -p PID, -a, or -- CMD", "see fdwatch --help", 0, kExitUsage};
+  if (modes > 1)
+    return Error{"-p, -a and -- CMD are exclusive", "see fdwatch --help", 0, kExitUsage};
+  if (o.all && o.children)
+    return Error{"--children has no meaning with -a (every process is watched)", "", 0, kExitUsage};
+  return {};
+}
+
+namespace {
+
+// Starts CMD stopped before exec: the child waits on a pipe until its pid is
+// in the kernel's target set, so its very first syscall is traced.
+struct Child {
+  pid_t pid = -1;
+  int go_fd = -1;   // write end: one byte lets the child exec
+  int err_fd = -1;  // read end: errno if exec failed, EOF if it succeeded
+};
+
+Result<Child> spawn_stopped(const std::vector<std::string>& cmd) {
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe", errno);
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(go[0]);
+    close(go[1]);
+    return Error::from_errno("pipe", e);
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    for (int fd : {go[0], go[1], err[0], err[1]}) close(fd);
+    return Error::from_errno("fork", e);
+  }
+  if (pid == 0) {
+    close(go[1]);
+    close(err[0]);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(127);  // fdwatch went away
+    std::vector<char*> argv;
+    for (auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    int e = errno;
+    (void)!write(err[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(go[0]);
+  close(err[1]);
+  return Child{pid, go[1], err[0]};
+}
+
+void status_line(const Snapshot& s) {
+  // one line per live process, busiest first, at most 5
+  std::vector<const ProcView*> live;
+  for (auto& p : s.processes)
+    if (!p.exited) live.push_back(&p);
+  std::sort(live.begin(), live.end(), [](auto* a, auto* b) { return a->open_fds > b->open_fds; });
+  for (size_t i = 0; i < live.size() && i < 5; ++i) {
+    const ProcView& p = *live[i];
+    std::string lim;
+    if (p.rlimit_nofile) {
+      char b[48];
+      snprintf(b, sizeof b, " (%.0f%% of %llu)", 100.0 * double(p.open_fds) / double(std::max<uint64_t>(*p.rlimit_nofile, 1)),
+               (unsigned long long)*p.rlimit_nofile);
+      lim = b;
+    }
+    std::string eta = p.time_to_limit_s ? (*p.time_to_limit_s <= 0 ? "  AT LIMIT" : "  limit in " + format_duration(*p.time_to_limit_s)) : "";
+    std::string err = p.failed_total() ? "  failed " + std::to_string(p.failed_total()) : "";
+    auto em = p.failed.find("EMFILE");
+    if (em != p.failed.end()) err += " (EMFILE " + std::to_string(em->second) + ")";
+    fprintf(stderr, "[%7s] %u %s: %llu fds%s  open %.0f/s close %.0f/s net %s%s%s%s\n",
+            format_duration(s.elapsed_s).c_str(), p.pid, p.comm.c_str(),
+            (unsigned long long)p.open_fds, lim.c_str(), p.open_per_s, p.close_per_s,
+            format_rate(p.leak_rate_per_s).c_str(), eta.c_str(), err.c_str(), p.inexact ? "  (inexact)" : "");
+  }
+  if (live.size() > 5) fprintf(stderr, "          ... and %zu more processes\n", live.size() - 5);
+}
+
+bool has_leaks(const Snapshot& s) {
+  for (auto& p : s.processes)
+    if (p.exited && !p.leaked_at_exit.empty()) return true;
+  return false;
+}
+
+}  // namespace
+
+int run_watch(const WatchOptions& o) {
+  install_stop_signals();
+  Aggregator agg;
+  SessionOptions so;
+  so.pids = o.pids;
+  so.all = o.all;
+  so.follow_children = o.children || !o.command.empty();
+  auto sess = Session::open(so, agg);
+  if (!sess) return report_error(sess.error());
+  Session& s = **sess;
+  for (auto& name : s.skipped_syscalls())
+    fprintf(stderr, "fdwatch: note: this kernel has no %s syscall; not traced\n", name.c_str());
+  if (auto r = s.start(); !r) return report_error(r.error());
+
+  Child child;
+  if (!o.command.empty()) {
+    auto c = spawn_stopped(o.command);
+    if (!c) return report_error(c.error());
+    child = c.value();
+    if (auto r = s.add_target(uint32_t(child.pid)); !r) {
+      kill(child.pid, SIGKILL);
+      waitpid(child.pid, nullptr, 0);
+      return report_error(r.error());
+    }
+    (void)!write(child.go_fd, "g", 1);
+    close(child.go_fd);
+    int e = 0;
+    ssize_t n = read(child.err_fd, &e, sizeof e);
+    close(child.err_fd);
+    if (n == sizeof e) {
+      waitpid(child.pid, nullptr, 0);
+      return report_error(Error{"cannot run '" + o.command[0] + "': " + std::strerror(e), "", e, 127});
+    }
+  }
+  if (!o.quiet) {
+    if (o.all) fprintf(stderr, "fdwatch: watching all processes; Ctrl-C for the report\n");
+    else if (!o.command.empty()) fprintf(stderr, "fdwatch: watching %s (pid %d) and its children\n", o.command[0].c_str(), child.pid);
+    else fprintf(stderr, "fdwatch: watching %zu process%s%s; Ctrl-C for the report\n", o.pids.size(),
+                 o.pids.size() == 1 ? "" : "es", o.children ? " and their children" : "");
+  }
+
+  const uint64_t start = monotonic_ns();
+  const uint64_t interval_ns = uint64_t(o.interval_s * 1e9);
+  uint64_t next_tick = start + interval_ns;
+  uint64_t stop_at = 0;  // -- CMD: after a signal, give the child a moment to exit
+  int rc = kExitOk;
+  while (true) {
+    if (auto r = s.poll(); !r) {
+      rc = report_error(r.error());
+      break;
+    }
+    uint64_t now = monotonic_ns();
+    if (now >= next_tick) {
+      s.tick();
+      if (!o.quiet) status_line(agg.snapshot(now, SnapshotOptions{false, false, {}}));
+      next_tick += interval_ns;
+      if (next_tick < now) next_tick = now + interval_ns;
+    }
+    if (o.duration_s > 0 && now - start >= uint64_t(o.duration_s * 1e9)) break;
+    if (s.all_exited()) break;
+    if (g_stop_signal) {
+      if (child.pid < 0) break;
+      if (!stop_at) stop_at = now + 3'000'000'000ull;
+      if (now >= stop_at) break;
+    }
+  }
+  // drain what is left, then one last tick so rates include the tail
+  for (int i = 0; i < 8; ++i) {
+    auto r = s.poll();
+    if (!r) break;
+  }
+  s.tick();
+  Snapshot snap = agg.snapshot(monotonic_ns());
+  if (o.json) {
+    std::cout << report_json(snap).dump(2) << "\n";
+  } else {
+    std::cout << render_report_text(snap);
+  }
+  std::cout.flush();
+  if (rc != kExitOk) return rc;
+  if (o.fail_on_leak && has_leaks(snap)) rc = kExitLeaks;
+  if (child.pid > 0) {
+    int status = 0;
+    pid_t w = waitpid(child.pid, &status, g_stop_signal ? WNOHANG : 0);
+    if (rc == kExitLeaks) return rc;
+    if (w == child.pid) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    return 128 + (g_stop_signal ? int(g_stop_signal) : 0);
+  }
+  return rc;
+}
+
+}  // namespace fdw

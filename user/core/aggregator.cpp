@@ -1,0 +1,398 @@
+#include "core/aggregator.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <tuple>
+
+#include "core/classify.h"
+
+namespace fdw {
+
+namespace {
+double secs(uint64_t a, uint64_t b) { return a > b ? double(a - b) / 1e9 : 0.0; }
+}  // namespace
+
+Aggregator::Aggregator(AggOptions opts) : opts_(opts) {}
+
+void Aggregator::set_window_start(uint64_t ts_ns) {
+  start_ns_ = ts_ns;
+  last_tick_ns_ = ts_ns;
+  started_ = true;
+}
+
+bool Aggregator::exited(uint32_t pid) const {
+  auto it = procs_.find(pid);
+  return it != procs_.end() && it->second.exited;
+}
+
+bool Aggregator::inexact(uint32_t pid) const {
+  auto it = procs_.find(pid);
+  return it != procs_.end() && it->second.inexact;
+}
+
+const FdTable* Aggregator::table(uint32_t pid) const {
+  auto it = procs_.find(pid);
+  return it == procs_.end() || it->second.exited ? nullptr : it->second.table.get();
+}
+
+std::vector<uint32_t> Aggregator::inexact_live_pids() const {
+  std::vector<uint32_t> out;
+  for (auto& [pid, p] : procs_)
+    if (p.inexact && !p.exited) out.push_back(pid);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Aggregator::Proc& Aggregator::fresh_proc(uint32_t pid, uint64_t ts) {
+  Proc& p = procs_[pid];
+  p = Proc{};
+  p.pid = pid;
+  p.first_ns = ts;
+  return p;
+}
+
+// The state of a live pid; a pid seen again after its exit is a new process
+// (pid reuse) that we did not see being born, so its table is unknown.
+Aggregator::Proc& Aggregator::proc(uint32_t pid, uint64_t ts) {
+  auto it = procs_.find(pid);
+  if (it != procs_.end() && !it->second.exited) return it->second;
+  Proc& p = fresh_proc(pid, ts);
+  p.inexact = true;
+  return p;
+}
+
+void Aggregator::unshare(Proc& p) {
+  if (p.table.use_count() > 1) p.table = std::make_shared<FdTable>(*p.table);
+}
+
+void Aggregator::add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts) {
+  entry.opened_ns = ts;
+  auto [it, inserted] = p.table->insert_or_assign(fd, std::move(entry));
+  (void)it;
+  (void)inserted;  // an fd we thought open: a close we missed, or the seeding race
+  ++p.opened;
+}
+
+void Aggregator::remove_fd(Proc& p, int fd) {
+  p.table->erase(fd);
+  ++p.closed;
+}
+
+void Aggregator::sample(Proc& p, uint64_t ts) { p.growth.add(ts, double(p.table->size())); }
+
+void Aggregator::apply(const Event& e) {
+  if (!started_) set_window_start(e.ts_ns);
+  ++events_;
+  ++tick_events_;
+  switch (e.type) {
+    case EvType::Snapshot: {
+      auto it = procs_.find(e.pid);
+      bool resync = it != procs_.end() && !it->second.exited;
+      Proc& p = resync ? it->second : fresh_proc(e.pid, e.ts_ns);
+      unshare(p);
+      p.table->clear();
+      for (const SeedFd& s : e.fds) {
+        FdEntry en;
+        en.kind = s.kind;
+        en.target = s.target;
+        en.cloexec = s.cloexec;
+        en.seeded = true;
+        // keep what we knew of fds that are still the same (resync)
+        en.opened_ns = resync ? e.ts_ns : start_ns_;
+        (*p.table)[s.fd] = std::move(en);
+      }
+      if (!e.comm.empty()) p.comm = e.comm;
+      sample(p, e.ts_ns);
+      return;
+    }
+    case EvType::Comm: {
+      Proc& p = proc(e.pid, e.ts_ns);
+      p.comm = e.comm;
+      if (e.value >= 0) p.uid = uint32_t(e.value);
+      if (e.child) p.ppid = e.child;
+      return;
+    }
+    case EvType::Limit: {
+      Proc& p = proc(e.pid, e.ts_ns);
+      if (e.value >= 0) p.rlimit = uint64_t(e.value);
+      return;
+    }
+    case EvType::Lost: {
+      if (e.pid == 0) {
+        for (auto& [pid, p] : procs_) p.inexact = true;
+      } else if (auto it = procs_.find(e.pid); it != procs_.end()) {
+        it->second.inexact = true;
+      }
+      return;
+    }
+    case EvType::Fork: {
+      auto pit = procs_.find(e.pid);
+      Proc& c = fresh_proc(e.child, e.ts_ns);
+      c.ppid = e.pid;
+      c.comm = e.comm;
+      if (pit == procs_.end() || pit->second.exited) {
+        c.inexact = true;  // parent unknown: the inherited table is unknown
+      } else {
+        Proc& parent = pit->second;
+        if (c.comm.empty()) c.comm = parent.comm;
+        c.rlimit = parent.rlimit;
+        c.uid = parent.uid;
+        c.inexact = parent.inexact;
+        if (e.shared_files) {
+          c.table = parent.table;
+        } else {
+          c.table = std::make_shared<FdTable>(*parent.table);
+          for (auto& [fd, en] : *c.table) en.inherited = true;
+        }
+      }
+      sample(c, e.ts_ns);
+      return;
+    }
+    case EvType::Exec: {
+      Proc& p = proc(e.pid, e.ts_ns);
+      unshare(p);
+      for (auto it = p.table->begin(); it != p.table->end();) {
+        if (it->second.cloexec) {
+          it = p.table->erase(it);
+          ++p.closed;
+        } else {
+          ++it;
+        }
+      }
+      if (!e.comm.empty()) p.comm = e.comm;
+      sample(p, e.ts_ns);
+      return;
+    }
+    case EvType::Exit: {
+      auto it = procs_.find(e.pid);
+      if (it == procs_.end() || it->second.exited) return;
+      Proc& p = it->second;
+      p.exited = true;
+      p.exit_ns = e.ts_ns;
+      p.exit_code = int(e.value);
+      if (!e.comm.empty() && p.comm.empty()) p.comm = e.comm;
+      p.open_at_exit = p.table->size();
+      p.leaked_at_exit.clear();
+      for (auto& [fd, en] : *p.table)
+        if (!en.seeded && !en.inherited) p.leaked_at_exit.emplace_back(fd, en);
+      sample(p, e.ts_ns);
+      p.table = std::make_shared<FdTable>();
+      return;
+    }
+    default:
+      break;
+  }
+
+  // fd events
+  Proc& p = proc(e.pid, e.ts_ns);
+  switch (e.type) {
+    case EvType::Open: {
+      if (e.err) {
+        ++p.failed[e.err];
+        break;
+      }
+      std::shared_ptr<const std::vector<std::string>> stack;
+      if (!e.stack.empty()) stack = std::make_shared<const std::vector<std::string>>(e.stack);
+      if (e.fd >= 0) add_fd(p, e.fd, FdEntry{e.kind, e.target, 0, e.cloexec, false, false, stack, e.site}, e.ts_ns);
+      if (e.fd2 >= 0) add_fd(p, e.fd2, FdEntry{e.kind2, e.target2, 0, e.cloexec, false, false, stack, e.site}, e.ts_ns);
+      break;
+    }
+    case EvType::Dup: {
+      if (e.err) {
+        ++p.failed[e.err];
+        break;
+      }
+      if (e.fd < 0 || e.fd == e.fd2) break;  // dup2(fd, fd) changes nothing
+      unshare(p);
+      FdEntry en{e.kind, e.target, 0, e.cloexec, false, false, nullptr, e.site};
+      if (!e.stack.empty()) en.stack = std::make_shared<const std::vector<std::string>>(e.stack);
+      if (auto old = p.table->find(e.fd2); old != p.table->end()) {
+        en.kind = old->second.kind;
+        en.target = old->second.target;
+      }
+      // dup2/dup3 onto an open fd closes it first
+      if (p.table->count(e.fd)) remove_fd(p, e.fd);
+      add_fd(p, e.fd, std::move(en), e.ts_ns);
+      break;
+    }
+    case EvType::Close: {
+      // Only EBADF means nothing was closed; EINTR/EIO still release the fd.
+      if (e.err == EBADF) break;
+      if (p.table->count(e.fd)) {
+        remove_fd(p, e.fd);
+      } else if (!e.err) {
+        ++p.closed;
+      }
+      break;
+    }
+    case EvType::CloseRange: {
+      uint32_t lo = uint32_t(e.fd), hi = uint32_t(std::min<int64_t>(e.value, INT32_MAX));
+      if (e.flags & 2 /* CLOSE_RANGE_UNSHARE */) unshare(p);
+      auto it = p.table->lower_bound(int(lo));
+      while (it != p.table->end() && uint32_t(it->first) <= hi) {
+        if (e.flags & kCloseRangeCloexec) {
+          it->second.cloexec = true;
+          ++it;
+        } else {
+          it = p.table->erase(it);
+          ++p.closed;
+        }
+      }
+      break;
+    }
+    case EvType::Cloexec: {
+      if (auto it = p.table->find(e.fd); it != p.table->end()) it->second.cloexec = e.value != 0;
+      break;
+    }
+    case EvType::SockAddr: {
+      if (auto it = p.table->find(e.fd); it != p.table->end() && !e.target.empty()) {
+        it->second.kind = Kind::Socket;
+        it->second.target = e.target;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  sample(p, e.ts_ns);
+}
+
+void Aggregator::tick(uint64_t now_ns) {
+  double dt = secs(now_ns, last_tick_ns_);
+  if (dt > 0) {
+    events_per_s_ = tick_events_ / dt;
+    tick_events_ = 0;
+  }
+  for (auto it = procs_.begin(); it != procs_.end();) {
+    Proc& p = it->second;
+    if (p.exited && opts_.exited_ttl_s >= 0 && secs(now_ns, p.exit_ns) > opts_.exited_ttl_s) {
+      it = procs_.erase(it);
+      continue;
+    }
+    if (dt > 0) {
+      p.open_per_s = (p.opened - p.tick_opened) / dt;
+      p.close_per_s = (p.closed - p.tick_closed) / dt;
+    }
+    p.tick_opened = p.opened;
+    p.tick_closed = p.closed;
+    if (!p.exited) sample(p, now_ns);
+    ++it;
+  }
+  last_tick_ns_ = now_ns;
+}
+
+namespace {
+
+FdView fd_view(int fd, const FdEntry& en, uint64_t now_ns) {
+  FdView v;
+  v.fd = fd;
+  v.kind = en.kind;
+  v.target = en.target;
+  v.age_s = secs(now_ns, en.opened_ns);
+  v.seeded = en.seeded;
+  v.cloexec = en.cloexec;
+  if (en.stack) v.stack = *en.stack;
+  return v;
+}
+
+// Still-open fds grouped by creating site and grouping target, most first.
+std::vector<Suspect> suspects_of(const std::vector<FdView>& fds,
+                                 const std::vector<std::string>& sites) {
+  std::map<std::tuple<std::string, int, std::string>, Suspect> groups;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    const FdView& f = fds[i];
+    if (f.seeded) continue;  // opened before we watched: no site, not a finding of ours
+    std::string gt = group_target(f.kind, f.target);
+    auto& s = groups[{sites[i], int(f.kind), gt}];
+    s.kind = f.kind;
+    s.site = sites[i];
+    s.target = gt;
+    ++s.count;
+    s.oldest_age_s = std::max(s.oldest_age_s, f.age_s);
+  }
+  std::vector<Suspect> out;
+  for (auto& [k, s] : groups) out.push_back(std::move(s));
+  std::stable_sort(out.begin(), out.end(), [](const Suspect& a, const Suspect& b) {
+    return a.count != b.count ? a.count > b.count : a.oldest_age_s > b.oldest_age_s;
+  });
+  return out;
+}
+
+void sort_oldest_first(std::vector<FdView>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const FdView& a, const FdView& b) {
+    return a.age_s != b.age_s ? a.age_s > b.age_s : a.fd < b.fd;
+  });
+}
+
+}  // namespace
+
+ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions& o) const {
+  ProcView v;
+  v.pid = p.pid;
+  v.ppid = p.ppid;
+  v.comm = p.comm;
+  v.uid = p.uid;
+  v.exited = p.exited;
+  v.inexact = p.inexact;
+  v.opened = p.opened;
+  v.closed = p.closed;
+  for (auto& [err, n] : p.failed) v.failed[errno_name(err)] += n;
+  v.rlimit_nofile = p.rlimit;
+  v.open_per_s = p.open_per_s;
+  v.close_per_s = p.close_per_s;
+  v.first_seen_s = secs(p.first_ns, start_ns_);
+  v.leak_rate_per_s = p.growth.slope_per_s();
+  v.exit_code = p.exit_code;
+  std::vector<std::string> sites;
+  if (p.exited) {
+    v.exited_at_s = secs(p.exit_ns, start_ns_);
+    v.open_fds = 0;
+    v.open_at_exit = p.open_at_exit;
+    for (auto& [fd, en] : p.leaked_at_exit) {
+      v.leaked_at_exit.push_back(fd_view(fd, en, p.exit_ns));
+      sites.push_back(en.site);
+    }
+    v.suspects = suspects_of(v.leaked_at_exit, sites);
+    sort_oldest_first(v.leaked_at_exit);
+    if (!o.with_fds) v.leaked_at_exit.clear();
+  } else {
+    v.open_fds = p.table->size();
+    std::vector<FdView> fds;
+    fds.reserve(p.table->size());
+    for (auto& [fd, en] : *p.table) {
+      fds.push_back(fd_view(fd, en, now_ns));
+      sites.push_back(en.site);
+      v.by_kind[std::string(kind_name(en.kind))]++;
+      v.oldest_age_s = std::max(v.oldest_age_s, fds.back().age_s);
+    }
+    v.suspects = suspects_of(fds, sites);
+    if (o.with_fds) {
+      sort_oldest_first(fds);
+      v.fds = std::move(fds);
+    }
+    if (p.rlimit && v.leak_rate_per_s >= opts_.min_growth_per_s) {
+      double room = double(*p.rlimit) - double(v.open_fds);
+      v.time_to_limit_s = room <= 0 ? 0.0 : room / v.leak_rate_per_s;
+    }
+  }
+  return v;
+}
+
+Snapshot Aggregator::snapshot(uint64_t now_ns, const SnapshotOptions& o) const {
+  Snapshot s;
+  s.now_ns = now_ns;
+  s.start_ns = start_ns_;
+  s.elapsed_s = secs(now_ns, start_ns_);
+  s.lost_events = lost_events_;
+  s.events = events_;
+  s.events_per_s = events_per_s_;
+  for (auto& [pid, p] : procs_) {
+    if (o.pid && *o.pid != pid) continue;
+    s.processes.push_back(view(p, now_ns, o));
+  }
+  std::sort(s.processes.begin(), s.processes.end(),
+            [](const ProcView& a, const ProcView& b) { return a.pid < b.pid; });
+  return s;
+}
+
+}  // namespace fdw

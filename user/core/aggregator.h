@@ -1,0 +1,114 @@
+// The aggregator: events in, state out.  Pure: no syscalls, no clock reads —
+// time comes only from event timestamps and tick()/snapshot() arguments, so
+// live tracing, log replay and unit tests drive the very same code.
+//
+// Per process it keeps the live fd table (seeded by Snapshot events, then
+// maintained by every fd-lifecycle event), window counts, failures by errno,
+// the soft RLIMIT_NOFILE and a robust growth estimate.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event.h"
+#include "core/rate.h"
+#include "core/snapshot.h"
+
+namespace fdw {
+
+struct AggOptions {
+  // Exited processes are dropped this long after their exit (top); a
+  // negative value keeps them for the final report (watch, replay).
+  double exited_ttl_s = -1;
+  // Growth slope below this (fds/s) does not count as growing (no ETA).
+  double min_growth_per_s = 0.05;
+};
+
+struct SnapshotOptions {
+  bool with_fds = true;        // fill ProcView::fds / leaked_at_exit
+  bool only_exited_or_open = false;
+  std::optional<uint32_t> pid; // only this process
+};
+
+struct FdEntry {
+  Kind kind = Kind::Other;
+  std::string target;
+  uint64_t opened_ns = 0;
+  bool cloexec = false;
+  bool seeded = false;     // open before the window (from /proc)
+  bool inherited = false;  // came from the parent at fork
+  std::shared_ptr<const std::vector<std::string>> stack;  // creating call stack
+  std::string site;        // innermost application frame, "" if unknown
+};
+
+using FdTable = std::map<int, FdEntry>;
+
+class Aggregator {
+ public:
+  explicit Aggregator(AggOptions opts = {});
+
+  // The window starts here; events before it are not counted.
+  void set_window_start(uint64_t ts_ns);
+  uint64_t window_start() const { return start_ns_; }
+
+  void apply(const Event& e);
+  // Periodic bookkeeping at `now`: per-interval rates, growth samples, expiry.
+  void tick(uint64_t now_ns);
+  void set_lost_events(uint64_t total) { lost_events_ = total; }
+  uint64_t lost_events() const { return lost_events_; }
+
+  Snapshot snapshot(uint64_t now_ns, const SnapshotOptions& o = {}) const;
+
+  // Introspection for the enricher/CLI (no copies).
+  bool knows(uint32_t pid) const { return procs_.count(pid) != 0; }
+  bool exited(uint32_t pid) const;
+  bool inexact(uint32_t pid) const;
+  const FdTable* table(uint32_t pid) const;
+  size_t process_count() const { return procs_.size(); }
+  std::vector<uint32_t> inexact_live_pids() const;
+  uint64_t events_applied() const { return events_; }
+
+ private:
+  struct Proc {
+    uint32_t pid = 0;
+    uint32_t ppid = 0;
+    uint32_t uid = UINT32_MAX;
+    std::string comm;
+    std::shared_ptr<FdTable> table = std::make_shared<FdTable>();
+    uint64_t opened = 0, closed = 0;
+    std::map<int, uint64_t> failed;  // errno -> count
+    std::optional<uint64_t> rlimit;
+    bool exited = false, inexact = false;
+    std::optional<int> exit_code;
+    uint64_t first_ns = 0, exit_ns = 0;
+    uint64_t open_at_exit = 0;
+    std::vector<std::pair<int, FdEntry>> leaked_at_exit;
+    SlopeEstimator growth;
+    uint64_t tick_opened = 0, tick_closed = 0;  // counts at the previous tick
+    double open_per_s = 0, close_per_s = 0;
+  };
+
+  Proc& proc(uint32_t pid, uint64_t ts);
+  Proc& fresh_proc(uint32_t pid, uint64_t ts);
+  void add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts);
+  void remove_fd(Proc& p, int fd);
+  void unshare(Proc& p);
+  void sample(Proc& p, uint64_t ts);
+  ProcView view(const Proc& p, uint64_t now_ns, const SnapshotOptions& o) const;
+
+  AggOptions opts_;
+  uint64_t start_ns_ = 0;
+  bool started_ = false;
+  uint64_t lost_events_ = 0;
+  uint64_t events_ = 0;
+  uint64_t last_tick_ns_ = 0, tick_events_ = 0;
+  double events_per_s_ = 0;
+  std::unordered_map<uint32_t, Proc> procs_;
+};
+
+}  // namespace fdw

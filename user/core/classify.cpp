@@ -1,0 +1,185 @@
+#include "core/classify.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "fdwatch_abi.h"
+
+namespace fdw {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Anonymous-inode names as the kernel spells them (dentry name, and the part
+// after "anon_inode:" in a readlink).
+Kind kind_from_anon_name(std::string_view n) {
+  if (n == "[eventfd]") return Kind::Eventfd;
+  if (n == "[eventpoll]") return Kind::Epoll;
+  if (n == "[timerfd]") return Kind::Timerfd;
+  if (n == "[signalfd]") return Kind::Signalfd;
+  if (n == "inotify") return Kind::Inotify;
+  if (n == "[fanotify]") return Kind::Fanotify;
+  if (n == "[pidfd]") return Kind::Pidfd;
+  if (n == "[io_uring]") return Kind::IoUring;
+  if (n == "[userfaultfd]") return Kind::Userfaultfd;
+  if (n == "[perf_event]") return Kind::Perf;
+  if (starts_with(n, "bpf") || n == "btf" || n == "[bpf_link]") return Kind::Bpf;
+  if (n == "[secretmem]" || n == "secretmem") return Kind::Memfd;
+  return Kind::Other;
+}
+
+}  // namespace
+
+Kind kind_for_sys(uint16_t sys) {
+  switch (sys) {
+    case FDW_SYS_OPEN: case FDW_SYS_OPENAT: case FDW_SYS_OPENAT2: case FDW_SYS_CREAT:
+    case FDW_SYS_OPEN_BY_HANDLE_AT: return Kind::File;
+    case FDW_SYS_SOCKET: case FDW_SYS_SOCKETPAIR: case FDW_SYS_ACCEPT: case FDW_SYS_ACCEPT4:
+      return Kind::Socket;
+    case FDW_SYS_PIPE: case FDW_SYS_PIPE2: return Kind::Pipe;
+    case FDW_SYS_EVENTFD: case FDW_SYS_EVENTFD2: return Kind::Eventfd;
+    case FDW_SYS_EPOLL_CREATE: case FDW_SYS_EPOLL_CREATE1: return Kind::Epoll;
+    case FDW_SYS_TIMERFD_CREATE: return Kind::Timerfd;
+    case FDW_SYS_SIGNALFD: case FDW_SYS_SIGNALFD4: return Kind::Signalfd;
+    case FDW_SYS_INOTIFY_INIT: case FDW_SYS_INOTIFY_INIT1: return Kind::Inotify;
+    case FDW_SYS_FANOTIFY_INIT: return Kind::Fanotify;
+    case FDW_SYS_MEMFD_CREATE: case FDW_SYS_MEMFD_SECRET: return Kind::Memfd;
+    case FDW_SYS_PIDFD_OPEN: return Kind::Pidfd;
+    case FDW_SYS_PERF_EVENT_OPEN: return Kind::Perf;
+    case FDW_SYS_BPF: return Kind::Bpf;
+    case FDW_SYS_USERFAULTFD: return Kind::Userfaultfd;
+    case FDW_SYS_IO_URING_SETUP: return Kind::IoUring;
+    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSPICK: case FDW_SYS_FSMOUNT: return Kind::Dir;
+    case FDW_SYS_FSOPEN: return Kind::Anon;
+    default: return Kind::Other;
+  }
+}
+
+Kind kind_from_kernel(uint32_t mode, std::string_view dname, uint16_t sys) {
+  if (starts_with(dname, "memfd:")) return Kind::Memfd;
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return Kind::Dir;
+    case S_IFSOCK: return Kind::Socket;
+    case S_IFIFO:
+      // pipefs dentries have no name; a named FIFO opened by path does
+      return (dname.empty() || sys == FDW_SYS_PIPE || sys == FDW_SYS_PIPE2) ? Kind::Pipe
+                                                                            : Kind::Fifo;
+    case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFLNK: {
+      // pidfs and secretmem inodes are regular files with telling names
+      Kind k = kind_from_anon_name(dname);
+      if (k != Kind::Other) return k;
+      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_PIDFD_GETFD) {
+        if (sys == FDW_SYS_PIDFD_OPEN) return Kind::Pidfd;
+      }
+      if (sys == FDW_SYS_MEMFD_SECRET) return Kind::Memfd;
+      return Kind::File;
+    }
+    default: {
+      Kind k = kind_from_anon_name(dname);
+      if (k != Kind::Other) return k;
+      Kind s = kind_for_sys(sys);
+      return (s == Kind::Other || s == Kind::File) ? Kind::Anon : s;
+    }
+  }
+}
+
+Kind kind_from_link(std::string_view link, uint32_t mode) {
+  if (starts_with(link, "socket:")) return Kind::Socket;
+  if (starts_with(link, "pipe:")) return Kind::Pipe;
+  if (starts_with(link, "anon_inode:")) {
+    Kind k = kind_from_anon_name(link.substr(std::strlen("anon_inode:")));
+    return k == Kind::Other ? Kind::Anon : k;
+  }
+  if (starts_with(link, "/memfd:")) return Kind::Memfd;
+  if (starts_with(link, "/secretmem")) return Kind::Memfd;
+  switch (mode & S_IFMT) {
+    case S_IFDIR: return Kind::Dir;
+    case S_IFIFO: return Kind::Fifo;
+    case S_IFSOCK: return Kind::Socket;
+    case 0: return Kind::Other;
+    default: return Kind::File;
+  }
+}
+
+namespace {
+
+std::string addr_port(uint16_t family, const uint8_t* addr, uint16_t port) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family == AF_INET) {
+    inet_ntop(AF_INET, addr, buf, sizeof(buf));
+    return std::string(buf) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, addr, buf, sizeof(buf));
+  return "[" + std::string(buf) + "]:" + std::to_string(port);
+}
+
+bool all_zero(const uint8_t* a, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (a[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string socket_target(const fdw_sock& s, std::string_view unix_path, bool unix_path_is_peer) {
+  if (s.family == AF_UNIX) {
+    std::string t = "unix";
+    if (!unix_path.empty()) {
+      std::string p(unix_path);
+      if (p[0] == '\0') p[0] = '@';  // abstract namespace, as ss(8) shows it
+      t += unix_path_is_peer ? " ->" + p : " " + p;
+    }
+    return t;
+  }
+  if (s.family != AF_INET && s.family != AF_INET6) return "";
+  std::string proto = s.type == SOCK_DGRAM ? "udp" : s.type == SOCK_STREAM ? "tcp" : "raw";
+  size_t alen = s.family == AF_INET ? 4 : 16;
+  bool has_local = s.lport != 0 || !all_zero(s.laddr, alen);
+  bool has_peer = s.rport != 0;
+  std::string t = proto;
+  if (has_local || has_peer) t += " ";
+  if (has_local) t += addr_port(s.family, s.laddr, s.lport);
+  if (has_peer) t += "->" + addr_port(s.family, s.raddr, s.rport);
+  if (s.type == SOCK_STREAM && s.state == 10 /* TCP_LISTEN */) t += " (listen)";
+  return t;
+}
+
+std::string kernel_target(Kind k, uint32_t mode, std::string_view dname, uint64_t ino) {
+  switch (k) {
+    case Kind::Pipe: return "pipe:[" + std::to_string(ino) + "]";
+    case Kind::Socket: return "socket:[" + std::to_string(ino) + "]";
+    case Kind::Memfd:
+      if (starts_with(dname, "memfd:")) return "/" + std::string(dname) + " (deleted)";
+      return "/secretmem (deleted)";
+    case Kind::File: case Kind::Dir: case Kind::Fifo:
+      return std::string(dname);  // only a last resort: callers prefer the path
+    default:
+      if ((mode & S_IFMT) == 0 || !dname.empty()) return "anon_inode:" + std::string(dname);
+      return std::string(dname);
+  }
+}
+
+std::string group_target(Kind k, std::string_view target) {
+  switch (k) {
+    case Kind::Pipe: return "pipe";
+    case Kind::Socket: {
+      // "tcp 127.0.0.1:40312->127.0.0.1:8081" -> "tcp ->127.0.0.1:8081"
+      auto arrow = target.find("->");
+      auto sp = target.find(' ');
+      if (arrow != std::string_view::npos && sp != std::string_view::npos && sp < arrow)
+        return std::string(target.substr(0, sp)) + " " + std::string(target.substr(arrow));
+      if (starts_with(target, "socket:[")) return "socket";
+      return std::string(target);
+    }
+    default: return std::string(target);
+  }
+}
+
+std::string errno_name(int err) {
+  const char* n = err > 0 ? strerrorname_np(err) : nullptr;
+  return n ? std::string(n) : "E" + std::to_string(err);
+}
+
+}  // namespace fdw

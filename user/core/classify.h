@@ -1,0 +1,42 @@
+// Pure classification: what kind of fd, and how its target reads, from what
+// the kernel reported (inode mode, dentry name, socket endpoints) or from a
+// /proc/PID/fd readlink.  Shared by the decoder (live) and the seeder (/proc),
+// so both spell targets the same way.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/event.h"
+
+struct fdw_sock;
+
+namespace fdw {
+
+// The kind a syscall creates when nothing else is known (e.g. it failed).
+Kind kind_for_sys(uint16_t sys);
+
+// Kind from the kernel's view of the new file: S_IFMT bits of i_mode and the
+// dentry name ("[eventfd]", "memfd:x", "" for pipes and sockets).
+Kind kind_from_kernel(uint32_t mode, std::string_view dname, uint16_t sys);
+
+// Kind from a /proc/PID/fd readlink ("socket:[1]", "anon_inode:[eventfd]",
+// "/memfd:x (deleted)", "/etc/passwd") and the S_IFMT bits from stat().
+Kind kind_from_link(std::string_view link, uint32_t mode);
+
+// "tcp 127.0.0.1:40312->127.0.0.1:8081", "udp [::1]:53", "unix /run/x.sock",
+// or "" when the socket's family is not one we describe.
+std::string socket_target(const fdw_sock& s, std::string_view unix_path, bool unix_path_is_peer);
+
+// Target text for a kind the kernel described without a path:
+// "pipe:[ino]", "socket:[ino]", "anon_inode:[eventfd]", "/memfd:x (deleted)".
+std::string kernel_target(Kind k, uint32_t mode, std::string_view dname, uint64_t ino);
+
+// The part of a target suspects group by: sockets lose their local port
+// ("tcp ->127.0.0.1:8081"), pipes their inode ("pipe"); files keep the path.
+std::string group_target(Kind k, std::string_view target);
+
+std::string errno_name(int err);  // "EMFILE", or "E123" when unknown
+
+}  // namespace fdw

@@ -1,0 +1,71 @@
+// The only code that knows libbpf: opens, configures, loads and attaches the
+// kernel programs, feeds ring-buffer records to a callback, and reads the
+// counters.  RAII: destroying the Probe detaches everything and closes every fd.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+struct fdwatch_bpf;
+struct ring_buffer;
+
+namespace fdw {
+
+struct ProbeOptions {
+  bool all = false;              // system-wide
+  bool follow_children = false;  // add children of targets at fork (in the kernel)
+  uint32_t self_tgid = 0;        // never traced; 0 = getpid()
+  uint64_t wake_bytes = 256 * 1024;
+};
+
+struct ProbeStats {
+  uint64_t events = 0;     // records submitted by the kernel side
+  uint64_t drops = 0;      // records lost: ring buffer full
+  uint64_t no_enter = 0;   // exits without a matching enter
+  uint64_t forks = 0;      // children added by --children
+};
+
+class Probe {
+ public:
+  using RecordFn = std::function<void(const void* data, size_t len)>;
+
+  // Checks privileges/BTF/tracefs, loads and attaches.  Errors carry a hint.
+  static Result<std::unique_ptr<Probe>> open(const ProbeOptions& o);
+  ~Probe();
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  Result<void> add_target(uint32_t tgid);
+  void remove_target(uint32_t tgid);
+  // Consumes available records (waits up to timeout_ms for the first);
+  // returns the number consumed or an error.
+  Result<int> poll(int timeout_ms, const RecordFn& fn);
+  ProbeStats stats() const;
+  // Records lost per tgid since the last call (and clears them).
+  std::vector<std::pair<uint32_t, uint64_t>> take_lost();
+  // Syscalls this kernel lacks; their programs were not loaded.
+  const std::vector<std::string>& skipped() const { return skipped_; }
+
+ private:
+  Probe() = default;
+  fdwatch_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  const RecordFn* fn_ = nullptr;
+  std::vector<std::string> skipped_;
+  static int on_record(void* ctx, void* data, size_t len);
+};
+
+// Setup steps, exposed for tests and for messages.
+Result<void> check_privileges();
+Result<void> check_btf(const std::string& path = "/sys/kernel/btf/vmlinux");
+// Mounts tracefs at /sys/kernel/tracing when its events are not visible.
+Result<void> ensure_tracefs();
+std::string tracefs_dir();  // the mounted tracefs root
+
+}  // namespace fdw
