@@ -63,9 +63,11 @@ trap cleanup EXIT
 if ((!untraced_only)); then
   ((EUID == 0)) || die "needs root to trace (or use --untraced-only)"
   [[ -x $FDWATCH ]] || die "$FDWATCH: not found or not executable (build it first: scripts/test.sh)"
-  if "$FDWATCH" --help 2>&1 | grep -qi 'under construction'; then
+  # Captured first: with pipefail, `fdwatch | grep -q` can fail on SIGPIPE.
+  help=$("$FDWATCH" --help 2>&1 || true)
+  [[ $help != *"under construction"* ]] ||
     die "$FDWATCH is still the 'under construction' placeholder; nothing to measure"
-  fi
+
 fi
 if [[ ! -x $FDLOOP ]]; then
   # bench/fdloop.c is one file with no deps; build it here rather than fail.
@@ -152,9 +154,12 @@ finish_fdwatch() {
   wait "$fw_pid" || rc=$?
   fw_pid=''
   ((rc == 0)) || die "fdwatch $1 exited $rc: $(head -c 2000 "$work/fw.err")"
-  res_lost=$(grep -o '"lost_events"[[:space:]]*:[[:space:]]*[0-9]*' "$work/fw.json" |
-             head -n1 | grep -o '[0-9]*$') ||
-    die "fdwatch $1 printed no lost_events (keep its JSON with --keep)"
+  # The top-level key comes before "processes" (schema order, and also
+  # alphabetical order), so the first match is the one we want.
+  local json re='"lost_events"[[:space:]]*:[[:space:]]*([0-9]+)'
+  json=$(<"$work/fw.json")
+  [[ $json =~ $re ]] || die "fdwatch $1 printed no lost_events (keep its JSON with --keep)"
+  res_lost=${BASH_REMATCH[1]}
 }
 
 # Each run_* measures one fdloop run of kind $1 into res_ns (and res_lost).

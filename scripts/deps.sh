@@ -2,10 +2,10 @@
 # Shared by scripts/setup.sh and scripts/test.sh (sourced, not run): the
 # Debian 12 packages fdwatch needs, installed only when missing, and the build.
 
-# Build: libbpf/bpftool/clang/llvm/libelf/zlib for the BPF side; CLI11,
-# nlohmann-json, libdw, zstd, ncurses for userspace; googletest for the tests.
-# Tools: tmux, strace and bpftrace for debugging, chromium for headless
-# rendering.
+# libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
+# nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
+# tmux, strace, bpftrace and chromium are tools used while developing and
+# checking fdwatch.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
