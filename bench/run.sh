@@ -67,7 +67,6 @@ if ((!untraced_only)); then
   help=$("$FDWATCH" --help 2>&1 || true)
   [[ $help != *"under construction"* ]] ||
     die "$FDWATCH is still the 'under construction' placeholder; nothing to measure"
-
 fi
 if [[ ! -x $FDLOOP ]]; then
   # bench/fdloop.c is one file with no deps; build it here rather than fail.
