@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# fdwatch overhead benchmark: fd create+close loops, untraced vs traced,
+# measured interleaved in one run.  See bench/README.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: sudo bench/run.sh [--iters N] [--reps R] [--kinds open,socket] [--untraced-only] [--keep]
+
+For each loop kind, runs fdloop R times in each of three modes, interleaved:
+  untraced     fdloop alone
+  fdwatch -p   fdwatch -p PID --json attached to fdloop before it starts
+  fdwatch -a   fdwatch -a --json (system-wide) running while fdloop runs
+and prints median ns/op, the ratio to untraced and fdwatch's lost_events.
+
+  --iters N        iterations per fdloop run (default 200000)
+  --reps R         runs per mode, 1..20 (default 3)
+  --kinds LIST     comma-separated loop kinds: open, socket (default both)
+  --untraced-only  measure fdloop alone (no fdwatch, no root needed)
+  --keep           keep the raw outputs and print where they are
+Environment: FDWATCH (default build/fdwatch), FDLOOP (default build/bench/fdloop),
+FDWATCH_ATTACH_TIMEOUT seconds to wait for fdwatch's "attached" line (default 5).
+EOF
+}
+
+die() { echo "bench: $*" >&2; exit 1; }
+bad_usage() { echo "bench: $*" >&2; exit 2; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FDWATCH=${FDWATCH:-$root/build/fdwatch}
+FDLOOP=${FDLOOP:-$root/build/bench/fdloop}
+ATTACH_TIMEOUT=${FDWATCH_ATTACH_TIMEOUT:-5}
+# Safety cap for the system-wide run; it is normally ended by SIGINT.
+SYS_DURATION=600
+
+iters=200000 reps=3 kinds=open,socket untraced_only=0 keep=0
+while (($#)); do
+  case $1 in
+    --iters) [[ ${2:-} =~ ^[1-9][0-9]{0,8}$ ]] || bad_usage "--iters ${2:-}: want an integer in 1..999999999"
+             iters=$2; shift 2 ;;
+    --reps) [[ ${2:-} =~ ^([1-9]|1[0-9]|20)$ ]] || bad_usage "--reps ${2:-}: want an integer in 1..20"
+            reps=$2; shift 2 ;;
+    --kinds) [[ ${2:-} =~ ^(open|socket)(,(open|socket))*$ ]] || bad_usage "--kinds ${2:-}: want open,socket"
+             kinds=$2; shift 2 ;;
+    --untraced-only) untraced_only=1; shift ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+[[ $ATTACH_TIMEOUT =~ ^[0-9]+$ ]] || die "FDWATCH_ATTACH_TIMEOUT=$ATTACH_TIMEOUT: want whole seconds"
+
+work=$(mktemp -d /tmp/fdwatch-bench.XXXXXX)
+# Children still running; cleared once reaped so a recycled pid is never hit.
+loop_pid='' fw_pid=''
+cleanup() {
+  [[ -z $fw_pid ]] || kill -INT "$fw_pid" 2>/dev/null || true
+  [[ -z $loop_pid ]] || kill "$loop_pid" 2>/dev/null || true
+  if ((keep)); then echo "bench: raw outputs kept in $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+if ((!untraced_only)); then
+  ((EUID == 0)) || die "needs root to trace (or use --untraced-only)"
+  [[ -x $FDWATCH ]] || die "$FDWATCH: not found or not executable (build it first: scripts/test.sh)"
+  # Captured first: with pipefail, `fdwatch | grep -q` can fail on SIGPIPE.
+  help=$("$FDWATCH" --help 2>&1 || true)
+  [[ $help != *"under construction"* ]] ||
+    die "$FDWATCH is still the 'under construction' placeholder; nothing to measure"
+fi
+if [[ ! -x $FDLOOP ]]; then
+  # bench/fdloop.c is one file with no deps; build it here rather than fail.
+  FDLOOP=$work/fdloop
+  cc -O2 -o "$FDLOOP" "$root/bench/fdloop.c" || die "cannot build bench/fdloop.c"
+  echo "bench: built $root/bench/fdloop.c into $FDLOOP" >&2
+fi
+
+# A child that exited stays a zombie until `wait`; treat that as gone.
+alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+# wait_for PID FILE REGEX SECONDS: until FILE matches REGEX; fails if PID dies
+# or time runs out.
+wait_for() {
+  local pid=$1 file=$2 re=$3 i
+  for ((i = 0; i < $4 * 20; i++)); do
+    grep -qiE "$re" "$file" 2>/dev/null && return 0
+    alive "$pid" || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# wait_exit PID SECONDS: until PID is gone; fails on timeout.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2 * 20; i++)); do
+    alive "$1" || return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# Starts fdloop waiting for SIGUSR1; sets loop_pid.
+start_loop() {
+  "$FDLOOP" "$1" "$iters" >"$work/loop.out" 2>"$work/loop.err" &
+  loop_pid=$!
+  wait_for "$loop_pid" "$work/loop.err" 'waiting for SIGUSR1' 5 ||
+    die "fdloop did not start: $(cat "$work/loop.err")"
+}
+
+# Releases fdloop, reaps it and sets res_ns to its ns/op.
+finish_loop() {
+  kill -USR1 "$loop_pid"
+  local rc=0
+  wait "$loop_pid" || rc=$?
+  loop_pid=''
+  ((rc == 0)) || die "fdloop exited $rc: $(cat "$work/loop.err")"
+  res_ns=$(sed -n 's/.*"ns_per_op":\([0-9.]*\).*/\1/p' "$work/loop.out")
+  [[ -n $res_ns ]] || die "fdloop printed no ns_per_op: $(cat "$work/loop.out")"
+}
+
+# Starts fdwatch with the given arguments and waits until it says it is
+# attached; sets fw_pid.
+warned_attach=0
+start_fdwatch() {
+  # Background jobs of a script start with SIGINT ignored; undo that, since
+  # SIGINT is how the system-wide run is ended.
+  env --default-signal=INT "$FDWATCH" "$@" --json >"$work/fw.json" 2>"$work/fw.err" &
+  fw_pid=$!
+  if ! wait_for "$fw_pid" "$work/fw.err" 'attached' "$ATTACH_TIMEOUT"; then
+    alive "$fw_pid" || die "fdwatch $* exited early: $(head -c 2000 "$work/fw.err")"
+    if ((!warned_attach)); then
+      echo "bench: no 'attached' line from fdwatch after ${ATTACH_TIMEOUT}s; measuring anyway" >&2
+      warned_attach=1
+    fi
+  fi
+}
+
+# Reaps fdwatch (stopping by itself, or told to) and sets res_lost to its
+# lost_events.
+finish_fdwatch() {
+  if ! wait_exit "$fw_pid" 30; then
+    echo "bench: fdwatch $1 still running 30s later; sending SIGINT" >&2
+    kill -INT "$fw_pid" 2>/dev/null || true
+    wait_exit "$fw_pid" 10 || die "fdwatch $1 ignores SIGINT"
+  fi
+  local rc=0
+  wait "$fw_pid" || rc=$?
+  fw_pid=''
+  ((rc == 0)) || die "fdwatch $1 exited $rc: $(head -c 2000 "$work/fw.err")"
+  # The top-level key comes before "processes" (schema order, and also
+  # alphabetical order), so the first match is the one we want.
+  local json re='"lost_events"[[:space:]]*:[[:space:]]*([0-9]+)'
+  json=$(<"$work/fw.json")
+  [[ $json =~ $re ]] || die "fdwatch $1 printed no lost_events (keep its JSON with --keep)"
+  res_lost=${BASH_REMATCH[1]}
+}
+
+# Each run_* measures one fdloop run of kind $1 into res_ns (and res_lost).
+run_untraced() {
+  start_loop "$1"
+  finish_loop
+}
+
+run_pid() {
+  start_loop "$1"
+  start_fdwatch -p "$loop_pid"
+  finish_loop
+  # fdwatch -p ends by itself once its only target has exited.
+  finish_fdwatch "-p"
+}
+
+run_system() {
+  start_loop "$1"
+  start_fdwatch -a --duration "$SYS_DURATION"
+  finish_loop
+  kill -INT "$fw_pid"
+  finish_fdwatch "-a"
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {
+  if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+modes=(untraced)
+((untraced_only)) || modes+=(pid system)
+declare -A label=([untraced]="untraced" [pid]="fdwatch -p" [system]="fdwatch -a")
+
+printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
+printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"
+printf '%-7s %-11s %9s  %-8s %s\n' kind mode "ns/op" "ratio" "runs (ns/op) / lost_events per run"
+IFS=, read -ra kind_list <<<"$kinds"
+declare -A ns lost
+for kind in "${kind_list[@]}"; do
+  "$FDLOOP" --no-wait "$kind" $((iters / 10 + 1)) >/dev/null  # warm caches, not measured
+  ns=() lost=()
+  for ((r = 1; r <= reps; r++)); do
+    for mode in "${modes[@]}"; do
+      "run_$mode" "$kind"
+      ns[$mode]+="$res_ns "
+      [[ $mode == untraced ]] || lost[$mode]+="$res_lost "
+    done
+  done
+  base=$(median <<<"${ns[untraced]}")
+  for mode in "${modes[@]}"; do
+    med=$(median <<<"${ns[$mode]}")
+    ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+    detail="${ns[$mode]% }"
+    [[ $mode == untraced ]] || detail+=" / ${lost[$mode]% }"
+    printf '%-7s %-11s %9s  %-8s %s\n' "$kind" "${label[$mode]}" "$med" "${ratio}x" "$detail"
+  done
+done

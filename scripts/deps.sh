@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Shared by scripts/setup.sh and scripts/test.sh (sourced, not run): the
+# Debian 12 packages fdwatch needs, installed only when missing, and the build.
+
+# libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
+# nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
+# tmux, strace, bpftrace and chromium are tools used while developing and
+# checking fdwatch.
+FDW_PACKAGES=(
+  libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+  googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
+  pkg-config cmake make g++ tmux strace bpftrace chromium
+)
+
+FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FDW_BUILD=$FDW_ROOT/build
+
+# Prints the packages of FDW_PACKAGES that are not installed, one a line.
+fdw_missing_packages() {
+  local installed
+  # One dpkg-query for all; unknown names only complain on stderr.
+  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${FDW_PACKAGES[@]}" 2>/dev/null |
+              awk '$2 == "installed" { print $1 }') || true
+  local p
+  for p in "${FDW_PACKAGES[@]}"; do
+    grep -qxF "$p" <<<"$installed" || echo "$p"
+  done
+}
+
+# Installs whatever is missing; does nothing (no apt-get at all) when every
+# package is present.
+fdw_ensure_deps() {
+  command -v dpkg-query >/dev/null || {
+    echo "fdwatch: setup: dpkg-query not found: this script supports Debian 12 only" >&2
+    return 1
+  }
+  local missing
+  mapfile -t missing < <(fdw_missing_packages)
+  if ((${#missing[@]} == 0)); then
+    echo "deps: all ${#FDW_PACKAGES[@]} packages present"
+    return 0
+  fi
+  if ((EUID != 0)); then
+    echo "fdwatch: setup: missing packages: ${missing[*]}: need root to install them" >&2
+    echo "hint: sudo $FDW_ROOT/scripts/setup.sh --deps-only" >&2
+    return 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update
+  apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
+}
+
+# Configures (first time, or after CMakeLists changes) and builds everything.
+# FDWATCH_JOBS overrides the parallelism (default: nproc).
+fdw_build() {
+  local jobs=${FDWATCH_JOBS:-$(nproc)}
+  cmake -S "$FDW_ROOT" -B "$FDW_BUILD"
+  cmake --build "$FDW_BUILD" -j"$jobs"
+}
