@@ -150,7 +150,19 @@ void Session::tick() {
   // set leaves no exit event: notice it here.
   if (!opts_.all) {
     for (uint32_t pid : watched_) {
-      if (agg_.knows(pid) && !agg_.exited(pid) && !process_exists(pid)) {
+      if (!agg_.knows(pid) || agg_.exited(pid)) continue;
+      // prctl(PR_SET_NAME) renames are not events: refresh the few we watch
+      std::string comm = read_comm(pid);
+      if (!comm.empty() && comm != agg_.comm(pid)) {
+        Event c;
+        c.type = EvType::Comm;
+        c.ts_ns = now;
+        c.pid = pid;
+        c.comm = comm;
+        c.value = -1;
+        emit(c);
+      }
+      if (!process_exists(pid)) {
         Event x;
         x.type = EvType::Exit;
         x.ts_ns = now;

@@ -159,9 +159,9 @@ int run_watch(const WatchOptions& o) {
     }
   }
   if (!o.quiet) {
-    if (o.all) fprintf(stderr, "fdwatch: watching all processes; Ctrl-C for the report\n");
-    else if (!o.command.empty()) fprintf(stderr, "fdwatch: watching %s (pid %d) and its children\n", o.command[0].c_str(), child.pid);
-    else fprintf(stderr, "fdwatch: watching %zu process%s%s; Ctrl-C for the report\n", o.pids.size(),
+    if (o.all) fprintf(stderr, "fdwatch: attached; watching all processes; Ctrl-C for the report\n");
+    else if (!o.command.empty()) fprintf(stderr, "fdwatch: attached; watching %s (pid %d) and its children\n", o.command[0].c_str(), child.pid);
+    else fprintf(stderr, "fdwatch: attached; watching %zu process%s%s; Ctrl-C for the report\n", o.pids.size(),
                  o.pids.size() == 1 ? "" : "es", o.children ? " and their children" : "");
   }
 

@@ -10,6 +10,11 @@ namespace fdw {
 
 namespace {
 double secs(uint64_t a, uint64_t b) { return a > b ? double(a - b) / 1e9 : 0.0; }
+
+// Kernel-internal restart codes (ERESTARTSYS..ERESTART_RESTARTBLOCK) seen at
+// sys_exit when a signal interrupts a call: the call is restarted or becomes
+// EINTR in userspace; either way it is not a failure to create an fd.
+bool interrupted(int err) { return err >= 512 && err <= 516; }
 }  // namespace
 
 Aggregator::Aggregator(AggOptions opts) : opts_(opts) {}
@@ -28,6 +33,11 @@ bool Aggregator::exited(uint32_t pid) const {
 bool Aggregator::inexact(uint32_t pid) const {
   auto it = procs_.find(pid);
   return it != procs_.end() && it->second.inexact;
+}
+
+std::string Aggregator::comm(uint32_t pid) const {
+  auto it = procs_.find(pid);
+  return it == procs_.end() ? std::string() : it->second.comm;
 }
 
 const FdTable* Aggregator::table(uint32_t pid) const {
@@ -170,7 +180,7 @@ void Aggregator::apply(const Event& e) {
       p.exited = true;
       p.exit_ns = e.ts_ns;
       p.exit_code = int(e.value);
-      if (!e.comm.empty() && p.comm.empty()) p.comm = e.comm;
+      if (!e.comm.empty()) p.comm = e.comm;  // the name it had at the end (prctl renames)
       p.open_at_exit = p.table->size();
       p.leaked_at_exit.clear();
       for (auto& [fd, en] : *p.table)
@@ -185,10 +195,11 @@ void Aggregator::apply(const Event& e) {
 
   // fd events
   Proc& p = proc(e.pid, e.ts_ns);
+  if (e.sys) ++p.calls[e.sys];
   switch (e.type) {
     case EvType::Open: {
       if (e.err) {
-        ++p.failed[e.err];
+        if (!interrupted(e.err)) ++p.failed[e.err];
         break;
       }
       std::shared_ptr<const std::vector<std::string>> stack;
@@ -199,7 +210,7 @@ void Aggregator::apply(const Event& e) {
     }
     case EvType::Dup: {
       if (e.err) {
-        ++p.failed[e.err];
+        if (!interrupted(e.err)) ++p.failed[e.err];
         break;
       }
       if (e.fd < 0 || e.fd == e.fd2) break;  // dup2(fd, fd) changes nothing
@@ -337,6 +348,7 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
   v.opened = p.opened;
   v.closed = p.closed;
   for (auto& [err, n] : p.failed) v.failed[errno_name(err)] += n;
+  for (auto& [sys, n] : p.calls) v.syscalls[std::string(sys_name(sys))] += n;
   v.rlimit_nofile = p.rlimit;
   v.open_per_s = p.open_per_s;
   v.close_per_s = p.close_per_s;

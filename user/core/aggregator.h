@@ -68,6 +68,7 @@ class Aggregator {
   bool knows(uint32_t pid) const { return procs_.count(pid) != 0; }
   bool exited(uint32_t pid) const;
   bool inexact(uint32_t pid) const;
+  std::string comm(uint32_t pid) const;
   const FdTable* table(uint32_t pid) const;
   size_t process_count() const { return procs_.size(); }
   std::vector<uint32_t> inexact_live_pids() const;
@@ -82,6 +83,7 @@ class Aggregator {
     std::shared_ptr<FdTable> table = std::make_shared<FdTable>();
     uint64_t opened = 0, closed = 0;
     std::map<int, uint64_t> failed;  // errno -> count
+    std::map<uint16_t, uint64_t> calls;  // fdw_sys -> traced calls (ok or failed)
     std::optional<uint64_t> rlimit;
     bool exited = false, inexact = false;
     std::optional<int> exit_code;

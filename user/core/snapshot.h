@@ -40,6 +40,7 @@ struct ProcView {
   uint64_t open_fds = 0;
   uint64_t opened = 0, closed = 0;
   std::map<std::string, uint64_t> failed;  // errno name -> count
+  std::map<std::string, uint64_t> syscalls; // syscall name -> traced calls (fd lifecycle only)
   std::optional<uint64_t> rlimit_nofile;
   double leak_rate_per_s = 0;              // robust slope of open_fds over the window
   std::optional<double> time_to_limit_s;   // null unless growing

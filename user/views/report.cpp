@@ -190,6 +190,8 @@ nlohmann::json report_json(const Snapshot& s) {
     j["closed"] = p.closed;
     j["failed"] = nlohmann::json::object();
     for (auto& [k, v] : p.failed) j["failed"][k] = v;
+    j["syscalls"] = nlohmann::json::object();
+    for (auto& [k, v] : p.syscalls) j["syscalls"][k] = v;
     j["rlimit_nofile"] = p.rlimit_nofile ? nlohmann::json(*p.rlimit_nofile) : nlohmann::json(nullptr);
     j["leak_rate_per_s"] = std::round(p.leak_rate_per_s * 1000) / 1000;
     j["time_to_limit_s"] =
