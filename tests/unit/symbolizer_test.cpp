@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <libelf.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -308,6 +309,12 @@ TEST(SymbolizerTest, UnwindsThroughGlibcWithoutFramePointers) {
   ASSERT_GT(frames.size(), static_cast<size_t>(k) + 1);
   EXPECT_EQ(frames[k + 1].function, test_body("UnwindsThroughGlibcWithoutFramePointers"));
   EXPECT_EQ(frames[k + 1].line, lines[2]);
+  // The walk ends at crt1's _start, which no CU covers: no line is
+  // borrowed from the CU linked before it.
+  const int st = find_function(frames, "_start");
+  ASSERT_NE(st, -1) << dump(frames);
+  EXPECT_EQ(frames[st].file, "");
+  EXPECT_EQ(frames[st].line, 0);
 }
 
 TEST(SymbolizerTest, ExpandsInlinedFrames) {
@@ -418,6 +425,45 @@ TEST(SymbolizerTest, StrippedBinaryGivesModuleOffset) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(SymbolizerTest, DeletedBinaryStillUnwinds) {
+  // A binary replaced or removed while running (an upgrade): its image is
+  // read back from the process while it lives.
+  uint64_t fn_value = 0, fn_size = 0;
+  const std::string built = std::string(FIXTURE_DIR) + "/sym_sleeper";
+  ASSERT_TRUE(elf_symbol(built, "sym_wait_here", &fn_value, &fn_size));
+  char tmpl[] = "/tmp/fdw_symtest_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string copy = std::string(tmpl) + "/sym_deleted";
+  std::filesystem::copy_file(built, copy);
+  Child child(copy);
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_TRUE(child.read_line().starts_with("ready "));
+  std::filesystem::remove_all(tmpl);
+  StackSample s;
+  ASSERT_TRUE(sample_blocked(child.pid(), 0, &s));
+
+  Symbolizer sym;
+  auto frames = sym.unwind(s);
+  auto it = std::find_if(frames.begin(), frames.end(),
+                         [](const Frame& f) { return f.module == "sym_deleted"; });
+  ASSERT_NE(it, frames.end()) << dump(frames);
+  EXPECT_GE(it->module_offset, fn_value) << dump(frames);
+  EXPECT_LT(it->module_offset, fn_value + fn_size) << dump(frames);
+  ASSERT_NE(it + 1, frames.end()) << dump(frames);
+  EXPECT_EQ((it + 1)->module, "sym_deleted") << dump(frames);
+}
+
+TEST(SymbolizerTest, NamesTheVdso) {
+  const uint64_t vdso = getauxval(AT_SYSINFO_EHDR);
+  ASSERT_NE(vdso, 0u);
+  Symbolizer sym;
+  auto f = sym.symbolize(static_cast<uint32_t>(getpid()), {vdso + 0x10});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].module, "[vdso]");
+  EXPECT_EQ(f[0].module_offset, 0x10u);
+  EXPECT_EQ(f[0].text(), "[vdso]+0x10");
+}
+
 TEST(SymbolizerTest, UnwindsAnotherProcessWithLines) {
   Child child(std::string(FIXTURE_DIR) + "/sym_sleeper");
   ASSERT_GT(child.pid(), 0);
@@ -525,31 +571,44 @@ TEST(SymbolizerTest, GarbageInputNeverCrashes) {
   }
 }
 
-TEST(SymbolizerTest, HoldsNoFileDescriptors) {
-  auto count_fds = [] {
-    size_t n = 0;
-    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++n;
-    return n;
+TEST(SymbolizerTest, FileDescriptorsDoNotGrowWithProcesses) {
+  auto fds = [] {
+    std::vector<std::pair<int, std::string>> out;
+    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      out.emplace_back(std::stoi(e.path().filename().string()),
+                       std::filesystem::read_symlink(e.path(), ec).string());
+    }
+    return out;
   };
-  const size_t before = count_fds();
+  const size_t before = fds().size();
   {
     Symbolizer sym;
     StackSample s;
     int lines[3] = {};
     caller_through_libc(&s, lines);
-    auto frames = sym.unwind(s);
-    ASSERT_GE(frames.size(), 4u);
-    // Any fd libdwfl still holds for debug files is close-on-exec.
-    for (auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-      int fd = std::stoi(e.path().filename().string());
-      int flags = fcntl(fd, F_GETFD);
-      std::error_code ec;
-      auto target = std::filesystem::read_symlink(e.path(), ec).string();
-      if (flags >= 0 && (target.find("/usr/lib/debug") != std::string::npos ||
-                         target.find(".so") != std::string::npos)) {
-        EXPECT_TRUE(flags & FD_CLOEXEC) << target;
+    ASSERT_GE(sym.unwind(s).size(), 4u);
+    // Mapped files are read through mmap with no fd; what libdwfl keeps open
+    // is separate debug files (one per build, when installed), close-on-exec.
+    const auto held = fds();
+    for (const auto& [fd, target] : held) {
+      if (target.find("/usr/lib/debug/") != std::string::npos) {
+        EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC) << target;
       }
     }
+    // More processes running the same libraries cost no more fds.
+    Child a(std::string(FIXTURE_DIR) + "/sym_sleeper");
+    Child b(std::string(FIXTURE_DIR) + "/sym_leaker");
+    ASSERT_TRUE(a.read_line().starts_with("ready"));
+    ASSERT_TRUE(b.read_line().starts_with("ready"));
+    StackSample sa, sb;
+    ASSERT_TRUE(sample_blocked(a.pid(), 0, &sa));
+    ASSERT_TRUE(sample_blocked(b.pid(), 0, &sb));
+    const size_t with_children = fds().size();  // their pipes: 2 each
+    EXPECT_GE(sym.unwind(sa).size(), 3u);
+    EXPECT_GE(sym.unwind(sb).size(), 3u);
+    EXPECT_EQ(fds().size(), with_children);
+    EXPECT_EQ(sym.tracked(), 3u);
   }
-  EXPECT_EQ(count_fds(), before);
+  EXPECT_EQ(fds().size(), before);
 }

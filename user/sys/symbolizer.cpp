@@ -29,6 +29,7 @@ std::string Frame::text() const {
   char hex[32];
   if (!function.empty()) {
     if (file.empty()) return function;
+    if (line <= 0) return function + " (" + file + ")";
     return function + " (" + file + ":" + std::to_string(line) + ")";
   }
   if (!module.empty()) {
@@ -116,6 +117,14 @@ int find_elf(Dwfl_Module* mod, void** userdata, const char* name, Dwarf_Addr bas
   return -1;
 }
 
+// Per-process Dwfls unwind and map addresses to modules; they never look for
+// separate debug files, which libdwfl keeps open for the Dwfl's lifetime
+// (one fd per library per process). Symbols come from SharedFile instead.
+int no_debuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, const char*,
+                 GElf_Word, char**) {
+  return -1;
+}
+
 int find_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
                    const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
                    char** debuginfo_file_name) {
@@ -126,10 +135,48 @@ int find_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf
   return fd;
 }
 
+// One build of one ELF file, for symbolization, shared by every process
+// that maps it: its own Dwfl holding the file at bias 0, so lookups use
+// ELF addresses. The Elf is the one a process Dwfl opened (libelf counts
+// references), so it also works for the vDSO, deleted files and files seen
+// through /proc/PID/root, and outlives that process.
+struct SharedFile {
+  Dwfl* dwfl = nullptr;
+  Dwfl_Module* mod = nullptr;
+  Dwarf_Addr bias = 0;
+  Elf* source = nullptr;  // borrowed while the module is being reported
+  std::string path;       // where the process Dwfl found it (debuglink lookups)
+
+  SharedFile() = default;
+  SharedFile(const SharedFile&) = delete;
+  SharedFile& operator=(const SharedFile&) = delete;
+  ~SharedFile() {
+    if (dwfl != nullptr) dwfl_end(dwfl);
+  }
+};
+
+int shared_find_elf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name,
+                    Elf** elfp) {
+  auto* sf = static_cast<SharedFile*>(*userdata);
+  if (sf == nullptr || sf->source == nullptr) return -1;
+  Elf* elf = elf_begin(-1, ELF_C_READ, sf->source);  // another reference, same Elf
+  if (elf == nullptr) return -1;
+  *file_name = ::strdup(sf->path.c_str());
+  *elfp = elf;
+  return -1;
+}
+
 char* g_debuginfo_path = nullptr;  // libdwfl's default: ":.debug:/usr/lib/debug"
 
-const Dwfl_Callbacks kCallbacks = {
+const Dwfl_Callbacks kProcCallbacks = {
     .find_elf = find_elf,
+    .find_debuginfo = no_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &g_debuginfo_path,
+};
+
+const Dwfl_Callbacks kSharedCallbacks = {
+    .find_elf = shared_find_elf,
     .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &g_debuginfo_path,
@@ -158,17 +205,20 @@ struct Proc {
 
 struct Symbolizer::Impl {
   std::unordered_map<uint32_t, std::unique_ptr<Proc>> procs;
-  // (build-id hex, ELF address, adjusted) -> symbols, across processes, so a
-  // second process running the same binary does not load its DWARF again.
-  std::map<std::tuple<std::string, uint64_t, bool>, std::vector<Sym>> shared;
+  // build-id hex -> the file (null: could not be set up).
+  std::unordered_map<std::string, std::unique_ptr<SharedFile>> files;
+  // (build-id hex, ELF address) -> symbols, across processes.
+  std::map<std::pair<std::string, uint64_t>, std::vector<Sym>> shared;
 
   static constexpr size_t kMaxFramesCached = 1 << 16;
   static constexpr size_t kMaxSharedCached = 1 << 18;
 
   Proc* proc(uint32_t pid);
+  // Reads /proc/PID/maps into p.dwfl (add: keep what is known, add new).
   static bool report(Proc& p, bool add);
   static bool attach(Proc& p);
   std::vector<Frame> lookup(Proc& p, uint64_t ip, bool adjust);
+  SharedFile* shared_file(Dwfl_Module* pmod, const std::string& id);
   static std::vector<Sym> symbols(Dwfl_Module* mod, Dwarf_Addr addr);
 };
 
@@ -320,6 +370,10 @@ bool Symbolizer::Impl::report(Proc& p, bool add) {
     dwfl_report_begin(p.dwfl);
   int rc = dwfl_linux_proc_report(p.dwfl, static_cast<pid_t>(p.pid));
   bool ok = dwfl_report_end(p.dwfl, nullptr, nullptr) == 0 && rc == 0;
+  // Attached before the modules are loaded: libdwfl reads the images of
+  // deleted files (an upgraded library, a removed binary) from /proc/PID/mem
+  // only when it knows the pid.
+  if (ok) attach(p);
   // Open every ELF now, while /proc/PID still exists: afterwards only the
   // files opened here can be used (the vDSO is even read from the process).
   if (ok) dwfl_getmodules(p.dwfl, load_module_elf, nullptr, 0);
@@ -334,7 +388,7 @@ Proc* Symbolizer::Impl::proc(uint32_t pid) {
   if (it != procs.end()) return it->second.get();
   auto p = std::make_unique<Proc>();
   p->pid = pid;
-  p->dwfl = dwfl_begin(&kCallbacks);
+  p->dwfl = dwfl_begin(&kProcCallbacks);
   if (p->dwfl != nullptr && !report(*p, false)) {
     // Remembered as unknown (dwfl == null) until forget(): a pid whose maps
     // cannot be read now will not become readable as the same process.
@@ -367,7 +421,12 @@ std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
     std::string plain(name, std::strcspn(name, "@"));
     phys.function = demangle(plain.c_str());
   }
-  if (Dwfl_Line* ln = dwfl_module_getsrc(mod, addr)) {
+  // libdwfl attributes an address no CU covers (crt1's _start, hand-written
+  // asm) to the CU before it; such a line would be a lie.
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cudie = dwfl_module_addrdie(mod, addr, &bias);
+  if (cudie != nullptr && dwarf_haspc(cudie, addr - bias) == 0) cudie = nullptr;
+  if (Dwfl_Line* ln = cudie ? dwfl_module_getsrc(mod, addr) : nullptr) {
     int line = 0;
     if (const char* src = dwfl_lineinfo(ln, nullptr, &line, nullptr, nullptr, nullptr)) {
       phys.file = src;
@@ -377,8 +436,6 @@ std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
 
   // Inline expansion: the line table names the innermost inlined code, so
   // without this the leak site would read "outer (inner.h:12)".
-  Dwarf_Addr bias = 0;
-  Dwarf_Die* cudie = dwfl_module_addrdie(mod, addr, &bias);
   Dwarf_Die* scopes = nullptr;
   int n = cudie ? dwarf_getscopes(cudie, addr - bias, &scopes) : 0;
   Dwarf_Die fn;
@@ -414,6 +471,39 @@ std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
   return out;
 }
 
+SharedFile* Symbolizer::Impl::shared_file(Dwfl_Module* pmod, const std::string& id) {
+  auto it = files.find(id);
+  if (it != files.end()) return it->second.get();
+  std::unique_ptr<SharedFile> sf;
+  Dwarf_Addr start = 0, end = 0, pbias = 0;
+  const char* mainfile = nullptr;
+  const char* name =
+      dwfl_module_info(pmod, nullptr, &start, &end, nullptr, nullptr, &mainfile, nullptr);
+  Elf* elf = dwfl_module_getelf(pmod, &pbias);
+  if (name != nullptr && elf != nullptr) {
+    sf = std::make_unique<SharedFile>();
+    sf->source = elf;
+    sf->path = mainfile ? mainfile : name;
+    sf->dwfl = dwfl_begin(&kSharedCallbacks);
+    if (sf->dwfl != nullptr) {
+      dwfl_report_begin(sf->dwfl);
+      // At the ELF's own addresses: the process module's range minus its bias.
+      sf->mod = dwfl_report_module(sf->dwfl, name, start - pbias, end - pbias);
+      void** userdata = nullptr;
+      if (sf->mod != nullptr)
+        dwfl_module_info(sf->mod, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+      if (userdata != nullptr) *userdata = sf.get();
+      dwfl_report_end(sf->dwfl, nullptr, nullptr);
+    }
+    // Take the Elf reference now, while the borrowed one is alive.
+    if (sf->mod == nullptr || dwfl_module_getelf(sf->mod, &sf->bias) == nullptr) sf.reset();
+    if (sf) sf->source = nullptr;
+  }
+  SharedFile* raw = sf.get();
+  files.emplace(id, std::move(sf));
+  return raw;
+}
+
 std::vector<Frame> Symbolizer::Impl::lookup(Proc& p, uint64_t ip, bool adjust) {
   const auto key = std::make_pair(ip, adjust);
   if (auto it = p.frames.find(key); it != p.frames.end()) return it->second;
@@ -441,18 +531,20 @@ std::vector<Frame> Symbolizer::Impl::lookup(Proc& p, uint64_t ip, bool adjust) {
     base.module_offset = ip - (elf ? bias : start);
     const uint64_t rel = addr - (elf ? bias : start);
 
+    // Symbols through the shared file when the build can be identified;
+    // otherwise from this process's module, main file only (.symtab, DWARF).
     std::string id = build_id_hex(mod);
     std::vector<Sym> syms;
-    auto sk = std::make_tuple(id, rel, adjust);
+    auto sk = std::make_pair(id, rel);
     auto sit = id.empty() ? shared.end() : shared.find(sk);
     if (sit != shared.end()) {
       syms = sit->second;
+    } else if (SharedFile* sf = id.empty() ? nullptr : shared_file(mod, id)) {
+      syms = symbols(sf->mod, rel + sf->bias);
+      if (shared.size() >= kMaxSharedCached) shared.clear();
+      shared.emplace(std::move(sk), syms);
     } else {
       syms = symbols(mod, addr);
-      if (!id.empty()) {
-        if (shared.size() >= kMaxSharedCached) shared.clear();
-        shared.emplace(std::move(sk), syms);
-      }
     }
     for (Sym& s : syms) {
       Frame f = base;
