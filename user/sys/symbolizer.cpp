@@ -16,7 +16,6 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
-#include <tuple>
 #include <utility>
 
 #if !defined(__x86_64__)
@@ -521,8 +520,11 @@ std::vector<Frame> Symbolizer::Impl::lookup(Proc& p, uint64_t ip, bool adjust) {
     mod = module_at(p.dwfl, addr);
   }
   if (mod == nullptr) {
+    // Not cached: the code may be mapped by the next look at the maps.
     result.push_back(base);
-  } else {
+    return result;
+  }
+  {
     Dwarf_Addr start = 0;
     const char* mname = dwfl_module_info(mod, nullptr, &start, nullptr, nullptr, nullptr, nullptr, nullptr);
     Dwarf_Addr bias = 0;
