@@ -107,6 +107,9 @@ wait_exit() {
 
 # Starts fdloop waiting for SIGUSR1; sets loop_pid.
 start_loop() {
+  # The redirection happens in the child after fork: remove the previous
+  # run's file first, or wait_for could read its stale "waiting" line.
+  rm -f "$work/loop.err" "$work/loop.out"
   "$FDLOOP" "$1" "$iters" >"$work/loop.out" 2>"$work/loop.err" &
   loop_pid=$!
   wait_for "$loop_pid" "$work/loop.err" 'waiting for SIGUSR1' 5 ||
@@ -130,6 +133,7 @@ warned_attach=0
 start_fdwatch() {
   # Background jobs of a script start with SIGINT ignored; undo that, since
   # SIGINT is how the system-wide run is ended.
+  rm -f "$work/fw.err" "$work/fw.json"
   env --default-signal=INT "$FDWATCH" "$@" --json >"$work/fw.json" 2>"$work/fw.err" &
   fw_pid=$!
   if ! wait_for "$fw_pid" "$work/fw.err" 'attached' "$ATTACH_TIMEOUT"; then
