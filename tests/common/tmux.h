@@ -71,9 +71,12 @@ class TmuxSession {
   // shell records its exit status in a file and then keeps the pane open, so
   // the last screen stays readable: tmux 3.3 itself sometimes never learns a
   // pane's exit status (it can miss the SIGCHLD) and may drop output written
-  // just before a process exits.  The wrapper traps SIGINT/SIGTERM with a
-  // no-op so a Ctrl-C meant for the command does not kill it; the command
-  // gets default dispositions back when it is exec'd.
+  // just before a process exits.  The command runs in an inner shell; both
+  // shells trap SIGINT/SIGTERM with a no-op, so a Ctrl-C ends only the
+  // program in the foreground (which gets default dispositions back when it
+  // is exec'd, and may set its own) and its status is what gets recorded.
+  // dash forks rather than execs even a lone command, so without the inner
+  // trap a Ctrl-C would kill the shell around the program and record 130.
   TmuxSession(std::string name, int width, int height, const std::string& command)
       : name_(std::move(name)), width_(width), height_(height) {
     static std::atomic<int> serial{0};
@@ -85,8 +88,8 @@ class TmuxSession {
     }
     dir_ = dir;
     const std::string wrapper =
-        "trap : INT TERM; sh -c \"$1\"; echo $? > \"$2.tmp\" && mv \"$2.tmp\" \"$2\"; "
-        "exec sleep 2147483647";
+        "trap : INT TERM; sh -c 'trap : INT TERM; eval \"$1\"' sh \"$1\"; "
+        "echo $? > \"$2.tmp\" && mv \"$2.tmp\" \"$2\"; exec sleep 2147483647";
     CmdResult r = tmux({"new-session", "-d", "-s", name_, "-x", std::to_string(width), "-y",
                         std::to_string(height), "sh", "-c", wrapper, "fdwatch-tmux", command,
                         status_file(), ";", "set-window-option", "-t", name_, "remain-on-exit",

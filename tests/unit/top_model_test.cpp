@@ -538,6 +538,17 @@ TEST(TopKeys, HelpReturnsToTheListOnAnyKey) {
   EXPECT_EQ(st.screen, TopScreen::List);
 }
 
+TEST(TopRender, HelpFitsA24LineTerminal) {
+  TopState st;
+  st.screen = TopScreen::Help;
+  TopFrame f = top_render(Snapshot{}, st, 80, 24, kUsers);
+  EXPECT_EQ(f.rows[0].text,
+            top_fit("fdwatch top: open file descriptors per process     (press any key to return)",
+                    80));
+  EXPECT_EQ(f.rows[21].text, top_fit("  OLDEST  age of the oldest open fd", 80));
+  EXPECT_EQ(f.rows[22].text, std::string(80, ' '));
+}
+
 TEST(TopKeys, EnterOnAnEmptyListDoesNothing) {
   Snapshot s;
   TopState st;

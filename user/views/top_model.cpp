@@ -295,12 +295,10 @@ std::vector<TopRow> detail_header(const ProcView* p, uint32_t pid, int width,
   return rows;
 }
 
+// At most 22 lines, so it fits a 24-line terminal.
 const std::vector<std::string_view> kHelp = {
-    "fdwatch top: open file descriptors per process",
-    "",
-    "  Up/Down j/k      move the selection",
-    "  PgUp/PgDn        move by a page",
-    "  Home/End g/G     first / last process",
+    "fdwatch top: open file descriptors per process     (press any key to return)",
+    "  Up/Down j/k      move the selection (PgUp/PgDn: a page, Home/End g/G: ends)",
     "  Enter            details of the selected process: fds by kind and target,",
     "                   suspects (call sites), every fd with its age",
     "  Esc Backspace q  back from the details",
@@ -317,11 +315,10 @@ const std::vector<std::string_view> kHelp = {
     "  FDS     open fds; '~' before it: events were lost, counts resynced from /proc",
     "  LIMIT   soft RLIMIT_NOFILE; %LIM = FDS / LIMIT",
     "  NET/s   net fd growth per second over the window (about 0 for churn)",
-    "  ETA     projected time until FDS reaches LIMIT (blank when not growing)",
+    "  ETA     projected time until FDS reaches LIMIT; blank when not growing,",
+    "          \"exited\" for a process that is gone",
     "  ERR     failed fd-creating calls; '!' when some failed with EMFILE/ENFILE",
     "  OLDEST  age of the oldest open fd",
-    "",
-    "press any key to return",
 };
 
 }  // namespace
