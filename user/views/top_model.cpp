@@ -146,6 +146,8 @@ std::string cell_text(const ProcView& p, TopColumn c, int w, const UserNameFn& u
       if (p.exited) return "exited";
       return p.time_to_limit_s ? format_duration(*p.time_to_limit_s) : "";
     case TopColumn::Errors: {
+      // ENOENT and friends are everyday noise; EMFILE/ENFILE mean the limit
+      // was hit, which is what a leak leads to, so they get the '!'.
       bool bang = top_limit_failures(p) > 0;
       std::string n = format_count(p.failed_total(), static_cast<size_t>(std::max(1, w - bang)));
       return bang ? n + "!" : n;
@@ -179,13 +181,9 @@ std::string with_right(std::string left, std::string_view right, int width) {
 constexpr int kKindWidth = 11;  // "userfaultfd"
 
 const ProcView* find_proc(const Snapshot& snap, uint32_t pid) {
-  auto it = std::lower_bound(snap.processes.begin(), snap.processes.end(), pid,
-                             [](const ProcView& p, uint32_t v) { return p.pid < v; });
-  if (it != snap.processes.end() && it->pid == pid) return &*it;
-  // Snapshot promises pid order; a linear search keeps us right if it is not.
-  for (const auto& p : snap.processes)
-    if (p.pid == pid) return &p;
-  return nullptr;
+  auto it = std::find_if(snap.processes.begin(), snap.processes.end(),
+                         [pid](const ProcView& p) { return p.pid == pid; });
+  return it == snap.processes.end() ? nullptr : &*it;
 }
 
 // The scrollable part of the detail screen.  Per-fd lines are made on demand:
@@ -459,6 +457,8 @@ std::vector<const ProcView*> top_rows(const Snapshot& snap, const TopState& st) 
 
 // --- list layout ------------------------------------------------------------
 
+// COMM goes last and takes what is left: it is the only column whose useful
+// width varies, and a cut name still reads from its start.
 TopLayout top_layout(int width) {
   std::array<bool, kTopColumnCount> on;
   on.fill(true);
@@ -575,6 +575,9 @@ std::vector<FdGroup> group_fds(const std::vector<FdView>& fds) {
 // --- state ------------------------------------------------------------------
 
 void top_settle(TopState& st, const Snapshot& snap, int height) {
+  // The selection is a pid, not a row: rows reorder every frame as counts
+  // change, and the user is looking at a process.  The index only serves when
+  // that process leaves the list, so the cursor stays where the eye is.
   auto rows = top_rows(snap, st);
   const size_t n = rows.size();
   if (n == 0) {
@@ -592,6 +595,8 @@ void top_settle(TopState& st, const Snapshot& snap, int height) {
     }
     st.selected_pid = rows[idx]->pid;
     st.selected_index = idx;
+    // Scroll as little as keeps the selection on screen, then never past the
+    // end (a shrinking list or a taller terminal pulls rows back down).
     const auto page = static_cast<size_t>(top_list_page(height));
     if (st.scroll > idx) st.scroll = idx;
     if (idx >= st.scroll + page) st.scroll = idx - page + 1;
@@ -607,6 +612,8 @@ void top_settle(TopState& st, const Snapshot& snap, int height) {
 
 namespace {
 
+// A new column always starts in its natural direction (biggest first for
+// counts, soonest first for ETA), whichever way the previous one ran.
 TopAction set_sort(TopState& st, TopColumn c) {
   bool desc = top_column_descending_by_default(c);
   if (st.sort == c && st.descending == desc) return {};
@@ -794,6 +801,8 @@ std::vector<TopRow> render_detail(const Snapshot& snap, const TopState& st, int 
 }  // namespace
 
 TopAction top_handle_key(TopState& st, int key, const Snapshot& snap, int height) {
+  // The snapshot (or the terminal) may have changed since the frame the user
+  // saw, so first bring the state in line with it.
   top_settle(st, snap, height);
   if (key == TopKey::Resize) return {TopActionKind::Redraw};
   switch (st.screen) {
@@ -815,6 +824,8 @@ TopFrame top_render(const Snapshot& snap, const TopState& st_in, int width, int 
   f.width = std::max(0, width);
   f.height = std::max(0, height);
   if (width <= 0 || height <= 0) return f;
+  // Settle a copy: render stays a pure function of its arguments even when
+  // the caller skipped top_settle for this snapshot or size.
   TopState st = st_in;
   top_settle(st, snap, height);
   switch (st.screen) {
