@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "fdwatch 0.1.0");
   WatchOptions watch;
   setup_watch(app, watch);
+  TopOptions top;
+  CLI::App* top_cmd = app.add_subcommand("top", "System-wide live view of fds per process");
+  setup_top(*top_cmd, top);
 
   std::vector<std::string> rev(own.rbegin(), own.rend());
   try {
@@ -23,6 +26,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return report_error(Error{e.what(), "see fdwatch --help", 0, kExitUsage});
+  }
+  if (*top_cmd) {
+    if (!command.empty()) return report_error(Error{"top takes no command", "", 0, kExitUsage});
+    return run_top(top);
   }
   watch.command = command;
   if (auto r = validate_watch(watch); !r) return report_error(r.error());

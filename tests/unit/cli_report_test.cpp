@@ -151,11 +151,9 @@ TEST(ReportText, FitsEightyColumnsAndGroups) {
   }
 }
 
-TEST(Format, Durations) {
-  EXPECT_EQ(format_duration(0.25), "250ms");
-  EXPECT_EQ(format_duration(12.5), "12.5s");
-  EXPECT_EQ(format_duration(243), "4m03s");
-  EXPECT_EQ(format_duration(7800), "2h10m");
-  EXPECT_EQ(format_rate(48.54), "+48.5/s");
-  EXPECT_EQ(format_rate(0.01), "0/s");
+TEST(Format, Growth) {
+  EXPECT_EQ(format_growth(48.54), "+49/s");
+  EXPECT_EQ(format_growth(4.54), "+4.5/s");
+  EXPECT_EQ(format_growth(-1.2), "-1.2/s");
+  EXPECT_EQ(format_growth(0.01), "0/s");
 }

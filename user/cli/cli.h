@@ -33,6 +33,18 @@ void setup_watch(CLI::App& app, WatchOptions& o);
 Result<void> validate_watch(const WatchOptions& o);
 int run_watch(const WatchOptions& o);
 
+struct TopOptions {
+  bool batch = false;
+  uint64_t iterations = 0;  // batch: 0 = until stopped
+  double delay_s = 2;
+  std::string sort;         // "" = fds
+  bool json = false;
+  size_t rows = 0;
+};
+
+void setup_top(CLI::App& app, TopOptions& o);
+int run_top(const TopOptions& o);
+
 // Splits argv at the first "--": fdwatch's own arguments, then the command.
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command);

@@ -111,7 +111,7 @@ void status_line(const Snapshot& s) {
     fprintf(stderr, "[%7s] %u %s: %llu fds%s  open %.0f/s close %.0f/s net %s%s%s%s\n",
             format_duration(s.elapsed_s).c_str(), p.pid, p.comm.c_str(),
             (unsigned long long)p.open_fds, lim.c_str(), p.open_per_s, p.close_per_s,
-            format_rate(p.leak_rate_per_s).c_str(), eta.c_str(), err.c_str(), p.inexact ? "  (inexact)" : "");
+            format_growth(p.leak_rate_per_s).c_str(), eta.c_str(), err.c_str(), p.inexact ? "  (inexact)" : "");
   }
   if (live.size() > 5) fprintf(stderr, "          ... and %zu more processes\n", live.size() - 5);
 }

@@ -9,30 +9,6 @@
 
 namespace fdw {
 
-std::string format_duration(double s) {
-  char buf[32];
-  if (s < 0) s = 0;
-  if (s < 1) {
-    snprintf(buf, sizeof buf, "%.0fms", s * 1000);
-  } else if (s < 60) {
-    snprintf(buf, sizeof buf, "%.1fs", s);
-  } else if (s < 3600) {
-    snprintf(buf, sizeof buf, "%dm%02ds", int(s) / 60, int(s) % 60);
-  } else if (s < 86400 * 2) {
-    snprintf(buf, sizeof buf, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
-  } else {
-    snprintf(buf, sizeof buf, "%.0fd", s / 86400);
-  }
-  return buf;
-}
-
-std::string format_rate(double r) {
-  char buf[32];
-  if (std::fabs(r) < 0.05) return "0/s";
-  snprintf(buf, sizeof buf, "%+.1f/s", r);
-  return buf;
-}
-
 namespace {
 
 // "3-7,9,12-40"
@@ -143,7 +119,7 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
       for (auto& [name, n] : p.failed) o << " " << name << " " << n;
       o << "\n";
     }
-    o << "  growth   " << format_rate(p.leak_rate_per_s) << " net";
+    o << "  growth   " << format_growth(p.leak_rate_per_s) << " net";
     if (p.time_to_limit_s)
       o << (*p.time_to_limit_s <= 0 ? "   limit reached"
                                     : "   limit in " + format_duration(*p.time_to_limit_s));

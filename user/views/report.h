@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/snapshot.h"
+#include "views/format.h"
 
 namespace fdw {
 
@@ -16,9 +17,5 @@ struct ReportOptions {
 
 std::string render_report_text(const Snapshot& s, const ReportOptions& o = {});
 nlohmann::json report_json(const Snapshot& s);
-
-// Shared formatting helpers (also used by the status line).
-std::string format_duration(double seconds);  // "850ms", "12.5s", "4m03s", "2h10m"
-std::string format_rate(double per_s);        // "+40.0/s", "-1.2/s", "0/s"
 
 }  // namespace fdw

@@ -341,47 +341,6 @@ int top_detail_page(int height) { return std::max(1, height - kTopDetailHeaderLi
 
 // --- formatting -------------------------------------------------------------
 
-std::string format_duration(double s) {
-  if (std::isnan(s)) return "";
-  if (s < 0) s = 0;
-  if (s < 10) {
-    auto tenths = static_cast<long long>(std::floor(s * 10));
-    return fmt("%lld.%llds", tenths / 10, tenths % 10);
-  }
-  if (s >= 1000.0 * 86400) return ">999d";
-  auto t = static_cast<long long>(std::floor(s));
-  if (t < 60) return fmt("%llds", t);
-  if (t < 3600) return fmt("%lldm%02llds", t / 60, t % 60);
-  if (t < 86400) return fmt("%lldh%02lldm", t / 3600, t % 3600 / 60);
-  if (t < 100 * 86400) return fmt("%lldd%02lldh", t / 86400, t % 86400 / 3600);
-  return fmt("%lldd", t / 86400);
-}
-
-std::string format_rate(double v) {
-  if (std::isnan(v)) return "";
-  if (v == 0) return "0";
-  double a = std::fabs(v);
-  const char* sign = v < 0 ? "-" : "";
-  // Thresholds sit at the rounding edge so "9.96" never prints as "10.0".
-  if (a < 9.95) return fmt("%s%.1f", sign, a);
-  if (a < 99999.5) return fmt("%s%.0f", sign, a);
-  if (a < 9999.5e3) return fmt("%s%.0fk", sign, a / 1e3);
-  if (a < 9999.5e6) return fmt("%s%.0fM", sign, a / 1e6);
-  return fmt("%s%.0fG", sign, a / 1e9);
-}
-
-std::string format_count(uint64_t v, size_t width) {
-  if (v == UINT64_MAX) return "inf";
-  std::string s = std::to_string(v);
-  if (s.size() <= width) return s;
-  uint64_t q = v;
-  for (char suffix : {'k', 'M', 'G', 'T', 'P', 'E'}) {
-    q /= 1000;
-    s = std::to_string(q) + suffix;
-    if (s.size() <= width) return s;
-  }
-  return s;
-}
 
 std::string top_fit(std::string_view s, int w, bool right_align) {
   if (w <= 0) return {};

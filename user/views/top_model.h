@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/snapshot.h"
+#include "views/format.h"
 
 namespace fdw {
 
@@ -132,15 +133,6 @@ TopFrame top_render(const Snapshot& snap, const TopState& st, int width, int hei
                     const UserNameFn& user_name);
 
 // --- pieces, exposed for batch mode and tests -------------------------------
-
-// Durations: "0.1s" (< 10 s, truncated to tenths), "12s", "4m03s", "2h10m",
-// "3d04h", "123d"; "" for NaN.  Negative counts as 0.
-std::string format_duration(double s);
-// Rates: "0", "3.2" (< 10), "123", "12345", "123k", "12M"; sign kept.
-std::string format_rate(double v);
-// A count in at most `width` characters: "1017", then "1234k", "12M", "3G";
-// UINT64_MAX (RLIM_INFINITY) is "inf".
-std::string format_count(uint64_t v, size_t width);
 
 std::optional<double> top_pct_limit(const ProcView& p);  // nullopt without a limit
 uint64_t top_limit_failures(const ProcView& p);          // EMFILE + ENFILE

@@ -1,0 +1,132 @@
+// fdwatch top: every process on the host, ranked and live (ncurses), or
+// batch frames (-b text, --json fdwatch.top.v1 lines) like top -b.
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "cli/session.h"
+#include "views/top_batch.h"
+#include "views/top_screen.h"
+
+namespace fdw {
+
+void setup_top(CLI::App& app, TopOptions& o) {
+  app.add_flag("-b,--batch", o.batch, "Print plain-text frames instead of the screen");
+  app.add_option("-n,--iterations", o.iterations, "Frames to print in batch mode (0 = until stopped)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-d,--delay", o.delay_s, "Seconds between frames")->check(CLI::Range(0.1, 3600.0));
+  app.add_option("-s,--sort", o.sort, "Sort column: pid user comm fds limit %lim open/s close/s net/s eta err oldest");
+  app.add_flag("--json", o.json, "Batch frames as fdwatch.top.v1 JSON, one per line");
+  app.add_option("--rows", o.rows, "Batch mode: at most this many processes per frame (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  app.footer(
+      "Keys: arrows/j/k move, Enter details, < > or P F N O E L T A sort, r reverse,\n"
+      "      / filter, p pause, h help, q quit.\n"
+      "Examples:\n"
+      "  sudo fdwatch top\n"
+      "  sudo fdwatch top -b -n 3 -d 1 --sort net/s\n"
+      "  sudo fdwatch top --json -n 1 -d 2 | jq '.rows[0]'");
+}
+
+namespace {
+
+// The live source: the system-wide session, drained between frames.
+class LiveSource : public TopSource {
+ public:
+  LiveSource(Session& s, Aggregator& a) : s_(s), a_(a) {}
+
+  Snapshot next(double wait_s) override { return collect(wait_s, -1); }
+  Snapshot next_or_key(double wait_s, int key_fd) override { return collect(wait_s, key_fd); }
+  void on_detail(uint32_t pid) override { detail_ = pid; }
+  void on_detail_closed(uint32_t) override { detail_ = 0; }
+  const Error* error() const { return err_ ? &*err_ : nullptr; }
+
+ private:
+  Snapshot collect(double wait_s, int key_fd) {
+    const uint64_t end = monotonic_ns() + uint64_t(wait_s * 1e9);
+    do {
+      if (auto r = s_.poll(); !r) {
+        err_ = r.error();
+        break;
+      }
+      if (g_stop_signal) break;
+      if (key_fd >= 0) {
+        pollfd p{key_fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) > 0) break;
+      }
+    } while (monotonic_ns() < end);
+    s_.tick();
+    uint64_t now = monotonic_ns();
+    // fd lists only for the process whose detail is open: the rest need counts
+    Snapshot snap = a_.snapshot(now, SnapshotOptions{false, false, {}});
+    if (detail_) {
+      Snapshot d = a_.snapshot(now, SnapshotOptions{true, false, detail_});
+      for (auto& p : snap.processes)
+        if (p.pid == detail_ && !d.processes.empty()) p = std::move(d.processes[0]);
+    }
+    return snap;
+  }
+
+  Session& s_;
+  Aggregator& a_;
+  uint32_t detail_ = 0;
+  std::optional<Error> err_;
+};
+
+}  // namespace
+
+int run_top(const TopOptions& o) {
+  std::optional<TopColumn> sort = TopColumn::Fds;
+  if (!o.sort.empty()) {
+    sort = top_column_from_key(o.sort);
+    if (!sort)
+      return report_error(Error{"unknown sort column '" + o.sort + "'",
+                                "one of: pid user comm fds limit %lim open/s close/s net/s eta err oldest",
+                                0, kExitUsage});
+  }
+  bool batch = o.batch || o.json;
+  if (!batch && !isatty(STDOUT_FILENO))
+    return report_error(Error{"top: standard output is not a terminal",
+                              "use fdwatch top -b (text) or --json for batch frames", 0, kExitUsage});
+  install_stop_signals();
+  AggOptions ao;
+  ao.exited_ttl_s = 5;  // exited processes stay visible for a moment, then go
+  Aggregator agg(ao);
+  SessionOptions so;
+  so.all = true;
+  auto sess = Session::open(so, agg);
+  if (!sess) return report_error(sess.error());
+  if (auto r = (*sess)->start(); !r) return report_error(r.error());
+  LiveSource src(**sess, agg);
+
+  if (!batch) {
+    TopState st;
+    st.sort = *sort;
+    st.descending = top_column_descending_by_default(*sort);
+    int rc = run_top_screen(src, st, o.delay_s);
+    if (src.error()) return report_error(*src.error());
+    return rc;
+  }
+  BatchOptions bo;
+  bo.sort = *sort;
+  bo.max_rows = o.rows;
+  bo.user_name = passwd_user_names();
+  for (uint64_t i = 0; o.iterations == 0 || i < o.iterations; ++i) {
+    Snapshot snap = src.next(o.delay_s);
+    if (src.error()) return report_error(*src.error());
+    if (o.json) {
+      std::cout << top_json_frame(snap, bo).dump() << "\n";
+    } else {
+      if (i) std::cout << "\n";
+      std::cout << render_batch_frame(snap, bo);
+    }
+    std::cout.flush();
+    if (g_stop_signal) break;
+  }
+  return kExitOk;
+}
+
+}  // namespace fdw

@@ -1,0 +1,68 @@
+#include "views/format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace fdw {
+
+namespace {
+
+template <typename... Args>
+std::string fmt(const char* f, Args... args) {
+  char buf[128];
+  int n = std::snprintf(buf, sizeof buf, f, args...);
+  if (n < 0) return {};
+  return std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+}
+
+}  // namespace
+
+std::string format_duration(double s) {
+  if (std::isnan(s)) return "";
+  if (s < 0) s = 0;
+  if (s < 10) {
+    auto tenths = static_cast<long long>(std::floor(s * 10));
+    return fmt("%lld.%llds", tenths / 10, tenths % 10);
+  }
+  if (s >= 1000.0 * 86400) return ">999d";
+  auto t = static_cast<long long>(std::floor(s));
+  if (t < 60) return fmt("%llds", t);
+  if (t < 3600) return fmt("%lldm%02llds", t / 60, t % 60);
+  if (t < 86400) return fmt("%lldh%02lldm", t / 3600, t % 3600 / 60);
+  if (t < 100 * 86400) return fmt("%lldd%02lldh", t / 86400, t % 86400 / 3600);
+  return fmt("%lldd", t / 86400);
+}
+
+std::string format_rate(double v) {
+  if (std::isnan(v)) return "";
+  if (v == 0) return "0";
+  double a = std::fabs(v);
+  const char* sign = v < 0 ? "-" : "";
+  // Thresholds sit at the rounding edge so "9.96" never prints as "10.0".
+  if (a < 9.95) return fmt("%s%.1f", sign, a);
+  if (a < 99999.5) return fmt("%s%.0f", sign, a);
+  if (a < 9999.5e3) return fmt("%s%.0fk", sign, a / 1e3);
+  if (a < 9999.5e6) return fmt("%s%.0fM", sign, a / 1e6);
+  return fmt("%s%.0fG", sign, a / 1e9);
+}
+
+std::string format_count(uint64_t v, size_t width) {
+  if (v == UINT64_MAX) return "inf";
+  std::string s = std::to_string(v);
+  if (s.size() <= width) return s;
+  uint64_t q = v;
+  for (char suffix : {'k', 'M', 'G', 'T', 'P', 'E'}) {
+    q /= 1000;
+    s = std::to_string(q) + suffix;
+    if (s.size() <= width) return s;
+  }
+  return s;
+}
+
+std::string format_growth(double r) {
+  if (std::fabs(r) < 0.05) return "0/s";
+  return (r > 0 ? "+" : "") + format_rate(r) + "/s";
+}
+
+}  // namespace fdw

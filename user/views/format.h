@@ -1,0 +1,23 @@
+// Number formatting shared by every view (report, status line, top): one
+// spelling of durations, rates and counts across fdwatch.
+#pragma once
+
+#include <cstdint>
+#include <cstddef>
+#include <string>
+
+namespace fdw {
+
+// Durations: "0.1s" (< 10 s, truncated to tenths), "12s", "4m03s", "2h10m",
+// "3d04h", "123d"; "" for NaN.  Negative counts as 0.
+std::string format_duration(double s);
+// Rates: "0", "3.2" (< 10), "123", "12345", "123k", "12M"; sign kept.
+std::string format_rate(double v);
+// A count in at most `width` characters: "1017", then "1234k", "12M", "3G";
+// UINT64_MAX (RLIM_INFINITY) is "inf".
+std::string format_count(uint64_t v, size_t width);
+
+// Net growth for prose: "+40.0/s", "-1.2/s"; "0/s" below 0.05 in magnitude.
+std::string format_growth(double per_s);
+
+}  // namespace fdw
