@@ -53,18 +53,11 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Arguments saved at sys_enter, keyed by tid, consumed at sys_exit. */
+/* Arguments of the call being traced (read at sys_exit, see take()). */
 struct inflight {
 	__u16 sys;
 	__u64 a[5];
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -92,16 +85,6 @@ static __always_inline void count_lost(__u32 tgid)
 		__sync_fetch_and_add(v, 1);
 	else
 		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
-}
-
-/* Batched notification: waking the reader per record costs microseconds, so
- * records are submitted silently and the reader polls with a short timeout,
- * unless the buffer is filling up. */
-static __always_inline __u64 submit_flags(void)
-{
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_header(struct fdw_event *e, __u16 type, __u16 sys, __u16 size)
@@ -152,10 +135,20 @@ static __always_inline struct fdw_event_path *reserve_path(__u16 type, __u16 sys
 	return e;
 }
 
+/* Batched notification: waking the reader per record costs microseconds, so
+ * records are submitted silently and the reader polls with a short timeout.
+ * Every 64th record on a CPU checks the fill level and wakes the reader past
+ * wake_bytes: the check reads the consumer position, a cache line the reader
+ * keeps writing, which is too dear to touch on every record. */
 static __always_inline void submit(void *e)
 {
-	stat_inc(FDW_STAT_EVENTS);
-	bpf_ringbuf_submit(e, submit_flags());
+	__u32 idx = FDW_STAT_EVENTS;
+	__u64 *n = bpf_map_lookup_elem(&stats, &idx);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (n && (++*n & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
 }
 
 /* ---- reading what the kernel installed ------------------------------- */
@@ -262,48 +255,32 @@ static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 
 /* ---- enter/exit plumbing ---------------------------------------------- */
 
-/* nargs: the syscall's argument count.  A tracepoint program may not read
- * past its event's record (attach fails with EACCES), so only real
- * arguments are read. */
-static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16 sys, int nargs)
+/* The arguments of the call now returning, read at sys_exit from the user
+ * registers saved at syscall entry (they are not modified by the syscalls
+ * traced here).  One tracepoint hit per call instead of an enter/exit pair
+ * with a tid-keyed map between them: half the probe cost, and no state to
+ * leak when a thread dies mid-call.  nargs: the syscall's argument count. */
+static __always_inline bool take(__u16 sys, struct inflight *out, int nargs)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct inflight in = {};
+	struct pt_regs regs;
+	struct pt_regs *uregs;
 
-	if (!wanted(id >> 32))
-		return 0;
-	in.sys = sys;
+	if (!wanted(bpf_get_current_pid_tgid() >> 32))
+		return false;
+	uregs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), uregs))
+		return false;
+	out->sys = sys;
 	if (nargs > 0)
-		in.a[0] = ctx->args[0];
+		out->a[0] = PT_REGS_PARM1_SYSCALL(&regs);
 	if (nargs > 1)
-		in.a[1] = ctx->args[1];
+		out->a[1] = PT_REGS_PARM2_SYSCALL(&regs);
 	if (nargs > 2)
-		in.a[2] = ctx->args[2];
+		out->a[2] = PT_REGS_PARM3_SYSCALL(&regs);
 	if (nargs > 3)
-		in.a[3] = ctx->args[3];
+		out->a[3] = PT_REGS_PARM4_SYSCALL(&regs);
 	if (nargs > 4)
-		in.a[4] = ctx->args[4];
-	bpf_map_update_elem(&inflight, &tid, &in, BPF_ANY);
-	return 0;
-}
-
-/* Pops the saved arguments of this tid's call; NULL when there are none
- * (tracing started mid-call, or the process is not traced). */
-static __always_inline bool take(__u16 sys, struct inflight *out)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&inflight, &tid);
-
-	if (!in)
-		return false;
-	if (in->sys != sys) {
-		bpf_map_delete_elem(&inflight, &tid);
-		stat_inc(FDW_STAT_NO_ENTER);
-		return false;
-	}
-	*out = *in;
-	bpf_map_delete_elem(&inflight, &tid);
+		out->a[4] = PT_REGS_PARM5_SYSCALL(&regs);
 	return true;
 }
 
@@ -419,12 +396,9 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 	return 0;
 }
 
-#define ENTER(name, SYS)                                                        \
-	SEC("tp/syscalls/sys_enter_" #name)                                      \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                  \
-	{                                                                        \
-		return on_enter(ctx, SYS, NARGS_##name);                         \
-	}
+/* Kept so each syscall's block reads "ENTER ... EXIT"; arguments are taken
+ * at exit (see take()), so no program is attached to sys_enter. */
+#define ENTER(name, SYS)
 
 /* EXIT(name, SYS) { body using `in` (saved args) and `ret` } */
 #define EXIT(name, SYS)                                                         \
@@ -432,8 +406,8 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 	SEC("tp/syscalls/sys_exit_" #name)                                       \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                    \
 	{                                                                        \
-		struct inflight in;                                              \
-		if (!take(SYS, &in))                                             \
+		struct inflight in = {};                                         \
+		if (!take(SYS, &in, NARGS_##name))                               \
 			return 0;                                                \
 		return exit_body_##name(&in, ctx->ret);                          \
 	}                                                                        \
@@ -727,19 +701,12 @@ EXIT(dup3, FDW_SYS_DUP3)
 #define F_DUPFD_CLOEXEC_ 1030
 #define FD_CLOEXEC_ 1
 
-SEC("tp/syscalls/sys_enter_fcntl")
-int enter_fcntl(struct trace_event_raw_sys_enter *ctx)
-{
-	long cmd = ctx->args[1];
-
-	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
-		return 0;
-	return on_enter(ctx, FDW_SYS_FCNTL, 3);
-}
 EXIT(fcntl, FDW_SYS_FCNTL)
 {
 	long cmd = in->a[1];
 
+	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_ && cmd != F_SETFD_)
+		return 0;
 	if (cmd == F_SETFD_) {
 		if (ret < 0)
 			return 0;
@@ -752,18 +719,11 @@ EXIT(fcntl, FDW_SYS_FCNTL)
 #define FIONCLEX_ 0x5450
 #define FIOCLEX_ 0x5451
 
-SEC("tp/syscalls/sys_enter_ioctl")
-int enter_ioctl(struct trace_event_raw_sys_enter *ctx)
-{
-	unsigned int cmd = ctx->args[1];
-
-	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
-		return 0;
-	return on_enter(ctx, FDW_SYS_IOCTL, 3);
-}
 EXIT(ioctl, FDW_SYS_IOCTL)
 {
-	if (ret < 0)
+	unsigned int cmd = in->a[1];
+
+	if ((cmd != FIOCLEX_ && cmd != FIONCLEX_) || ret < 0)
 		return 0;
 	return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0],
 			   (unsigned int)in->a[1] == FIOCLEX_ ? 1 : 0, 0);
@@ -841,23 +801,18 @@ EXIT(pidfd_open, FDW_SYS_PIDFD_OPEN)
 }
 
 /* bpf(2): only commands that return a new fd. */
-SEC("tp/syscalls/sys_enter_bpf")
-int enter_bpf(struct trace_event_raw_sys_enter *ctx)
-{
-	long cmd = ctx->args[0];
-
-	/* MAP_CREATE 0, PROG_LOAD 5, OBJ_GET 7, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
-	 * BTF_LOAD 18, BTF_GET_FD_BY_ID 19, RAW_TRACEPOINT_OPEN 17, LINK_CREATE 28,
-	 * LINK_GET_FD_BY_ID 30, ITER_CREATE 33, TOKEN_CREATE 36 */
-	switch (cmd) {
-	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
-	case 28: case 30: case 33: case 36:
-		return on_enter(ctx, FDW_SYS_BPF, 3);
-	}
-	return 0;
-}
 EXIT(bpf, FDW_SYS_BPF)
 {
+	/* MAP_CREATE 0, PROG_LOAD 5, OBJ_GET 7, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
+	 * RAW_TRACEPOINT_OPEN 17, BTF_LOAD 18, BTF_GET_FD_BY_ID 19, LINK_CREATE 28,
+	 * LINK_GET_FD_BY_ID 30, ITER_CREATE 33, TOKEN_CREATE 36 */
+	switch (in->a[0]) {
+	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
+	case 28: case 30: case 33: case 36:
+		break;
+	default:
+		return 0;
+	}
 	/* bpf fds are always close-on-exec */
 	return emit_new_fd(FDW_SYS_BPF, ret, true);
 }
