@@ -180,7 +180,7 @@ TEST(HtmlReport, PageIsWellFormedWithChartAndTables) {
   EXPECT_NE(html.find(">limit 1024 (above chart)</text>"), std::string::npos);
   EXPECT_NE(html.find(">limit 120</text>"), std::string::npos);
   EXPECT_EQ(d.find("text", "xtick").size(), 6u);  // 0 2 4 6 8 10
-  EXPECT_EQ(d.find("text", "ytick").size(), 4u);  // 0 50 100 150
+  EXPECT_EQ(d.find("text", "ytick").size(), 6u);  // 0 25 50 75 100 125
 
   auto tables = d.find("table");
   ASSERT_EQ(tables.size(), 2u);
@@ -203,23 +203,23 @@ TEST(HtmlReport, PageIsWellFormedWithChartAndTables) {
 }
 
 TEST(HtmlReport, ChartCoordinatesAreExact) {
-  // t in [0,10] -> x in [72,700]; y axis to 150 (limit 120 * 1.04, step 50) -> y in [324,24].
+  // t in [0,10] -> x in [72,700]; y axis to 125 (limit 120 * 1.04, step 25) -> y in [324,24].
   HtmlInput in = two_procs();
   Doc d = parse(render_html(in));
   ASSERT_EQ(d.error, "");
   auto lines = d.find("polyline", "series");
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(attr(lines[0], "points"), "72.0,324.0 386.0,224.0 700.0,124.0");
-  EXPECT_EQ(attr(lines[1], "points"), "72.0,304.0 700.0,304.0");
+  EXPECT_EQ(attr(lines[0], "points"), "72.0,324.0 386.0,204.0 700.0,84.0");
+  EXPECT_EQ(attr(lines[1], "points"), "72.0,300.0 700.0,300.0");
   auto lim = d.find("line", "rlimit");
   ASSERT_EQ(lim.size(), 1u);
-  EXPECT_EQ(attr(lim[0], "y1"), "84.0");
+  EXPECT_EQ(attr(lim[0], "y1"), "36.0");
   EXPECT_EQ(attr(lim[0], "x1"), "72.0");
   EXPECT_EQ(attr(lim[0], "x2"), "700.0");
   auto em = d.find("circle", "emfile");
   ASSERT_EQ(em.size(), 2u);
   EXPECT_EQ(attr(em[0], "cx"), "543.0");  // t=7.5, value of the sample at t=5 (50 fds)
-  EXPECT_EQ(attr(em[0], "cy"), "224.0");
+  EXPECT_EQ(attr(em[0], "cy"), "204.0");
   EXPECT_EQ(attr(em[1], "cx"), "637.2");
 }
 

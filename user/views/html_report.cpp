@@ -44,12 +44,16 @@ std::string duration(double s) {
   return buf;
 }
 
-// 1, 2 or 5 times a power of ten, giving about `target` intervals over `range`.
-double nice_step(double range, int target) {
+// 1, 2 or 5 (or 2.5 for whole-number axes of tens and more) times a power of
+// ten, giving about `target` intervals over `range`.
+double nice_step(double range, int target, bool quarters) {
   double raw = range / target;
   double mag = std::pow(10.0, std::floor(std::log10(raw)));
   double f = raw / mag;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+  if (f <= 1) return mag;
+  if (f <= 2) return 2 * mag;
+  if (quarters && mag >= 10 && f <= 2.5) return 2.5 * mag;
+  return (f <= 5 ? 5 : 10) * mag;
 }
 
 std::string tick_label(double v, double step) {
@@ -122,9 +126,9 @@ class Chart {
     for (auto& p : procs_)
       if (p.rlimit && (!p.series || double(*p.rlimit) <= std::max(top_curve, 1.0) * kLimitHeadroom))
         ymax = std::max(ymax, double(*p.rlimit));
-    tstep_ = nice_step(tmax > 0 ? tmax : 1, 8);
+    tstep_ = nice_step(tmax > 0 ? tmax : 1, 8, false);
     tmax_ = std::ceil((tmax > 0 ? tmax : 1) / tstep_) * tstep_;
-    ystep_ = std::max(1.0, nice_step(ymax, 5));
+    ystep_ = std::max(1.0, nice_step(ymax, 5, true));
     ymax_ = std::ceil(ymax * 1.04 / ystep_) * ystep_;
   }
 
@@ -141,7 +145,8 @@ class Chart {
          html_escape(label) + "\">\n<title>" + html_escape(label) + "</title>\n";
     axes(s);
     s += "<g class=\"plot\">\n";
-    for (auto& p : procs_) limit_line(s, p);
+    // Equal limits overlap: the biggest process's line is drawn last, on top.
+    for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) limit_line(s, *it);
     for (auto& p : procs_) series(s, p);
     for (auto& p : procs_) markers(s, p);
     s += "</g>\n";
