@@ -708,6 +708,9 @@ LogStatus LogWriter::write(const Event& ev) {
   if (!m.header) return {"write: header not written yet"};
   m.line.clear();
   append_event_line(m.line, ev);
+  if (m.line.size() > kMaxLogLineBytes)
+    return {"write: event too large (" + std::to_string(m.line.size()) + " bytes; readers accept at most " +
+            std::to_string(kMaxLogLineBytes) + ")"};
   // The header-only check guarantees progress when one line exceeds the limit.
   if (m.opts.max_size_bytes > 0 && m.file_events > 0) {
     uint64_t max = m.opts.max_size_bytes;

@@ -20,6 +20,9 @@
 namespace fdw {
 
 inline constexpr std::string_view kEventLogSchema = "fdwatch.events.v1";
+// Longest line a reader accepts by default, so the longest a writer writes.
+// A snapshot of a process with ~300k open fds is about this long.
+inline constexpr size_t kMaxLogLineBytes = 16u << 20;
 
 // First line of every log file (and of every rotated file).
 struct LogHeader {
@@ -103,6 +106,8 @@ class LogWriter {
   LogStatus open(const std::string& path, const LogWriterOptions& opts = {});
   // Must come first; remembered and repeated at the top of each rotated file.
   LogStatus write_header(const LogHeader& h);
+  // An event whose line would exceed kMaxLogLineBytes is refused (the writer
+  // stays usable); any other error is sticky.
   LogStatus write(const Event& ev);
   // Hands buffered data to the kernel; for zstd also ends the current block so
   // a reader of the live file can decode everything written so far.
@@ -122,9 +127,8 @@ class LogWriter {
 // --- reader -------------------------------------------------------------------
 
 struct LogReaderOptions {
-  // Longest line accepted; longer lines are reported and skipped.  A snapshot of
-  // a process with ~300k open fds is about this long.
-  size_t max_line_bytes = 16u << 20;
+  // Longest line accepted; longer lines are reported and skipped.
+  size_t max_line_bytes = kMaxLogLineBytes;
   size_t max_errors_kept = 1000;  // errors() keeps the first ones; errors_total() counts all
 };
 

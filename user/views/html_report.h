@@ -30,9 +30,10 @@ struct HtmlInput {
 };
 
 // Chart limits: the processes drawn are the kChartMaxProcs with the most open
-// fds at their peak (the rest are named in a note); a soft limit more than
-// kLimitHeadroom times the highest curve is listed in the legend instead of
-// squashing the curves to the bottom.
+// fds at their peak (the rest are named in a note).  A soft limit more than
+// kLimitHeadroom times the highest curve is only named in the legend, rather
+// than squashing the curves to the bottom; a process charted by EMFILEs alone
+// always gets its limit line (its markers sit on it).
 inline constexpr size_t kChartMaxProcs = 16;
 inline constexpr double kLimitHeadroom = 4.0;
 
