@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 namespace fdw {
@@ -132,6 +133,57 @@ void str_field(std::string& out, std::string_view k, std::string_view v) {
 
 // ---- decoding ---------------------------------------------------------------
 
+// Name -> number tables for the vocabularies of core/event.h, built once
+// (the decoder looks names up for every line).
+using NameTable = std::unordered_map<std::string_view, int>;
+
+template <class F>
+NameTable make_table(int n, F name_of) {
+  NameTable t;
+  for (int i = 0; i < n; ++i)
+    if (auto s = name_of(i); !s.empty()) t.emplace(s, i);
+  return t;
+}
+
+const NameTable& ev_names() {
+  static const NameTable t = make_table(256, [](int i) {
+    auto s = evtype_name(static_cast<EvType>(i));
+    return s == "unknown" ? std::string_view() : s;
+  });
+  return t;
+}
+const NameTable& sys_names() {
+  static const NameTable t = make_table(65536, [](int i) { return sys_name(static_cast<uint16_t>(i)); });
+  return t;
+}
+const NameTable& kind_names() {
+  static const NameTable t = make_table(kKindCount, [](int i) { return kind_name(static_cast<Kind>(i)); });
+  return t;
+}
+
+std::optional<int> lookup(const NameTable& t, std::string_view s) {
+  auto it = t.find(s);
+  if (it == t.end()) return std::nullopt;
+  return it->second;
+}
+
+enum Field {
+  kType, kTs, kPid, kTid, kSys, kFd, kFd2, kErr, kCloexec, kChild, kShared, kValue, kFlags,
+  kKind, kKind2, kTarget, kTarget2, kComm, kFds, kStack, kFieldCount
+};
+
+int field_id(std::string_view key) {
+  static const NameTable t = [] {
+    constexpr std::string_view kNames[kFieldCount] = {
+        "type",  "ts",    "pid",  "tid",    "sys",     "fd",   "fd2", "err",   "cloexec", "child",
+        "shared_files", "value", "flags", "kind", "kind2", "target", "target2", "comm", "fds", "stack"};
+    NameTable m;
+    for (int i = 0; i < kFieldCount; ++i) m.emplace(kNames[i], i);
+    return m;
+  }();
+  return lookup(t, key).value_or(-1);
+}
+
 // Input text quoted for an error message: escaped, short, printable.
 std::string quote(std::string_view s) {
   std::string out = "\"";
@@ -224,7 +276,7 @@ bool get_string(const json& v, std::string_view name, std::string& out, std::str
 bool get_kind(const json& v, std::string_view name, Kind& out, std::string* err) {
   if (!v.is_string()) return fail(err, "field \"" + std::string(name) + "\": expected string, got " + type_of(v));
   // Kinds are extended over time; an older reader files a new one under "other".
-  out = kind_from_name(v.get_ref<const std::string&>()).value_or(Kind::Other);
+  out = static_cast<Kind>(lookup(kind_names(), v.get_ref<const std::string&>()).value_or(int(Kind::Other)));
   return true;
 }
 
@@ -400,63 +452,69 @@ std::optional<Event> event_from_json(const json& j, std::string* err) {
     fail(err, "expected a JSON object, got " + type_of(j));
     return std::nullopt;
   }
+  // One pass over the members, then the fields in writing order, so the
+  // first problem reported does not depend on the member order.
+  const json* f[kFieldCount] = {};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (int id = field_id(it.key()); id >= 0) f[id] = &it.value();
+
   Event e;
-  const json* f = find(j, "type");
-  if (!f) return fail(err, "missing field \"type\""), std::nullopt;
-  if (!f->is_string()) return fail(err, "field \"type\": expected string, got " + type_of(*f)), std::nullopt;
-  auto type = evtype_from_name(f->get_ref<const std::string&>());
-  if (!type) return fail(err, "unknown type " + quote(f->get_ref<const std::string&>())), std::nullopt;
-  e.type = *type;
+  if (!f[kType]) return fail(err, "missing field \"type\""), std::nullopt;
+  if (!f[kType]->is_string())
+    return fail(err, "field \"type\": expected string, got " + type_of(*f[kType])), std::nullopt;
+  auto type = lookup(ev_names(), f[kType]->get_ref<const std::string&>());
+  if (!type) return fail(err, "unknown type " + quote(f[kType]->get_ref<const std::string&>())), std::nullopt;
+  e.type = static_cast<EvType>(*type);
 
   // ts and pid are always written: without them an event cannot be placed.
-  for (const char* req : {"ts", "pid"})
-    if (!find(j, req)) return fail(err, std::string("missing field \"") + req + "\""), std::nullopt;
-  bool ok = get_int(j["ts"], "ts", e.ts_ns, err) && get_int(j["pid"], "pid", e.pid, err);
-  if (ok && (f = find(j, "tid"))) ok = get_int(*f, "tid", e.tid, err);
-  if (ok && (f = find(j, "sys"))) {
-    if (f->is_string())
-      e.sys = sys_from_name(f->get_ref<const std::string&>()).value_or(0);
+  if (!f[kTs]) return fail(err, "missing field \"ts\""), std::nullopt;
+  if (!f[kPid]) return fail(err, "missing field \"pid\""), std::nullopt;
+  bool ok = get_int(*f[kTs], "ts", e.ts_ns, err) && get_int(*f[kPid], "pid", e.pid, err);
+  if (ok && f[kTid]) ok = get_int(*f[kTid], "tid", e.tid, err);
+  if (ok && f[kSys]) {
+    if (f[kSys]->is_string())
+      e.sys = static_cast<uint16_t>(lookup(sys_names(), f[kSys]->get_ref<const std::string&>()).value_or(0));
     else
-      ok = get_int(*f, "sys", e.sys, err);
+      ok = get_int(*f[kSys], "sys", e.sys, err);
   }
-  if (ok && (f = find(j, "fd"))) ok = get_int(*f, "fd", e.fd, err);
-  if (ok && (f = find(j, "fd2"))) ok = get_int(*f, "fd2", e.fd2, err);
-  if (ok && (f = find(j, "err"))) {
-    if (f->is_string()) {
-      auto n = errno_from_name(f->get_ref<const std::string&>());
+  if (ok && f[kFd]) ok = get_int(*f[kFd], "fd", e.fd, err);
+  if (ok && f[kFd2]) ok = get_int(*f[kFd2], "fd2", e.fd2, err);
+  if (ok && f[kErr]) {
+    if (f[kErr]->is_string()) {
+      auto n = errno_from_name(f[kErr]->get_ref<const std::string&>());
       if (n)
         e.err = *n;
       else
-        ok = fail(err, "field \"err\": unknown errno name " + quote(f->get_ref<const std::string&>()));
+        ok = fail(err, "field \"err\": unknown errno name " + quote(f[kErr]->get_ref<const std::string&>()));
     } else {
-      ok = get_int(*f, "err", e.err, err);
+      ok = get_int(*f[kErr], "err", e.err, err);
     }
   }
-  if (ok && (f = find(j, "cloexec"))) ok = get_bool(*f, "cloexec", e.cloexec, err);
-  if (ok && (f = find(j, "child"))) ok = get_int(*f, "child", e.child, err);
-  if (ok && (f = find(j, "shared_files"))) ok = get_bool(*f, "shared_files", e.shared_files, err);
-  if (ok && (f = find(j, "value"))) ok = get_int(*f, "value", e.value, err);
-  if (ok && (f = find(j, "flags"))) ok = get_int(*f, "flags", e.flags, err);
-  if (ok && (f = find(j, "kind"))) ok = get_kind(*f, "kind", e.kind, err);
-  if (ok && (f = find(j, "kind2"))) ok = get_kind(*f, "kind2", e.kind2, err);
-  if (ok && (f = find(j, "target"))) ok = get_string(*f, "target", e.target, err);
-  if (ok && (f = find(j, "target2"))) ok = get_string(*f, "target2", e.target2, err);
-  if (ok && (f = find(j, "comm"))) ok = get_string(*f, "comm", e.comm, err);
-  if (ok && (f = find(j, "fds"))) {
-    if (!f->is_array()) {
-      ok = fail(err, "field \"fds\": expected array, got " + type_of(*f));
+  if (ok && f[kCloexec]) ok = get_bool(*f[kCloexec], "cloexec", e.cloexec, err);
+  if (ok && f[kChild]) ok = get_int(*f[kChild], "child", e.child, err);
+  if (ok && f[kShared]) ok = get_bool(*f[kShared], "shared_files", e.shared_files, err);
+  if (ok && f[kValue]) ok = get_int(*f[kValue], "value", e.value, err);
+  if (ok && f[kFlags]) ok = get_int(*f[kFlags], "flags", e.flags, err);
+  if (ok && f[kKind]) ok = get_kind(*f[kKind], "kind", e.kind, err);
+  if (ok && f[kKind2]) ok = get_kind(*f[kKind2], "kind2", e.kind2, err);
+  if (ok && f[kTarget]) ok = get_string(*f[kTarget], "target", e.target, err);
+  if (ok && f[kTarget2]) ok = get_string(*f[kTarget2], "target2", e.target2, err);
+  if (ok && f[kComm]) ok = get_string(*f[kComm], "comm", e.comm, err);
+  if (ok && f[kFds]) {
+    if (!f[kFds]->is_array()) {
+      ok = fail(err, "field \"fds\": expected array, got " + type_of(*f[kFds]));
     } else {
-      e.fds.resize(f->size());
-      for (size_t i = 0; ok && i < f->size(); ++i) ok = read_seed_fd((*f)[i], i, e.fds[i], err);
+      e.fds.resize(f[kFds]->size());
+      for (size_t i = 0; ok && i < e.fds.size(); ++i) ok = read_seed_fd((*f[kFds])[i], i, e.fds[i], err);
     }
   }
-  if (ok && (f = find(j, "stack"))) {
-    if (!f->is_array()) {
-      ok = fail(err, "field \"stack\": expected array, got " + type_of(*f));
+  if (ok && f[kStack]) {
+    if (!f[kStack]->is_array()) {
+      ok = fail(err, "field \"stack\": expected array, got " + type_of(*f[kStack]));
     } else {
-      e.stack.resize(f->size());
-      for (size_t i = 0; ok && i < f->size(); ++i)
-        ok = get_string((*f)[i], "stack[" + std::to_string(i) + "]", e.stack[i], err);
+      e.stack.resize(f[kStack]->size());
+      for (size_t i = 0; ok && i < e.stack.size(); ++i)
+        ok = get_string((*f[kStack])[i], "stack[" + std::to_string(i) + "]", e.stack[i], err);
     }
   }
   if (!ok) return std::nullopt;
@@ -692,6 +750,7 @@ LogStatus LogWriter::write_header(const LogHeader& h) {
   if (!impl_) return {"write_header: log not open"};
   Impl& m = *impl_;
   if (!m.failed.empty()) return {m.failed};
+  if (m.fd.get() < 0) return {"write_header: log closed"};
   if (m.header) return {"write_header: header already written"};
   m.header.emplace();
   append_header_line(*m.header, h);
