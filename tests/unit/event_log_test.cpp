@@ -1,5 +1,6 @@
 // Event log: the JSON form of every Event, the writer (plain, zstd, rotation)
 // and the reader's handling of damaged files, with the exact messages users see.
+#include "core/classify.h"
 #include "log/event_log.h"
 
 #include <dirent.h>
@@ -77,6 +78,7 @@ Event full_event(EvType t) {
   e.fds = {{0, Kind::File, "/dev/pts/0", false}, {3, Kind::Socket, "socket:[1234]", true},
            {9, Kind::Other, "", false}};
   e.stack = {"net.(*netFD).connect", "main.callBackend (main.go:42)"};
+  e.site = "main.callBackend (main.go:42)";
   return e;
 }
 
@@ -229,10 +231,10 @@ std::string header_line() {
 // ---- errno names ----------------------------------------------------------------
 
 TEST(ErrnoName, NamesAndAliases) {
-  EXPECT_EQ(errno_name(EMFILE), "EMFILE");
-  EXPECT_EQ(errno_name(ENFILE), "ENFILE");
-  EXPECT_EQ(errno_name(0), "");
-  EXPECT_EQ(errno_name(4000), "");
+  EXPECT_EQ(errno_symbol(EMFILE), "EMFILE");
+  EXPECT_EQ(errno_symbol(ENFILE), "ENFILE");
+  EXPECT_EQ(errno_symbol(0), "");
+  EXPECT_EQ(errno_symbol(4000), "");
   EXPECT_EQ(errno_from_name("EMFILE"), EMFILE);
   EXPECT_EQ(errno_from_name("ENOENT"), ENOENT);
   EXPECT_EQ(errno_from_name("EWOULDBLOCK"), EAGAIN);
@@ -278,7 +280,7 @@ TEST(EventJson, DefaultsAreOmitted) {
     EXPECT_EQ(j["pid"], 0);
   }
   // All 20 fields when none is at its default.
-  EXPECT_EQ(event_to_json(full_event(EvType::Open)).size(), 20u);
+  EXPECT_EQ(event_to_json(full_event(EvType::Open)).size(), 21u);
 }
 
 TEST(EventJson, TypeNamesAreTheDesignVocabulary) {

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "fdwatch_abi.h"
 
@@ -177,9 +179,33 @@ std::string group_target(Kind k, std::string_view target) {
   }
 }
 
-std::string errno_name(int err) {
+std::string_view errno_symbol(int err) {
   const char* n = err > 0 ? strerrorname_np(err) : nullptr;
-  return n ? std::string(n) : "E" + std::to_string(err);
+  return n ? std::string_view(n) : std::string_view();
+}
+
+std::string errno_name(int err) {
+  auto n = errno_symbol(err);
+  return n.empty() ? "E" + std::to_string(err) : std::string(n);
+}
+
+std::optional<int> errno_from_name(std::string_view name) {
+  static const std::map<std::string, int, std::less<>> table = [] {
+    std::map<std::string, int, std::less<>> t;
+    for (int e = 1; e < 4096; ++e)
+      if (const char* s = strerrorname_np(e)) t.emplace(s, e);
+    // aliases glibc never returns but people write
+    t.emplace("EWOULDBLOCK", EWOULDBLOCK);
+    t.emplace("EDEADLOCK", EDEADLOCK);
+    t.emplace("ENOTSUP", ENOTSUP);
+    return t;
+  }();
+  if (auto it = table.find(name); it != table.end()) return it->second;
+  // "E123": what errno_name() writes for numbers glibc cannot name
+  if (name.size() > 1 && name[0] == 'E' &&
+      name.find_first_not_of("0123456789", 1) == std::string_view::npos && name.size() < 8)
+    return std::stoi(std::string(name.substr(1)));
+  return std::nullopt;
 }
 
 }  // namespace fdw

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,9 @@ std::string kernel_target(Kind k, uint32_t mode, std::string_view dname, uint64_
 // ("tcp ->127.0.0.1:8081"), pipes their inode ("pipe"); files keep the path.
 std::string group_target(Kind k, std::string_view target);
 
-std::string errno_name(int err);  // "EMFILE", or "E123" when unknown
+// errno spelling, shared by reports and event logs.
+std::string_view errno_symbol(int err);  // "EMFILE", or "" when glibc has no name
+std::string errno_name(int err);         // "EMFILE", or "E123" when unknown
+std::optional<int> errno_from_name(std::string_view name);  // also "E123"
 
 }  // namespace fdw

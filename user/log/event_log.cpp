@@ -1,5 +1,7 @@
 #include "log/event_log.h"
 
+#include "core/classify.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -24,7 +26,7 @@ constexpr size_t kIoChunk = 64 * 1024;  // one write(2)/read(2) per chunk
 // Every Event field must be written and read back: a new field changes the
 // size and stops the build here until the encoder, the decoder, the round-trip
 // test and docs/event-log.md know it.
-static_assert(sizeof(Event) == 216 && sizeof(SeedFd) == 48,
+static_assert(sizeof(Event) == 248 && sizeof(SeedFd) == 48,
               "fdw::Event changed: update the event log format");
 #endif
 
@@ -169,14 +171,14 @@ std::optional<int> lookup(const NameTable& t, std::string_view s) {
 
 enum Field {
   kType, kTs, kPid, kTid, kSys, kFd, kFd2, kErr, kCloexec, kChild, kShared, kValue, kFlags,
-  kKind, kKind2, kTarget, kTarget2, kComm, kFds, kStack, kFieldCount
+  kKind, kKind2, kTarget, kTarget2, kComm, kFds, kStack, kSite, kFieldCount
 };
 
 int field_id(std::string_view key) {
   static const NameTable t = [] {
     constexpr std::string_view kNames[kFieldCount] = {
         "type",  "ts",    "pid",  "tid",    "sys",     "fd",   "fd2", "err",   "cloexec", "child",
-        "shared_files", "value", "flags", "kind", "kind2", "target", "target2", "comm", "fds", "stack"};
+        "shared_files", "value", "flags", "kind", "kind2", "target", "target2", "comm", "fds", "stack", "site"};
     NameTable m;
     for (int i = 0; i < kFieldCount; ++i) m.emplace(kNames[i], i);
     return m;
@@ -355,28 +357,6 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 // ---- errno names --------------------------------------------------------------
 
-std::string_view errno_name(int e) {
-  if (e <= 0) return {};
-  const char* s = strerrorname_np(e);
-  return s ? std::string_view(s) : std::string_view();
-}
-
-std::optional<int> errno_from_name(std::string_view name) {
-  static const std::map<std::string, int, std::less<>> table = [] {
-    std::map<std::string, int, std::less<>> t;
-    for (int e = 1; e < 4096; ++e)
-      if (const char* s = strerrorname_np(e)) t.emplace(s, e);
-    // Aliases glibc never returns but people write.
-    t.emplace("EWOULDBLOCK", EWOULDBLOCK);
-    t.emplace("EDEADLOCK", EDEADLOCK);
-    t.emplace("ENOTSUP", ENOTSUP);
-    return t;
-  }();
-  auto it = table.find(name);
-  if (it == table.end()) return std::nullopt;
-  return it->second;
-}
-
 // ---- events <-> JSON ----------------------------------------------------------
 
 void append_event_line(std::string& out, const Event& e) {
@@ -396,7 +376,7 @@ void append_event_line(std::string& out, const Event& e) {
   if (e.fd != -1) int_field(out, "fd", e.fd);
   if (e.fd2 != -1) int_field(out, "fd2", e.fd2);
   if (e.err != 0) {
-    auto name = errno_name(e.err);
+    auto name = errno_symbol(e.err);
     if (name.empty())
       int_field(out, "err", e.err);
     else
@@ -412,6 +392,7 @@ void append_event_line(std::string& out, const Event& e) {
   if (!e.target.empty()) str_field(out, "target", e.target);
   if (!e.target2.empty()) str_field(out, "target2", e.target2);
   if (!e.comm.empty()) str_field(out, "comm", e.comm);
+  if (!e.site.empty()) str_field(out, "site", e.site);
   if (!e.fds.empty()) {
     key(out, "fds");
     out += '[';
@@ -500,6 +481,7 @@ std::optional<Event> event_from_json(const json& j, std::string* err) {
   if (ok && f[kTarget]) ok = get_string(*f[kTarget], "target", e.target, err);
   if (ok && f[kTarget2]) ok = get_string(*f[kTarget2], "target2", e.target2, err);
   if (ok && f[kComm]) ok = get_string(*f[kComm], "comm", e.comm, err);
+  if (ok && f[kSite]) ok = get_string(*f[kSite], "site", e.site, err);
   if (ok && f[kFds]) {
     if (!f[kFds]->is_array()) {
       ok = fail(err, "field \"fds\": expected array, got " + type_of(*f[kFds]));

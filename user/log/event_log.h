@@ -72,8 +72,6 @@ std::optional<Event> event_from_json(const nlohmann::json& j, std::string* err);
 std::optional<LogHeader> header_from_json(const nlohmann::json& j, std::string* err);
 
 // errno <-> name ("EMFILE"); names of unknown numbers are "".
-std::string_view errno_name(int e);
-std::optional<int> errno_from_name(std::string_view name);
 
 // --- writer -------------------------------------------------------------------
 
