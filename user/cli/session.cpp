@@ -46,9 +46,11 @@ void Session::first_sight(uint32_t pid, uint64_t ts) {
   }
 }
 
-void Session::seed(uint32_t pid, uint64_t ts, bool resync) {
+void Session::seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec) {
   auto snap = read_fd_table(pid, ts, &sockets_);
   if (!snap) return;  // gone meanwhile: its exit event will say so
+  if (drop_cloexec)
+    std::erase_if(snap.value().fds, [](const SeedFd& f) { return f.cloexec; });
   if (resync) resync_ts_[pid] = ts;
   emit(std::move(snap.value()));
   if (!resync) first_sight(pid, ts);
@@ -76,10 +78,10 @@ Result<void> Session::start() {
   return {};
 }
 
-Result<void> Session::add_target(uint32_t pid) {
+Result<void> Session::add_target(uint32_t pid, bool about_to_exec) {
   if (auto r = probe_->add_target(pid); !r) return r;
   watched_.insert(pid);
-  seed(pid, monotonic_ns(), false);
+  seed(pid, monotonic_ns(), false, about_to_exec);
   return {};
 }
 

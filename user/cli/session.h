@@ -37,7 +37,10 @@ class Session {
   // A pid that does not exist is an error ("no such process: N").
   Result<void> start();
   // Adds a process after start (e.g. `-- CMD` registers its stopped child).
-  Result<void> add_target(uint32_t pid);
+  // about_to_exec: the process is a forked copy of fdwatch waiting to exec, so
+  // its close-on-exec fds (fdwatch's own) are left out of its table: exec
+  // takes them away and they are not the command's.
+  Result<void> add_target(uint32_t pid, bool about_to_exec = false);
 
   // Every event that reaches the aggregator also goes to the sink (recorder).
   void set_sink(Sink s) { sink_ = std::move(s); }
@@ -59,7 +62,7 @@ class Session {
   void on_record(const void* data, size_t len);
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
-  void seed(uint32_t pid, uint64_t ts, bool resync);
+  void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
 
   SessionOptions opts_;
   Aggregator& agg_;

@@ -1,5 +1,6 @@
 // fdwatch -p PID | -a | -- CMD: watch processes, print the report at the end.
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,10 +73,13 @@ Result<Child> spawn_stopped(const std::vector<std::string>& cmd) {
     return Error::from_errno("fork", e);
   }
   if (pid == 0) {
-    close(go[1]);
-    close(err[0]);
+    // Nothing is closed here: this may already be traced, and every fd of
+    // fdwatch's goes at exec (close-on-exec).  If fdwatch dies first, so do we.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(127);
     char c;
     if (read(go[0], &c, 1) != 1) _exit(127);  // fdwatch went away
+    prctl(PR_SET_PDEATHSIG, 0);
     std::vector<char*> argv;
     for (auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
     argv.push_back(nullptr);
@@ -143,7 +147,7 @@ int run_watch(const WatchOptions& o) {
     auto c = spawn_stopped(o.command);
     if (!c) return report_error(c.error());
     child = c.value();
-    if (auto r = s.add_target(uint32_t(child.pid)); !r) {
+    if (auto r = s.add_target(uint32_t(child.pid), true); !r) {
       kill(child.pid, SIGKILL);
       waitpid(child.pid, nullptr, 0);
       return report_error(r.error());
