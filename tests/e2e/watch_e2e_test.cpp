@@ -162,6 +162,24 @@ TEST(WatchE2E, CommandModeReportsLeaksAndExitsWithStatus) {
   EXPECT_EQ(p["leaked_at_exit"].size(), 5u);
   // inherited stdin/stdout/stderr are open at exit but not leaks of its own
   EXPECT_EQ(p["open_at_exit"], 8);
+  // opened/closed are what the command itself did, loader included: the same
+  // command under strace (an independent counter) says how many
+  std::string dir = fdw::test::temp_dir();
+  std::vector<std::string> st = {"/usr/bin/strace", "-qq", "-e", "trace=openat,close,pipe2",
+                                 "-o", dir + "/strace.txt"};
+  st.insert(st.end(), cmd.begin(), cmd.end());
+  Subprocess strace(st);
+  ASSERT_EQ(strace.wait(30), 5);
+  int closes = 0, opens = 0;
+  std::istringstream lines(fdw::test::slurp(dir + "/strace.txt"));
+  for (std::string l; std::getline(lines, l);) {
+    bool failed = l.find("= -1") != std::string::npos;
+    if (l.rfind("close(", 0) == 0 && !failed) ++closes;
+    if (l.rfind("openat(", 0) == 0 && !failed) ++opens;
+    if (l.rfind("pipe2(", 0) == 0 && !failed) opens += 2;
+  }
+  EXPECT_EQ(p["closed"], closes);
+  EXPECT_EQ(p["opened"], opens);
 
   args.insert(args.begin() + 1, "--fail-on-leak");
   Subprocess gate(args);
