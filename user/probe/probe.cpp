@@ -13,6 +13,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "fdwatch.skel.h"
 #include "fdwatch_abi.h"
@@ -125,7 +126,22 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
 
 Probe::~Probe() {
   if (rb_) ring_buffer__free(rb_);
-  if (skel_) fdwatch_bpf__destroy(skel_);
+  if (!skel_) return;
+  // Detaching a tracepoint program waits for an RCU grace period (syscall
+  // tracepoints are faultable: a tasks-trace grace period, up to a second).
+  // One after the other that is seconds at exit; detached concurrently the
+  // waits overlap into about one.
+  std::vector<std::thread> detach;
+  const bpf_object_skeleton* s = skel_->skeleton;
+  for (int i = 0; s && i < s->prog_cnt; ++i) {
+    bpf_link** link = s->progs[i].link;
+    if (link && *link) detach.emplace_back([link] {
+      bpf_link__destroy(*link);
+      *link = nullptr;
+    });
+  }
+  for (auto& t : detach) t.join();
+  fdwatch_bpf__destroy(skel_);
 }
 
 int Probe::on_record(void* ctx, void* data, size_t len) {
