@@ -79,8 +79,8 @@ void expect_same(const Pair& r) {
   ASSERT_NE(rep, nullptr) << r.replayed.dump();
   EXPECT_EQ(stable(*rep), stable(*live));
   // exact values too, so that "both wrong the same way" cannot pass:
-  // 15 by the ops (pipe and socketpair 2 each) + 2 by the checkpoint
-  EXPECT_EQ((*rep)["opened"], 17);
+  // 13 by the ops (pipe and socketpair 2 each) + 2 by the checkpoint
+  EXPECT_EQ((*rep)["opened"], 15);
   EXPECT_EQ((*rep)["closed"], 4);
   EXPECT_EQ(r.replayed["schema"], "fdwatch.report.v1");
 }
