@@ -121,6 +121,7 @@ int run_record(const RecordOptions& o) {
   // The header goes out with the first event (the seeding snapshot at the
   // window start), so its start_mono_ns is exactly the live window start.
   bool header_written = false;
+  uint64_t refused = 0;
   LogStatus werr;
   auto write_header = [&](uint64_t ts) {
     header_written = true;
@@ -134,7 +135,16 @@ int run_record(const RecordOptions& o) {
     s.set_sink([&](const Event& e) {
       if (!werr) return;
       if (!header_written) write_header(e.ts_ns);
-      if (werr) werr = writer.write(e);
+      if (!werr) return;
+      LogStatus st = writer.write(e);
+      if (st) return;
+      // an over-long line (a snapshot of a huge table) is refused, the writer
+      // stays usable; anything else is sticky and ends the recording
+      if (writer.flush()) {
+        if (refused++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
+      } else {
+        werr = st;
+      }
     });
   }
   if (auto r = s.start(); !r) return report_error(r.error());
@@ -194,10 +204,12 @@ int run_record(const RecordOptions& o) {
   if (werr) werr = writer.close();
   if (!werr) return report_error(Error{o.output + ": " + werr.error, "", 0, 1});
   LogWriterStats st = writer.stats();
-  fprintf(stderr, "fdwatch: recorded %llu events, %llu bytes to %s%s; %llu events lost\n",
+  std::string notes;
+  if (st.rotations) notes += " (" + std::to_string(st.rotations) + " rotations)";
+  if (refused) notes += "; " + std::to_string(refused) + " events too large to record";
+  fprintf(stderr, "fdwatch: recorded %llu events, %llu bytes to %s; %llu events lost%s\n",
           (unsigned long long)st.events, (unsigned long long)st.bytes, o.output.c_str(),
-          st.rotations ? (" (" + std::to_string(st.rotations) + " rotations)").c_str() : "",
-          (unsigned long long)lost);
+          (unsigned long long)lost, notes.c_str());
   return rc;
 }
 
