@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   TopOptions top;
   CLI::App* top_cmd = app.add_subcommand("top", "System-wide live view of fds per process");
   setup_top(*top_cmd, top);
+  RecordOptions record;
+  CLI::App* record_cmd = app.add_subcommand("record", "Record every fd event to a log, or keep a flight recorder");
+  setup_record(*record_cmd, record);
+  ReportCmdOptions report;
+  CLI::App* report_cmd = app.add_subcommand("report", "Replay an event log and print the report");
+  setup_report(*report_cmd, report);
 
   std::vector<std::string> rev(own.rbegin(), own.rend());
   try {
@@ -30,6 +36,16 @@ int main(int argc, char** argv) {
   if (*top_cmd) {
     if (!command.empty()) return report_error(Error{"top takes no command", "", 0, kExitUsage});
     return run_top(top);
+  }
+  if (*record_cmd) {
+    if (!command.empty()) return report_error(Error{"record takes no command", "use -p PID", 0, kExitUsage});
+    record.argv.assign(argv, argv + argc);
+    if (auto r = validate_record(record); !r) return report_error(r.error());
+    return run_record(record);
+  }
+  if (*report_cmd) {
+    if (!command.empty()) return report_error(Error{"report takes no command", "", 0, kExitUsage});
+    return run_report(report);
   }
   watch.command = command;
   if (auto r = validate_watch(watch); !r) return report_error(r.error());

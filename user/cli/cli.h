@@ -45,6 +45,35 @@ struct TopOptions {
 void setup_top(CLI::App& app, TopOptions& o);
 int run_top(const TopOptions& o);
 
+struct ReportCmdOptions {
+  std::string file;
+  bool json = false;
+  uint32_t pid = 0;      // 0 = every process
+  double until_s = -1;   // < 0 = to the end of the log
+  std::string html;      // "" = no HTML report
+};
+
+void setup_report(CLI::App& app, ReportCmdOptions& o);
+int run_report(const ReportCmdOptions& o);
+
+struct RecordOptions {
+  std::string output;               // log file, or bundle directory with --ring
+  std::vector<uint32_t> pids;
+  bool all = false;
+  bool children = false;
+  double duration_s = 0;            // 0 = until stopped or every target exited
+  uint64_t max_size = 0;            // rotate at this size (bytes); 0 = never
+  int keep = 5;                     // rotated files kept
+  std::string ring;                 // flight recorder window ("10m"); "" = plain log
+  std::vector<std::string> triggers;  // emfile, pct:N
+  bool quiet = false;
+  std::vector<std::string> argv;    // the command line, for the log header
+};
+
+void setup_record(CLI::App& app, RecordOptions& o);
+Result<void> validate_record(const RecordOptions& o);
+int run_record(const RecordOptions& o);
+
 // Splits argv at the first "--": fdwatch's own arguments, then the command.
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command);
