@@ -240,6 +240,8 @@ static __always_inline void fill_unix_path(struct fdw_event_path *e, struct file
 	}
 }
 
+#define PIDFS_MAGIC_ 0x50494446
+
 /* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
 static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 {
@@ -252,11 +254,127 @@ static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 	inode = BPF_CORE_READ(f, f_inode);
 	e->mode = BPF_CORE_READ(inode, i_mode);
 	e->ino = BPF_CORE_READ(inode, i_ino);
-	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	if (BPF_CORE_READ(inode, i_sb, s_magic) == PIDFS_MAGIC_) {
+		/* pidfs (6.9+) dentries are named "/"; /proc shows anon_inode:[pidfd] */
+		__builtin_memcpy(e->name, "[pidfd]", 8);
+	} else {
+		name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	}
 	e->flags |= FDW_F_HAS_FILE;
 	if ((e->mode & 0170000) == 0140000 /* S_IFSOCK */)
 		fill_sock(e, f);
+	return f;
+}
+
+/* ---- paths, as /proc/PID/fd shows them -------------------------------- */
+
+/* Path components resolved at most; deeper paths fall back to the caller's. */
+#define FDW_PATH_DEPTH 40
+
+struct pathbuf {
+	char buf[FDW_PATH_MAX * 2]; /* built backwards in the first half */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} pathbufs SEC(".maps");
+
+/* The absolute path of a file the way d_path() spells it for /proc: walks
+ * dentries up to the mount root, crosses to the parent mount, stops at the
+ * namespace root, appends " (deleted)" for unlinked files.  Leaves it in this
+ * CPU's pathbuf and returns its offset, or -1 (too deep, too long, or a
+ * pseudo file whose name /proc makes up with d_dname: pipes, sockets, anon
+ * inodes, pidfs, nsfs).  A global function: verified once, not per caller. */
+__noinline int resolve_path(__u64 file_ptr)
+{
+	struct file *f = (struct file *)file_ptr;
+	struct pathbuf *pb;
+	struct dentry *d, *parent, *mnt_root;
+	struct mount *m, *pm;
+	struct vfsmount *vm;
+	__u32 zero = 0, len;
+	int pos = FDW_PATH_MAX - 1; /* index of the terminating NUL */
+	bool done = false;
+
+	pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb || !f)
+		return -1;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	vm = BPF_CORE_READ(f, f_path.mnt);
+	if (!d || !vm || BPF_CORE_READ(d, d_op, d_dname))
+		return -1;
+	m = (struct mount *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+	pb->buf[FDW_PATH_MAX - 1] = 0;
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d != parent && !BPF_CORE_READ(d, d_hash.pprev)) { /* d_unlinked() */
+		__builtin_memcpy(&pb->buf[FDW_PATH_MAX - 11], " (deleted)", 10);
+		pos -= 10;
+	}
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < FDW_PATH_DEPTH; i++) {
+		mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
+		parent = BPF_CORE_READ(d, d_parent);
+		if (d == mnt_root || d == parent) {
+			pm = BPF_CORE_READ(m, mnt_parent);
+			if (d != mnt_root || m == pm) { /* the namespace's root (or detached) */
+				done = true;
+				break;
+			}
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = pm;
+			continue;
+		}
+		len = BPF_CORE_READ(d, d_name.len);
+		if (len == 0 || (int)len + 1 > pos)
+			return -1;
+		pos -= len;
+		bpf_probe_read_kernel(&pb->buf[pos & (FDW_PATH_MAX - 1)], len & (FDW_PATH_MAX - 1),
+				      BPF_CORE_READ(d, d_name.name));
+		pos -= 1;
+		pb->buf[pos & (FDW_PATH_MAX - 1)] = '/';
+		d = parent;
+	}
+	if (!done)
+		return -1;
+	if (pos == FDW_PATH_MAX - 1) { /* the root itself */
+		pos -= 1;
+		pb->buf[pos & (FDW_PATH_MAX - 1)] = '/';
+	}
+	return pos;
+}
+
+/* Whether /proc shows this file by path (not pipe:[..], socket:[..], anon_inode:..). */
+static __always_inline bool has_path(const struct fdw_event *e)
+{
+	__u32 fmt = e->mode & 0170000;
+
+	if (fmt == 0140000 /* S_IFSOCK */ || fmt == 0)
+		return false;
+	if (fmt == 0010000 /* S_IFIFO */ && e->name[0] == 0) /* pipefs */
+		return false;
+	return true;
+}
+
+/* fill_file, plus the resolved path of files that have one. */
+static __always_inline struct file *fill_file_path(struct fdw_event_path *e, int fd)
+{
+	struct file *f = fill_file(&e->h, fd);
+	struct pathbuf *pb;
+	__u32 zero = 0;
+	int off;
+
+	if (!f || !has_path(&e->h))
+		return f;
+	off = resolve_path((__u64)f);
+	pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (off < 0 || !pb)
+		return f;
+	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), &pb->buf[off & (FDW_PATH_MAX - 1)]) > 0)
+		e->h.flags |= FDW_F_PATH_RESOLVED;
 	return f;
 }
 
@@ -338,7 +456,27 @@ static __always_inline int emit_open_path(__u16 sys, long ret, bool cloexec, con
 	if (upath)
 		bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
 	if (ret >= 0)
-		fill_file(&e->h, ret);
+		fill_file_path(e, ret);
+	submit(e);
+	return 0;
+}
+
+/* A call that returns one new fd that may be a file with a path. */
+static __always_inline int emit_new_fd_path(__u16 sys, long ret, bool cloexec)
+{
+	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
+	struct file *f;
+
+	if (!e)
+		return 0;
+	e->h.ret = ret;
+	if (cloexec)
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		f = fill_file_path(e, ret);
+		if (f && e->h.sock.family == 1 /* AF_UNIX */)
+			fill_unix_path(e, f);
+	}
 	submit(e);
 	return 0;
 }
@@ -604,16 +742,7 @@ struct user_msghdr_ {
  * function, so the nested cmsg/fd loops do not multiply verifier states. */
 __noinline int emit_received_fd(__u32 sys, int fd, int cloexec)
 {
-	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
-
-	if (!e)
-		return 0;
-	e->ret = fd;
-	if (cloexec)
-		e->flags |= FDW_F_CLOEXEC;
-	fill_file(e, fd);
-	submit(e);
-	return 0;
+	return emit_new_fd_path(sys, fd, cloexec);
 }
 
 __noinline int emit_scm_rights(__u32 sys, __u64 umsg_addr, int cloexec)
@@ -690,16 +819,20 @@ EXIT(recvmmsg, FDW_SYS_RECVMMSG)
 
 static __always_inline int emit_dup(__u16 sys, long ret, int oldfd, bool cloexec)
 {
-	struct fdw_event *e = reserve(FDW_EV_DUP, sys);
+	struct fdw_event_path *e = reserve_path(FDW_EV_DUP, sys);
+	struct file *f;
 
 	if (!e)
 		return 0;
-	e->ret = ret;
-	e->fd2 = oldfd;
+	e->h.ret = ret;
+	e->h.fd2 = oldfd;
 	if (cloexec)
-		e->flags |= FDW_F_CLOEXEC;
-	if (ret >= 0)
-		fill_file(e, ret);
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		f = fill_file_path(e, ret);
+		if (f && e->h.sock.family == 1 /* AF_UNIX */)
+			fill_unix_path(e, f);
+	}
 	submit(e);
 	return 0;
 }
@@ -803,11 +936,28 @@ NEW_FD(memfd_create, FDW_SYS_MEMFD_CREATE, 1, 0x1 /* MFD_CLOEXEC */)
 NEW_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, 0, O_CLOEXEC_)
 NEW_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, 4, 0x8 /* PERF_FLAG_FD_CLOEXEC */)
 NEW_FD(userfaultfd, FDW_SYS_USERFAULTFD, 0, O_CLOEXEC_)
-NEW_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, -1, 0)
-NEW_FD(open_tree, FDW_SYS_OPEN_TREE, 2, O_CLOEXEC_)
 NEW_FD(fsopen, FDW_SYS_FSOPEN, 1, 0x1 /* FSOPEN_CLOEXEC */)
-NEW_FD(fsmount, FDW_SYS_FSMOUNT, 1, 0x1 /* FSMOUNT_CLOEXEC */)
 NEW_FD(fspick, FDW_SYS_FSPICK, 2, 0x1 /* FSPICK_CLOEXEC */)
+
+/* io_uring fds are always close-on-exec (io_uring_install_fd) */
+ENTER(io_uring_setup, FDW_SYS_IO_URING_SETUP)
+EXIT(io_uring_setup, FDW_SYS_IO_URING_SETUP)
+{
+	return emit_new_fd(FDW_SYS_IO_URING_SETUP, ret, true);
+}
+
+/* O_PATH-like fds of mounts: /proc shows their path */
+ENTER(open_tree, FDW_SYS_OPEN_TREE)
+EXIT(open_tree, FDW_SYS_OPEN_TREE)
+{
+	return emit_new_fd_path(FDW_SYS_OPEN_TREE, ret, in->a[2] & O_CLOEXEC_);
+}
+
+ENTER(fsmount, FDW_SYS_FSMOUNT)
+EXIT(fsmount, FDW_SYS_FSMOUNT)
+{
+	return emit_new_fd_path(FDW_SYS_FSMOUNT, ret, in->a[1] & 0x1 /* FSMOUNT_CLOEXEC */);
+}
 
 /* signalfd(fd=-1, ...) creates; signalfd(existing fd) only updates the mask. */
 ENTER(signalfd, FDW_SYS_SIGNALFD)
@@ -829,8 +979,8 @@ EXIT(signalfd4, FDW_SYS_SIGNALFD4)
 ENTER(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 EXIT(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 {
-	/* the new fd always has close-on-exec */
-	return emit_new_fd(FDW_SYS_PIDFD_GETFD, ret, true);
+	/* the new fd always has close-on-exec; it can be anything, files too */
+	return emit_new_fd_path(FDW_SYS_PIDFD_GETFD, ret, true);
 }
 
 ENTER(pidfd_open, FDW_SYS_PIDFD_OPEN)

@@ -67,6 +67,9 @@ enum fdw_sys {
 #define FDW_F_HAS_FILE 0x8     /* mode/ino/name are filled from the kernel struct file */
 #define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. > FDW_SCM_MAX fds) */
 #define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path */
+#define FDW_F_PATH_RESOLVED 0x40 /* path is the kernel's absolute path of the new fd's file,
+				  * spelled like a /proc/PID/fd readlink (symlinks resolved,
+				  * " (deleted)" appended); else it is what the caller passed */
 
 /* Socket description read from struct sock (addresses in network byte order,
  * IPv4 in the first 4 bytes of laddr/raddr). Ports in host order. */
@@ -105,7 +108,7 @@ struct fdw_event {
 /* Record with a path, used when FDW_F_HAS_PATH is set. */
 struct fdw_event_path {
 	struct fdw_event h;
-	char path[FDW_PATH_MAX]; /* NUL-terminated; user-supplied (relative paths stay relative) */
+	char path[FDW_PATH_MAX]; /* NUL-terminated; see FDW_F_PATH_RESOLVED */
 };
 
 /* Per-CPU counters (map "stats", index). */

@@ -14,6 +14,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   ProbeOptions po;
   po.all = o.all;
   po.follow_children = o.follow_children;
+  po.ring_bytes = o.ring_bytes;
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());

@@ -24,6 +24,7 @@ struct SessionOptions {
   bool all = false;              // system-wide
   bool follow_children = false;
   int poll_ms = 50;              // ring-buffer poll timeout (batched wakeups)
+  uint64_t ring_bytes = 0;       // ring-buffer size; 0 = the probe's default (ProbeOptions)
 };
 
 class Session {

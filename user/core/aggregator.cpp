@@ -217,7 +217,9 @@ void Aggregator::apply(const Event& e) {
       unshare(p);
       FdEntry en{e.kind, e.target, 0, e.cloexec, false, false, nullptr, e.site};
       if (!e.stack.empty()) en.stack = std::make_shared<const std::vector<std::string>>(e.stack);
-      if (auto old = p.table->find(e.fd2); old != p.table->end()) {
+      // The kernel described the new fd as it is now; without that (older
+      // records, failed reads) it is whatever the old fd was.
+      if (auto old = p.table->find(e.fd2); old != p.table->end() && e.target.empty()) {
         en.kind = old->second.kind;
         en.target = old->second.target;
       }

@@ -51,8 +51,9 @@ Kind kind_for_sys(uint16_t sys) {
     case FDW_SYS_BPF: return Kind::Bpf;
     case FDW_SYS_USERFAULTFD: return Kind::Userfaultfd;
     case FDW_SYS_IO_URING_SETUP: return Kind::IoUring;
-    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSPICK: case FDW_SYS_FSMOUNT: return Kind::Dir;
-    case FDW_SYS_FSOPEN: return Kind::Anon;
+    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSMOUNT: return Kind::Dir;
+    // fspick returns a filesystem context like fsopen: anon_inode:[fscontext]
+    case FDW_SYS_FSOPEN: case FDW_SYS_FSPICK: return Kind::Anon;
     default: return Kind::Other;
   }
 }
