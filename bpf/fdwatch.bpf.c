@@ -56,6 +56,7 @@ struct {
 /* Arguments saved at sys_enter, keyed by tid, consumed at sys_exit. */
 struct inflight {
 	__u16 sys;
+	__u64 ts; /* when the call entered */
 	__u64 a[5];
 };
 
@@ -392,6 +393,7 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u16
 	if (!wanted(id >> 32))
 		return 0;
 	in.sys = sys;
+	in.ts = bpf_ktime_get_ns();
 	if (nargs > 0)
 		in.a[0] = ctx->args[0];
 	if (nargs > 1)
@@ -1019,7 +1021,7 @@ EXIT(close, FDW_SYS_CLOSE)
 {
 	/* close() releases the fd even when it reports EINTR/EIO; only EBADF means
 	 * nothing happened.  The aggregator gets the errno and decides. */
-	return emit_simple(FDW_EV_CLOSE, FDW_SYS_CLOSE, ret, in->a[0], 0, 0);
+	return emit_simple(FDW_EV_CLOSE, FDW_SYS_CLOSE, ret, in->a[0], in->ts, 0);
 }
 
 ENTER(close_range, FDW_SYS_CLOSE_RANGE)

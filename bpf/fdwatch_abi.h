@@ -27,7 +27,9 @@
 /* Record types (fdw_event.type). */
 enum fdw_ev_type {
 	FDW_EV_OPEN = 1,     /* an fd-creating call returned: ret = fd or -errno; fd2 = second fd */
-	FDW_EV_CLOSE = 2,    /* close(ret=fd) returned 0 (or EBADF etc. as -errno in `err`) */
+	FDW_EV_CLOSE = 2,    /* close(fd2) returned ret (0 or -errno); arg = bpf_ktime_get_ns() when
+			      * the call entered: an fd another thread opened after that
+			      * cannot be the one this call closed */
 	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) succeeded */
 	FDW_EV_DUP = 4,      /* dup/dup2/dup3/F_DUPFD*: ret = new fd, fd2 = old fd */
 	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX: fd2 = fd, arg = 1 set / 0 clear */

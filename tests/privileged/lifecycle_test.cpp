@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/live.h"
+#include "fdwatch_abi.h"
 #include "common/require_root.h"
 
 namespace fdw::test {
@@ -14,6 +15,30 @@ std::string fixture(const char* name) { return std::string(FIXTURE_DIR) + "/" + 
 
 void expect_no_problems(const CheckpointVerifier& v) {
   for (auto& p : v.problems()) ADD_FAILURE() << p;
+}
+
+// DIR/<pid>.leaks (life_common.h): the fds each process should be reported
+// to have leaked at exit; compares them with fdwatch's leaked_at_exit.
+void expect_leaks(const std::string& dir, const Aggregator& agg, size_t want_files) {
+  size_t files = 0;
+  for (auto& de : std::filesystem::directory_iterator(dir)) {
+    std::string name = de.path().filename();
+    if (name.size() < 7 || name.substr(name.size() - 6) != ".leaks") continue;
+    ++files;
+    uint32_t pid = uint32_t(std::stoul(name));
+    std::set<int> want, got;
+    std::ifstream in(de.path());
+    for (int fd; in >> fd;) want.insert(fd);
+    SnapshotOptions so;
+    so.pid = pid;
+    Snapshot s = agg.snapshot(agg.window_start(), so);
+    ASSERT_EQ(s.processes.size(), 1u) << "no process " << pid;
+    const ProcView& v = s.processes[0];
+    EXPECT_TRUE(v.exited) << pid;
+    for (auto& f : v.leaked_at_exit) got.insert(f.fd);
+    EXPECT_EQ(got, want) << "leaked_at_exit of " << pid;
+  }
+  EXPECT_EQ(files, want_files);
 }
 
 TEST(Lifecycle, EveryWayToGainOrLoseAnFd) {
@@ -33,6 +58,63 @@ TEST(Lifecycle, EveryWayToGainOrLoseAnFd) {
   EXPECT_EQ(v.seen(), v.written()) << "a checkpoint file without its marker";
   for (auto& r : v.refused()) std::printf("note: this kernel refused %s\n", r.c_str());
   EXPECT_EQ(live->agg().lost_events(), 0u);
+  // the parent, the exec'ed child, the CLONE_FILES child (which leaks nothing:
+  // its table stays with the parent)
+  expect_leaks(dir.path(), live->agg(), 3);
+}
+
+// Records are written when calls return.  With threads, a close's record can
+// come after the record of another thread's open or dup that got the freed
+// number (life_all's threads hit this now and then; this pins it down).
+TEST(LifecycleOrder, CloseRecordAfterAnotherThreadReusedTheFd) {
+  Aggregator agg;
+  auto ev = [](EvType t, uint64_t ts, int fd) {
+    Event e;
+    e.type = t;
+    e.ts_ns = ts;
+    e.pid = 100;
+    e.tid = 100;
+    e.fd = fd;
+    e.kind = Kind::File;
+    e.target = "/f" + std::to_string(fd);
+    e.sys = t == EvType::Close ? FDW_SYS_CLOSE : FDW_SYS_OPENAT;
+    return e;
+  };
+  agg.apply(ev(EvType::Open, 5, 3));
+  agg.apply(ev(EvType::Open, 10, 7));
+  // thread A: close(7) enters at 20 and frees 7; thread B: dup(3) gets 7
+  // and returns first (30); A's close returns at 31.
+  Event dup = ev(EvType::Dup, 30, 7);
+  dup.fd2 = 3;
+  dup.sys = FDW_SYS_DUP;
+  agg.apply(dup);
+  Event close_a = ev(EvType::Close, 31, 7);
+  close_a.value = 20;
+  agg.apply(close_a);
+  // same with an open: close(8) enters at 50, another thread's open gets 8 at 60
+  agg.apply(ev(EvType::Open, 40, 8));
+  agg.apply(ev(EvType::Open, 60, 8));
+  Event close_b = ev(EvType::Close, 61, 8);
+  close_b.value = 50;
+  agg.apply(close_b);
+  // an ordinary close: the fd was opened before the close entered
+  Event close_c = ev(EvType::Close, 71, 3);
+  close_c.value = 70;
+  agg.apply(close_c);
+  // dup2 onto an open fd does close it
+  Event dup2 = ev(EvType::Dup, 80, 8);
+  dup2.fd2 = 7;
+  dup2.sys = FDW_SYS_DUP2;
+  agg.apply(dup2);
+
+  Snapshot s = agg.snapshot(100);
+  ASSERT_EQ(s.processes.size(), 1u);
+  const ProcView& v = s.processes[0];
+  std::set<int> fds;
+  for (auto& f : v.fds) fds.insert(f.fd);
+  EXPECT_EQ(fds, (std::set<int>{7, 8}));
+  EXPECT_EQ(v.opened, 6u);  // 3, 7, dup->7, 8, 8, dup2->8
+  EXPECT_EQ(v.closed, 4u);  // close(7), close(8), close(3), dup2's implicit close of 8
 }
 
 }  // namespace

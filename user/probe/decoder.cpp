@@ -115,6 +115,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.type = EvType::Close;
       e.fd = r.fd2;
       if (r.ret < 0) e.err = -r.ret;
+      e.value = r.arg;  // when the call entered (see the aggregator's Close)
       break;
     case FDW_EV_CLOSE_RANGE:
       e.type = EvType::CloseRange;
