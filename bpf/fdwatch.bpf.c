@@ -95,6 +95,20 @@ static __always_inline void count_lost(__u32 tgid)
 		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
 }
 
+/* The process changed its fd table in a way we cannot follow: not a lost
+ * record, but userspace must re-read /proc the same way. */
+static __always_inline void mark_untracked(__u32 tgid)
+{
+	__u64 one = 1, *v;
+
+	stat_inc(FDW_STAT_UNTRACKED);
+	v = bpf_map_lookup_elem(&lost_by_tgid, &tgid);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
+}
+
 /* Batched notification: waking the reader per record costs microseconds, so
  * records are submitted silently and the reader polls with a short timeout,
  * unless the buffer is filling up. */
@@ -1143,4 +1157,214 @@ int on_exit(struct trace_event_raw_sched_process_template *ctx)
 	}
 	bpf_map_delete_elem(&targets, &tgid);
 	return 0;
+}
+
+/* ---- io_uring ----------------------------------------------------------
+ *
+ * io_uring opens, accepts, creates sockets and pipes, installs fixed files
+ * as fds, receives SCM_RIGHTS and closes fds without any of the syscalls
+ * above.  io_uring_submit_req fires after the request's prep (so the
+ * operation's arguments are in the request) and gives opcode and request
+ * pointer; io_uring_complete gives the request pointer and the result.  A
+ * map keyed by request pointer pairs them.  Direct descriptors (file_slot)
+ * are not fds and are left out.  Requests with CQE_SKIP_SUCCESS have no
+ * completion event on success, and multishot recvmsg has its own buffer
+ * layout: those mark the process for a re-sync instead.
+ */
+
+/* opcodes (include/uapi/linux/io_uring.h) */
+#define IORING_OP_RECVMSG_ 10
+#define IORING_OP_ACCEPT_ 13
+#define IORING_OP_CONNECT_ 16
+#define IORING_OP_OPENAT_ 18
+#define IORING_OP_CLOSE_ 19
+#define IORING_OP_OPENAT2_ 28
+#define IORING_OP_SOCKET_ 45
+#define IORING_OP_FIXED_FD_INSTALL_ 54
+#define IORING_OP_BIND_ 56
+#define IORING_OP_LISTEN_ 57
+#define IORING_OP_PIPE_ 62
+#define REQ_F_FIXED_FILE_ 0x1
+#define REQ_F_CQE_SKIP_ 0x40
+#define IORING_CQE_F_MORE_ 0x2
+#define IORING_RECV_MULTISHOT_ 0x2
+
+struct uring_req {
+	__u64 ts;   /* submitted: orders a close like a close's sys_enter */
+	__u64 uptr; /* pipe: int fds[2]; recvmsg: struct user_msghdr */
+	__s32 fd;   /* close, bind, connect, listen: the fd */
+	__u16 sys;  /* FDW_SYS_IO_URING_* */
+	__u8 cloexec;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct uring_req);
+} uring_reqs SEC(".maps");
+
+/* Multishot accept posts its intermediate completions as "aux" CQEs whose
+ * tracepoint has no request pointer; they are found by ring and user_data. */
+struct uring_multi_key {
+	__u64 ring;
+	__u64 user_data;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct uring_multi_key);
+	__type(value, struct uring_req);
+} uring_multi SEC(".maps");
+
+#define IORING_ACCEPT_MULTISHOT_ 0x1
+
+SEC("tp/io_uring/io_uring_submit_req")
+int uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct io_kiocb *req = ctx->req;
+	__u64 key = (__u64)req;
+	__u64 rflags = ctx->flags;
+	struct uring_req u = {};
+	__u32 slot = 0;
+
+	if (!wanted(tgid))
+		return 0;
+	u.ts = bpf_ktime_get_ns();
+	u.fd = -1;
+	switch (ctx->opcode) {
+	case IORING_OP_OPENAT_:
+	case IORING_OP_OPENAT2_:
+		if (!bpf_core_type_exists(struct io_open))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_open *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_open *)req, how.flags) & O_CLOEXEC_);
+		u.sys = ctx->opcode == IORING_OP_OPENAT_ ? FDW_SYS_IO_URING_OPENAT : FDW_SYS_IO_URING_OPENAT2;
+		break;
+	case IORING_OP_CLOSE_:
+		if (!bpf_core_type_exists(struct io_close))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_close *)req, file_slot);
+		u.fd = BPF_CORE_READ((struct io_close *)req, fd);
+		u.sys = FDW_SYS_IO_URING_CLOSE;
+		break;
+	case IORING_OP_ACCEPT_:
+		if (!bpf_core_type_exists(struct io_accept))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_accept *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_accept *)req, flags) & SOCK_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_ACCEPT;
+		break;
+	case IORING_OP_SOCKET_:
+		if (!bpf_core_type_exists(struct io_socket))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_socket *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_socket *)req, flags) & SOCK_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_SOCKET;
+		break;
+	case IORING_OP_PIPE_:
+		if (!bpf_core_type_exists(struct io_pipe))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_pipe *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_pipe *)req, flags) & O_CLOEXEC_);
+		u.uptr = (__u64)BPF_CORE_READ((struct io_pipe *)req, fds);
+		u.sys = FDW_SYS_IO_URING_PIPE;
+		break;
+	case IORING_OP_FIXED_FD_INSTALL_:
+		if (!bpf_core_type_exists(struct io_fixed_install))
+			goto untracked;
+		u.cloexec = !!(BPF_CORE_READ((struct io_fixed_install *)req, o_flags) & O_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_FIXED_FD_INSTALL;
+		break;
+	case IORING_OP_RECVMSG_:
+		if (!bpf_core_type_exists(struct io_sr_msg))
+			goto untracked;
+		if (BPF_CORE_READ((struct io_sr_msg *)req, flags) & IORING_RECV_MULTISHOT_)
+			goto untracked;
+		u.uptr = (__u64)BPF_CORE_READ((struct io_sr_msg *)req, umsg);
+		u.cloexec = !!(BPF_CORE_READ((struct io_sr_msg *)req, msg_flags) & MSG_CMSG_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_RECVMSG;
+		break;
+	case IORING_OP_BIND_:
+	case IORING_OP_CONNECT_:
+	case IORING_OP_LISTEN_:
+		if (rflags & REQ_F_FIXED_FILE_) /* the fd is an index into the fixed files */
+			goto forget;
+		u.fd = BPF_CORE_READ(req, cqe.fd); /* sqe->fd until completion */
+		u.sys = ctx->opcode == IORING_OP_BIND_     ? FDW_SYS_IO_URING_BIND
+			: ctx->opcode == IORING_OP_CONNECT_ ? FDW_SYS_IO_URING_CONNECT
+							     : FDW_SYS_IO_URING_LISTEN;
+		/* no completion on success: nothing of the fd table changes anyway */
+		if (rflags & REQ_F_CQE_SKIP_)
+			goto forget;
+		bpf_map_update_elem(&uring_reqs, &key, &u, BPF_ANY);
+		return 0;
+	default:
+		goto forget;
+	}
+	if (slot) /* a direct descriptor: not an fd */
+		goto forget;
+	if (rflags & REQ_F_CQE_SKIP_)
+		goto untracked;
+	bpf_map_update_elem(&uring_reqs, &key, &u, BPF_ANY);
+	if (u.sys == FDW_SYS_IO_URING_ACCEPT && bpf_core_field_exists(struct io_accept, iou_flags) &&
+	    (BPF_CORE_READ((struct io_accept *)req, iou_flags) & IORING_ACCEPT_MULTISHOT_)) {
+		struct uring_multi_key mk = {(__u64)ctx->ctx, ctx->user_data};
+
+		bpf_map_update_elem(&uring_multi, &mk, &u, BPF_ANY);
+	}
+	return 0;
+untracked:
+	mark_untracked(tgid);
+forget:
+	/* request memory is recycled: never let an old entry match this one */
+	bpf_map_delete_elem(&uring_reqs, &key);
+	return 0;
+}
+
+SEC("tp/io_uring/io_uring_complete")
+int uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u64 key = (__u64)ctx->req;
+	struct uring_multi_key mk = {(__u64)ctx->ctx, ctx->user_data};
+	struct uring_req *up;
+	struct uring_req u;
+	long res = ctx->res;
+
+	if (!key) { /* an aux CQE: only multishot accept's are ours */
+		up = bpf_map_lookup_elem(&uring_multi, &mk);
+		if (!up || !wanted(bpf_get_current_pid_tgid() >> 32))
+			return 0;
+		return emit_new_fd_path(up->sys, res, up->cloexec);
+	}
+	up = bpf_map_lookup_elem(&uring_reqs, &key);
+	if (!up)
+		return 0;
+	u = *up;
+	if (!(ctx->cflags & IORING_CQE_F_MORE_)) { /* multishot: more to come */
+		bpf_map_delete_elem(&uring_reqs, &key);
+		if (u.sys == FDW_SYS_IO_URING_ACCEPT)
+			bpf_map_delete_elem(&uring_multi, &mk);
+	}
+	/* a ring torn down after its process exited completes in a kworker */
+	if (!wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	switch (u.sys) {
+	case FDW_SYS_IO_URING_CLOSE:
+		return emit_simple(FDW_EV_CLOSE, u.sys, res, u.fd, u.ts, 0);
+	case FDW_SYS_IO_URING_PIPE:
+		return emit_fd_pair(u.sys, res, u.cloexec, (const int *)u.uptr);
+	case FDW_SYS_IO_URING_RECVMSG:
+		if (res < 0)
+			return 0;
+		return emit_scm_rights(u.sys, u.uptr, u.cloexec);
+	case FDW_SYS_IO_URING_BIND:
+	case FDW_SYS_IO_URING_CONNECT:
+	case FDW_SYS_IO_URING_LISTEN:
+		return emit_sockaddr(u.sys, res, u.fd);
+	default:
+		return emit_new_fd_path(u.sys, res, u.cloexec);
+	}
 }

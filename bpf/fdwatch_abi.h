@@ -59,6 +59,11 @@ enum fdw_sys {
 	FDW_SYS_PRLIMIT64, FDW_SYS_SETRLIMIT,
 	FDW_SYS_FORK_EVENT, /* sched_process_fork */
 	FDW_SYS_EXIT_EVENT, /* sched_process_exit */
+	/* io_uring operations (io_uring_submit_req/io_uring_complete tracepoints) */
+	FDW_SYS_IO_URING_OPENAT, FDW_SYS_IO_URING_OPENAT2, FDW_SYS_IO_URING_CLOSE,
+	FDW_SYS_IO_URING_ACCEPT, FDW_SYS_IO_URING_SOCKET, FDW_SYS_IO_URING_PIPE,
+	FDW_SYS_IO_URING_FIXED_FD_INSTALL, FDW_SYS_IO_URING_RECVMSG, FDW_SYS_IO_URING_BIND,
+	FDW_SYS_IO_URING_CONNECT, FDW_SYS_IO_URING_LISTEN,
 	FDW_SYS__COUNT
 };
 
@@ -119,6 +124,9 @@ enum fdw_stat {
 	FDW_STAT_DROPS = 1,   /* records lost: ring buffer full */
 	FDW_STAT_NO_ENTER = 2, /* sys_exit without a matching sys_enter (attached mid-call) */
 	FDW_STAT_FORKS = 3,   /* children added to the target set by --children */
+	FDW_STAT_UNTRACKED = 4, /* fd changes made in ways we cannot follow (io_uring with
+				 * CQE_SKIP_SUCCESS, multishot recvmsg): the process is
+				 * put in lost_by_tgid so that it is re-synced */
 	FDW_STAT__COUNT = 8
 };
 

@@ -63,6 +63,106 @@ TEST(Lifecycle, EveryWayToGainOrLoseAnFd) {
   expect_leaks(dir.path(), live->agg(), 3);
 }
 
+// io_uring opens, accepts, closes... without syscalls: paired from the
+// io_uring_submit_req and io_uring_complete tracepoints.
+TEST(Lifecycle, IoUringOperations) {
+  FDW_REQUIRE_ROOT();
+  TempDir dir;
+  std::string err;
+  auto live = Live::start({fixture("life_uring"), dir.path()}, Live::Options{}, &err);
+  ASSERT_TRUE(live) << err;
+  CheckpointVerifier v(dir.path());
+  live->set_hook([&](const Event& e) { v.on_event(e, live->agg()); });
+  ASSERT_TRUE(live->run(60)) << "life_uring did not finish";
+  EXPECT_EQ(live->exit_status(), 0);
+  expect_no_problems(v);
+  EXPECT_EQ(v.written().size(), 5u);
+  EXPECT_EQ(v.seen(), v.written());
+  for (auto& r : v.refused()) std::printf("note: this kernel refused %s\n", r.c_str());
+  EXPECT_FALSE(live->agg().inexact(uint32_t(live->pid())));
+}
+
+// A close with IOSQE_CQE_SKIP_SUCCESS posts no completion: fdwatch cannot
+// see it, marks the process inexact and re-reads it from /proc.
+TEST(Lifecycle, IoUringSkipSuccessResyncs) {
+  FDW_REQUIRE_ROOT();
+  TempDir dir;
+  std::string err;
+  Live::Options o;
+  o.pipe_stdio = true;
+  auto live = Live::start({fixture("life_uring"), dir.path(), "skip"}, o, &err);
+  ASSERT_TRUE(live) << err;
+  CheckpointVerifier v(dir.path(), /*allow_inexact=*/true);
+  live->set_hook([&](const Event& e) { v.on_event(e, live->agg()); });
+  ASSERT_TRUE(live->pump_until_readable(live->stdout_fd()));
+  char buf[16] = {};
+  ASSERT_EQ(read(live->stdout_fd(), buf, 8), 8);
+  EXPECT_STREQ(buf, "skipped\n");
+  ASSERT_TRUE(live->pump());  // what it did before it wrote
+  const uint32_t pid = uint32_t(live->pid());
+  EXPECT_FALSE(live->agg().inexact(pid));
+  auto fds_of = [&] {
+    SnapshotOptions so;
+    so.pid = pid;
+    std::map<int, FdView> out;
+    Snapshot snap = live->agg().snapshot(monotonic_ns(), so);
+    for (auto& f : snap.processes.at(0).fds) out[f.fd] = f;
+    return out;
+  };
+  auto before = fds_of();
+  live->session().tick();  // untracked -> inexact -> re-synced from /proc
+  EXPECT_TRUE(live->agg().inexact(pid));
+  // The re-sync changed only what /proc contradicts: the fd closed unseen is
+  // gone, every other fd keeps its history (opened in the window or not).
+  auto after = fds_of();
+  EXPECT_EQ(after.size() + 1, before.size());
+  for (auto& [fd, f] : after) {
+    ASSERT_TRUE(before.count(fd)) << fd;
+    EXPECT_EQ(f.seeded, before[fd].seeded) << fd;
+    EXPECT_EQ(f.target, before[fd].target) << fd;
+  }
+  ASSERT_EQ(write(live->stdin_fd(), "g", 1), 1);
+  ASSERT_TRUE(live->run(60));
+  EXPECT_EQ(live->exit_status(), 0);
+  expect_no_problems(v);  // the last checkpoint: the table equals the fixture's again
+  EXPECT_EQ(v.inexact_seen(), 1);
+  EXPECT_EQ(v.seen(), v.written());
+  EXPECT_EQ(v.written().size(), 6u);
+  EXPECT_EQ(live->agg().lost_events(), 0u) << "an untracked change is not a lost record";
+}
+
+// Lost events (a one-page ring, not drained while the fixture churns) mark
+// the process inexact; the next tick re-syncs it from /proc.
+TEST(Lifecycle, LostEventsMarkInexactAndResync) {
+  FDW_REQUIRE_ROOT();
+  TempDir dir;
+  std::string err;
+  Live::Options o;
+  o.pipe_stdio = true;
+  o.ring_bytes = uint64_t(sysconf(_SC_PAGESIZE));
+  auto live = Live::start({fixture("life_churn"), dir.path(), "2", "500", "wait"}, o, &err);
+  ASSERT_TRUE(live) << err;
+  CheckpointVerifier v(dir.path(), /*allow_inexact=*/true);
+  live->set_hook([&](const Event& e) { v.on_event(e, live->agg()); });
+  char buf[16] = {};
+  ASSERT_EQ(read(live->stdout_fd(), buf, 8), 8) << "no handshake from life_churn";  // not draining meanwhile
+  EXPECT_STREQ(buf, "churned\n");
+  ASSERT_TRUE(live->pump());
+  const uint32_t pid = uint32_t(live->pid());
+  live->session().tick();
+  EXPECT_GT(live->agg().lost_events(), 0u);
+  EXPECT_TRUE(live->agg().inexact(pid));
+  ASSERT_EQ(write(live->stdin_fd(), "g", 1), 1);
+  ASSERT_TRUE(live->run(60));
+  EXPECT_EQ(live->exit_status(), 0);
+  // The first checkpoint's marker may have been lost with the rest; the
+  // last one comes after the re-sync and must match exactly.
+  expect_no_problems(v);
+  ASSERT_EQ(v.written().size(), 2u);
+  EXPECT_TRUE(v.seen().count(std::to_string(pid) + ".2")) << "last checkpoint not seen";
+  EXPECT_GE(v.inexact_seen(), 1);
+}
+
 // Records are written when calls return.  With threads, a close's record can
 // come after the record of another thread's open or dup that got the freed
 // number (life_all's threads hit this now and then; this pins it down).

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "fdwatch_abi.h"
 #include "probe/decoder.h"
 
 namespace fdw {
@@ -18,6 +19,8 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
+  for (auto& name : s->probe_->skipped())
+    if (name == "io_uring_submit_req" || name == "io_uring_complete") s->uring_untraced_ = true;
   return s;
 }
 
@@ -122,7 +125,20 @@ void Session::on_record(const void* data, size_t len) {
   if (!agg_.knows(ev->pid) && ev->type != EvType::Exit && ev->type != EvType::Fork)
     first_sight(ev->pid, ev->ts_ns);
   enrich(*ev);
+  // Without the io_uring tracepoints a ring can open and close fds unseen:
+  // its owner is inexact, so tick() re-reads it from /proc.
+  bool uring = uring_untraced_ && ev->type == EvType::Open && ev->sys == FDW_SYS_IO_URING_SETUP &&
+               !ev->err;
+  uint32_t pid = ev->pid;
+  uint64_t ts = ev->ts_ns;
   emit(std::move(*ev));
+  if (uring) {
+    Event l;
+    l.type = EvType::Lost;
+    l.ts_ns = ts;
+    l.pid = pid;
+    emit(l);
+  }
 }
 
 Result<void> Session::poll() {

@@ -72,6 +72,7 @@ class Session {
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
+  bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
 };
 
 }  // namespace fdw

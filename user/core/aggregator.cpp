@@ -101,14 +101,23 @@ void Aggregator::apply(const Event& e) {
       bool resync = it != procs_.end() && !it->second.exited;
       Proc& p = resync ? it->second : fresh_proc(e.pid, e.ts_ns);
       unshare(p);
-      p.table->clear();
+      FdTable old;
+      old.swap(*p.table);
       for (const SeedFd& s : e.fds) {
+        // A re-sync keeps what we knew of fds that are still the same (age,
+        // stack, opened in the window): only what /proc contradicts changes.
+        if (auto o = old.find(s.fd);
+            resync && o != old.end() && o->second.kind == s.kind && o->second.target == s.target) {
+          FdEntry en = std::move(o->second);
+          en.cloexec = s.cloexec;
+          (*p.table)[s.fd] = std::move(en);
+          continue;
+        }
         FdEntry en;
         en.kind = s.kind;
         en.target = s.target;
         en.cloexec = s.cloexec;
         en.seeded = true;
-        // keep what we knew of fds that are still the same (resync)
         en.opened_ns = resync ? e.ts_ns : start_ns_;
         (*p.table)[s.fd] = std::move(en);
       }
