@@ -69,6 +69,9 @@ class Live {
     uint64_t ring_bytes = 0;  // 0: the probe's default
     int poll_ms = 5;
     bool pipe_stdio = false;  // the test gets the command's stdin (write) and stdout (read)
+    // Runs once the stopped command is a target, just before it is released
+    // (e.g. to start an independent tracer on its pid); false aborts.
+    std::function<bool(pid_t, std::string* err)> before_release;
   };
   using Hook = std::function<void(const Event&)>;
 
@@ -194,6 +197,7 @@ class Live {
     } else {
       *err = "the command did not start";
     }
+    if (ok && o.before_release) ok = o.before_release(pid_, err);
     if (ok) ok = write(go[1], "g", 1) == 1;
     close(go[1]);
     return ok;
