@@ -238,6 +238,7 @@ struct Checkpoint {
   int64_t opened = 0, closed = 0;
   std::map<std::string, int64_t> calls, failed;
   std::vector<std::string> refused;  // "sys ERRNO"
+  std::optional<uint64_t> rlimit;    // soft RLIMIT_NOFILE
 };
 
 inline std::optional<Checkpoint> read_checkpoint(const std::string& path, std::string* err) {
@@ -268,6 +269,8 @@ inline std::optional<Checkpoint> read_checkpoint(const std::string& path, std::s
       cp.calls[f[1]] = std::stoll(f[2]);
     } else if (f[0] == "failed" && f.size() == 3) {
       cp.failed[f[1]] = std::stoll(f[2]);
+    } else if (f[0] == "rlimit" && f.size() == 2) {
+      cp.rlimit = std::stoull(f[1]);
     } else if (f[0] == "refused" && f.size() == 3) {
       cp.refused.push_back(f[1] + " " + f[2]);
     } else {
@@ -301,6 +304,9 @@ inline std::vector<std::string> compare_table(const ProcView& v, const Checkpoin
                     std::to_string(want.cloexec));
     have.erase(it);
   }
+  if (cp.rlimit && v.rlimit_nofile != cp.rlimit)
+    out.push_back(where + "rlimit_nofile " + (v.rlimit_nofile ? std::to_string(*v.rlimit_nofile) : "none") +
+                  ", want " + std::to_string(*cp.rlimit));
   for (auto& [fd, f] : have)
     out.push_back(where + "fdwatch has fd " + std::to_string(fd) + " (" + std::string(kind_name(f->kind)) +
                   " " + f->target + ") which is not open");
