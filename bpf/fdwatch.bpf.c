@@ -189,6 +189,21 @@ static __always_inline struct file *fd_file(int fd)
 	return f;
 }
 
+/* Close-on-exec bit of fd in the current task's table: for calls whose
+ * flags do not say (or always set it). */
+static __always_inline bool fd_cloexec(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned long word = 0, *coe;
+
+	if (!fdt || fd < 0)
+		return false;
+	coe = BPF_CORE_READ(fdt, close_on_exec);
+	bpf_probe_read_kernel(&word, sizeof(word), &coe[(unsigned int)fd / 64]);
+	return (word >> ((unsigned int)fd % 64)) & 1;
+}
+
 static __always_inline void fill_sock(struct fdw_event *e, struct file *f)
 {
 	struct socket *sock = BPF_CORE_READ(f, private_data);
@@ -257,10 +272,9 @@ static __always_inline void fill_unix_path(struct fdw_event_path *e, struct file
 
 #define PIDFS_MAGIC_ 0x50494446
 
-/* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
-static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+/* Fill mode/ino/name (and socket endpoints) of file f. */
+static __always_inline struct file *fill_file_f(struct fdw_event *e, struct file *f)
 {
-	struct file *f = fd_file(fd);
 	struct inode *inode;
 	const unsigned char *name;
 
@@ -280,6 +294,12 @@ static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 	if ((e->mode & 0170000) == 0140000 /* S_IFSOCK */)
 		fill_sock(e, f);
 	return f;
+}
+
+/* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
+static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+{
+	return fill_file_f(e, fd_file(fd));
 }
 
 /* ---- paths, as /proc/PID/fd shows them -------------------------------- */
@@ -374,16 +394,28 @@ static __always_inline bool has_path(const struct fdw_event *e)
 	return true;
 }
 
-/* fill_file, plus the resolved path of files that have one. */
-static __always_inline struct file *fill_file_path(struct fdw_event_path *e, int fd)
+#define NSFS_MAGIC_ 0x6e736673
+
+/* fill_file_f, plus the path /proc shows for files that have one. */
+static __always_inline struct file *fill_file_path_f(struct fdw_event_path *e, struct file *f)
 {
-	struct file *f = fill_file(&e->h, fd);
 	struct pathbuf *pb;
 	__u32 zero = 0;
 	int off;
 
+	f = fill_file_f(&e->h, f);
 	if (!f || !has_path(&e->h))
 		return f;
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == NSFS_MAGIC_) {
+		/* namespace files: /proc shows "net:[4026531840]" (ns_dname) */
+		struct ns_common *ns = BPF_CORE_READ(f, f_inode, i_private);
+		const char *name = BPF_CORE_READ(ns, ops, name);
+		__u64 args[2] = {(__u64)name, e->h.ino};
+
+		if (name && bpf_snprintf(e->path, sizeof(e->path), "%s:[%lu]", args, sizeof(args)) > 0)
+			e->h.flags |= FDW_F_PATH_RESOLVED;
+		return f;
+	}
 	off = resolve_path((__u64)f);
 	pb = bpf_map_lookup_elem(&pathbufs, &zero);
 	if (off < 0 || !pb)
@@ -391,6 +423,11 @@ static __always_inline struct file *fill_file_path(struct fdw_event_path *e, int
 	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), &pb->buf[off & (FDW_PATH_MAX - 1)]) > 0)
 		e->h.flags |= FDW_F_PATH_RESOLVED;
 	return f;
+}
+
+static __always_inline struct file *fill_file_path(struct fdw_event_path *e, int fd)
+{
+	return fill_file_path_f(e, fd_file(fd));
 }
 
 /* ---- enter/exit plumbing ---------------------------------------------- */
@@ -900,22 +937,38 @@ EXIT(fcntl, FDW_SYS_FCNTL)
 
 #define FIONCLEX_ 0x5450
 #define FIOCLEX_ 0x5451
+/* ioctls that return a new fd */
+#define NS_GET_USERNS_ 0xb701
+#define NS_GET_PARENT_ 0xb702
+#define SIOCGSKNS_ 0x894c
+#define USERFAULTFD_IOC_NEW_ 0xaa00
+#define PIDFD_GET_NS_FIRST_ 0xff01 /* PIDFD_GET_CGROUP_NAMESPACE .. */
+#define PIDFD_GET_NS_LAST_ 0xff0a  /* .. PIDFD_GET_UTS_NAMESPACE */
+
+static __always_inline bool ioctl_makes_fd(unsigned int cmd)
+{
+	return cmd == NS_GET_USERNS_ || cmd == NS_GET_PARENT_ || cmd == SIOCGSKNS_ ||
+	       cmd == USERFAULTFD_IOC_NEW_ || (cmd >= PIDFD_GET_NS_FIRST_ && cmd <= PIDFD_GET_NS_LAST_);
+}
 
 SEC("tp/syscalls/sys_enter_ioctl")
 int enter_ioctl(struct trace_event_raw_sys_enter *ctx)
 {
 	unsigned int cmd = ctx->args[1];
 
-	if (cmd != FIOCLEX_ && cmd != FIONCLEX_)
+	if (cmd != FIOCLEX_ && cmd != FIONCLEX_ && !ioctl_makes_fd(cmd))
 		return 0;
 	return on_enter(ctx, FDW_SYS_IOCTL, 3);
 }
 EXIT(ioctl, FDW_SYS_IOCTL)
 {
+	unsigned int cmd = in->a[1];
+
+	if (ioctl_makes_fd(cmd))
+		return emit_new_fd_path(FDW_SYS_IOCTL, ret, ret >= 0 && fd_cloexec(ret));
 	if (ret < 0)
 		return 0;
-	return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0],
-			   (unsigned int)in->a[1] == FIOCLEX_ ? 1 : 0, 0);
+	return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0], cmd == FIOCLEX_ ? 1 : 0, 0);
 }
 
 /* ---- pipes and anonymous-inode fds ------------------------------------ */
@@ -1014,10 +1067,10 @@ int enter_bpf(struct trace_event_raw_sys_enter *ctx)
 
 	/* MAP_CREATE 0, PROG_LOAD 5, OBJ_GET 7, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
 	 * BTF_LOAD 18, BTF_GET_FD_BY_ID 19, RAW_TRACEPOINT_OPEN 17, LINK_CREATE 28,
-	 * LINK_GET_FD_BY_ID 30, ITER_CREATE 33, TOKEN_CREATE 36 */
+	 * LINK_GET_FD_BY_ID 30, ENABLE_STATS 32, ITER_CREATE 33, TOKEN_CREATE 36 */
 	switch (cmd) {
 	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
-	case 28: case 30: case 33: case 36:
+	case 28: case 30: case 32 /* ENABLE_STATS */: case 33: case 36:
 		return on_enter(ctx, FDW_SYS_BPF, 3);
 	}
 	return 0;
@@ -1026,6 +1079,81 @@ EXIT(bpf, FDW_SYS_BPF)
 {
 	/* bpf fds are always close-on-exec */
 	return emit_new_fd(FDW_SYS_BPF, ret, true);
+}
+
+/* ---- more calls that can create an fd ---------------------------------- */
+
+#define NARGS_clone 5
+#define NARGS_clone3 2
+#define NARGS_mq_open 4
+#define NARGS_landlock_create_ruleset 3
+#define NARGS_seccomp 3
+#define NARGS_open_tree_attr 5
+#define CLONE_PIDFD_ 0x1000
+
+/* clone(flags, newsp, parent_tid, ...): with CLONE_PIDFD the parent gets a
+ * pidfd, stored at parent_tid (every arch keeps it third).  The child's own
+ * return has no inflight entry (other tid) and reports nothing. */
+ENTER(clone, FDW_SYS_CLONE)
+EXIT(clone, FDW_SYS_CLONE)
+{
+	int pidfd = -1;
+
+	if (!(in->a[0] & CLONE_PIDFD_) || ret == 0)
+		return 0;
+	if (ret < 0)
+		return emit_new_fd(FDW_SYS_CLONE, ret, false);
+	if (bpf_probe_read_user(&pidfd, sizeof(pidfd), (void *)in->a[2]))
+		return 0;
+	return emit_new_fd(FDW_SYS_CLONE, pidfd, fd_cloexec(pidfd));
+}
+
+/* clone3(struct clone_args *, size): flags at 0, pidfd pointer at 8 */
+ENTER(clone3, FDW_SYS_CLONE3)
+EXIT(clone3, FDW_SYS_CLONE3)
+{
+	__u64 args[2] = {};
+	int pidfd = -1;
+
+	if (ret == 0 || bpf_probe_read_user(args, sizeof(args), (void *)in->a[0]))
+		return 0;
+	if (!(args[0] & CLONE_PIDFD_))
+		return 0;
+	if (ret < 0)
+		return emit_new_fd(FDW_SYS_CLONE3, ret, false);
+	if (bpf_probe_read_user(&pidfd, sizeof(pidfd), (void *)args[1]))
+		return 0;
+	return emit_new_fd(FDW_SYS_CLONE3, pidfd, fd_cloexec(pidfd));
+}
+
+ENTER(mq_open, FDW_SYS_MQ_OPEN)
+EXIT(mq_open, FDW_SYS_MQ_OPEN)
+{
+	return emit_new_fd_path(FDW_SYS_MQ_OPEN, ret, in->a[1] & O_CLOEXEC_);
+}
+
+/* with LANDLOCK_CREATE_RULESET_VERSION it returns a version, not an fd */
+ENTER(landlock_create_ruleset, FDW_SYS_LANDLOCK_CREATE_RULESET)
+EXIT(landlock_create_ruleset, FDW_SYS_LANDLOCK_CREATE_RULESET)
+{
+	if (in->a[2] & 1)
+		return 0;
+	return emit_new_fd(FDW_SYS_LANDLOCK_CREATE_RULESET, ret, ret >= 0 && fd_cloexec(ret));
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ...) */
+ENTER(seccomp, FDW_SYS_SECCOMP)
+EXIT(seccomp, FDW_SYS_SECCOMP)
+{
+	if (in->a[0] != 1 || !(in->a[1] & 0x8))
+		return 0;
+	return emit_new_fd(FDW_SYS_SECCOMP, ret, ret >= 0 && fd_cloexec(ret));
+}
+
+ENTER(open_tree_attr, FDW_SYS_OPEN_TREE_ATTR)
+EXIT(open_tree_attr, FDW_SYS_OPEN_TREE_ATTR)
+{
+	return emit_new_fd_path(FDW_SYS_OPEN_TREE_ATTR, ret, in->a[2] & O_CLOEXEC_);
 }
 
 /* ---- destruction ------------------------------------------------------ */

@@ -48,7 +48,10 @@ Kind kind_for_sys(uint16_t sys) {
     case FDW_SYS_INOTIFY_INIT: case FDW_SYS_INOTIFY_INIT1: return Kind::Inotify;
     case FDW_SYS_FANOTIFY_INIT: return Kind::Fanotify;
     case FDW_SYS_MEMFD_CREATE: case FDW_SYS_MEMFD_SECRET: return Kind::Memfd;
-    case FDW_SYS_PIDFD_OPEN: return Kind::Pidfd;
+    case FDW_SYS_PIDFD_OPEN: case FDW_SYS_CLONE: case FDW_SYS_CLONE3: return Kind::Pidfd;
+    case FDW_SYS_MQ_OPEN: return Kind::File;
+    case FDW_SYS_LANDLOCK_CREATE_RULESET: case FDW_SYS_SECCOMP: return Kind::Anon;
+    case FDW_SYS_OPEN_TREE_ATTR: return Kind::Dir;
     case FDW_SYS_PERF_EVENT_OPEN: return Kind::Perf;
     case FDW_SYS_BPF: return Kind::Bpf;
     case FDW_SYS_USERFAULTFD: return Kind::Userfaultfd;
@@ -75,9 +78,7 @@ Kind kind_from_kernel(uint32_t mode, std::string_view dname, uint16_t sys) {
       // pidfs and secretmem inodes are regular files with telling names
       Kind k = kind_from_anon_name(dname);
       if (k != Kind::Other) return k;
-      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_PIDFD_GETFD) {
-        if (sys == FDW_SYS_PIDFD_OPEN) return Kind::Pidfd;
-      }
+      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_CLONE || sys == FDW_SYS_CLONE3) return Kind::Pidfd;
       if (sys == FDW_SYS_MEMFD_SECRET) return Kind::Memfd;
       return Kind::File;
     }

@@ -31,7 +31,9 @@ constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {
     "fork",          "exit",
     "io_uring_openat", "io_uring_openat2", "io_uring_close", "io_uring_accept",
     "io_uring_socket", "io_uring_pipe", "io_uring_fixed_fd_install", "io_uring_recvmsg",
-    "io_uring_bind", "io_uring_connect", "io_uring_listen"};
+    "io_uring_bind", "io_uring_connect", "io_uring_listen",
+    "clone",         "clone3",        "mq_open",       "landlock_create_ruleset",
+    "seccomp",       "open_tree_attr"};
 
 }  // namespace
 
