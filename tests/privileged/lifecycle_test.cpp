@@ -218,6 +218,28 @@ TEST(Lifecycle, MissingSyscallIsSkippedOnce) {
   EXPECT_EQ(secret_events, 0);
 }
 
+// A tick that finds a watched process dead must not invent its exit while
+// the real exit record (with the exit code) is still in the ring.
+TEST(Lifecycle, ExitCodeSurvivesATickBeforeTheDrain) {
+  FDW_REQUIRE_ROOT();
+  std::string err;
+  auto live = Live::start({"/bin/sh", "-c", "exit 3"}, Live::Options{}, &err);
+  ASSERT_TRUE(live) << err;
+  siginfo_t si{};
+  // exited, not reaped (a zombie), and nothing drained yet
+  ASSERT_EQ(waitid(P_PID, id_t(live->pid()), &si, WEXITED | WNOWAIT), 0);
+  live->session().tick();
+  ASSERT_TRUE(live->run(30));
+  EXPECT_EQ(live->exit_status(), 3);
+  SnapshotOptions so;
+  so.pid = uint32_t(live->pid());
+  Snapshot s = live->agg().snapshot(monotonic_ns(), so);
+  ASSERT_EQ(s.processes.size(), 1u);
+  EXPECT_TRUE(s.processes[0].exited);
+  EXPECT_EQ(s.processes[0].exit_code, 3);
+  EXPECT_FALSE(s.processes[0].inexact);
+}
+
 // Records are written when calls return.  With threads, a close's record can
 // come after the record of another thread's open or dup that got the freed
 // number (life_all's threads hit this now and then; this pins it down).

@@ -164,8 +164,17 @@ void Session::tick() {
   for (uint32_t pid : agg_.inexact_live_pids())
     if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
   // A watched process that died before its pid reached the kernel's target
-  // set leaves no exit event: notice it here.
+  // set leaves no exit event: notice it here.  Its exit record, if any, was
+  // written before /proc showed it dead, so drain once before inventing one
+  // (which would lose the exit code, and make a ghost of later records).
   if (!opts_.all) {
+    bool drained = false;
+    for (uint32_t pid : watched_) {
+      if (drained || !agg_.knows(pid) || agg_.exited(pid) || process_exists(pid)) continue;
+      Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
+      (void)probe_->poll(0, fn);
+      drained = true;
+    }
     for (uint32_t pid : watched_) {
       if (!agg_.knows(pid) || agg_.exited(pid)) continue;
       // prctl(PR_SET_NAME) renames are not events: refresh the few we watch
