@@ -951,12 +951,43 @@ static __always_inline bool ioctl_makes_fd(unsigned int cmd)
 	       cmd == USERFAULTFD_IOC_NEW_ || (cmd >= PIDFD_GET_NS_FIRST_ && cmd <= PIDFD_GET_NS_LAST_);
 }
 
+/* Command numbers are per driver: only on the right kind of file do these
+ * return a new fd (another driver's 0xff01 may return 0, not fd 0). */
+static __always_inline bool ioctl_makes_fd_on(unsigned int cmd, int fd)
+{
+	struct file *f = fd_file(fd);
+	struct inode *inode;
+	char name[8] = {};
+	__u32 fmt;
+	__u64 magic;
+
+	if (!f)
+		return false;
+	inode = BPF_CORE_READ(f, f_inode);
+	fmt = BPF_CORE_READ(inode, i_mode) & 0170000;
+	magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if (cmd == NS_GET_USERNS_ || cmd == NS_GET_PARENT_)
+		return magic == NSFS_MAGIC_;
+	if (cmd == SIOCGSKNS_)
+		return fmt == 0140000 /* S_IFSOCK */;
+	if (cmd == USERFAULTFD_IOC_NEW_)
+		return fmt == 0020000 /* S_IFCHR: /dev/userfaultfd */;
+	/* PIDFD_GET_*_NAMESPACE: a pidfd (pidfs, or an anon inode before 6.9) */
+	if (magic == PIDFS_MAGIC_)
+		return true;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	return name[0] == '[' && name[1] == 'p' && name[2] == 'i' && name[3] == 'd' && name[4] == 'f' &&
+	       name[5] == 'd' && name[6] == ']';
+}
+
 SEC("tp/syscalls/sys_enter_ioctl")
 int enter_ioctl(struct trace_event_raw_sys_enter *ctx)
 {
 	unsigned int cmd = ctx->args[1];
 
-	if (cmd != FIOCLEX_ && cmd != FIONCLEX_ && !ioctl_makes_fd(cmd))
+	if (cmd != FIOCLEX_ && cmd != FIONCLEX_ &&
+	    !(ioctl_makes_fd(cmd) && wanted(bpf_get_current_pid_tgid() >> 32) &&
+	      ioctl_makes_fd_on(cmd, ctx->args[0])))
 		return 0;
 	return on_enter(ctx, FDW_SYS_IOCTL, 3);
 }
