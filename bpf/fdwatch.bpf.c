@@ -87,6 +87,20 @@ static __always_inline void count_lost(__u32 tgid)
 		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
 }
 
+/* The process changed its fd table in a way we cannot follow: not a lost
+ * record, but userspace must re-read /proc the same way. */
+static __always_inline void mark_untracked(__u32 tgid)
+{
+	__u64 one = 1, *v;
+
+	stat_inc(FDW_STAT_UNTRACKED);
+	v = bpf_map_lookup_elem(&lost_by_tgid, &tgid);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
+}
+
 static __always_inline void fill_header(struct fdw_event *e, __u16 type, __u16 sys, __u16 size)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -167,6 +181,21 @@ static __always_inline struct file *fd_file(int fd)
 	return f;
 }
 
+/* Close-on-exec bit of fd in the current task's table: for calls whose
+ * flags do not say (or always set it). */
+static __always_inline bool fd_cloexec(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned long word = 0, *coe;
+
+	if (!fdt || fd < 0)
+		return false;
+	coe = BPF_CORE_READ(fdt, close_on_exec);
+	bpf_probe_read_kernel(&word, sizeof(word), &coe[(unsigned int)fd / 64]);
+	return (word >> ((unsigned int)fd % 64)) & 1;
+}
+
 static __always_inline void fill_sock(struct fdw_event *e, struct file *f)
 {
 	struct socket *sock = BPF_CORE_READ(f, private_data);
@@ -233,10 +262,11 @@ static __always_inline void fill_unix_path(struct fdw_event_path *e, struct file
 	}
 }
 
-/* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
-static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+#define PIDFS_MAGIC_ 0x50494446
+
+/* Fill mode/ino/name (and socket endpoints) of file f. */
+static __always_inline struct file *fill_file_f(struct fdw_event *e, struct file *f)
 {
-	struct file *f = fd_file(fd);
 	struct inode *inode;
 	const unsigned char *name;
 
@@ -245,12 +275,151 @@ static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
 	inode = BPF_CORE_READ(f, f_inode);
 	e->mode = BPF_CORE_READ(inode, i_mode);
 	e->ino = BPF_CORE_READ(inode, i_ino);
-	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-	bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	if (BPF_CORE_READ(inode, i_sb, s_magic) == PIDFS_MAGIC_) {
+		/* pidfs (6.9+) dentries are named "/"; /proc shows anon_inode:[pidfd] */
+		__builtin_memcpy(e->name, "[pidfd]", 8);
+	} else {
+		name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
+	}
 	e->flags |= FDW_F_HAS_FILE;
 	if ((e->mode & 0170000) == 0140000 /* S_IFSOCK */)
 		fill_sock(e, f);
 	return f;
+}
+
+/* Fill mode/ino/name (and socket endpoints) of the file now at fd. */
+static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+{
+	return fill_file_f(e, fd_file(fd));
+}
+
+/* ---- paths, as /proc/PID/fd shows them -------------------------------- */
+
+/* Path components resolved at most; deeper paths fall back to the caller's. */
+#define FDW_PATH_DEPTH 40
+
+struct pathbuf {
+	char buf[FDW_PATH_MAX * 2]; /* built backwards in the first half */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} pathbufs SEC(".maps");
+
+/* The absolute path of a file the way d_path() spells it for /proc: walks
+ * dentries up to the mount root, crosses to the parent mount, stops at the
+ * namespace root, appends " (deleted)" for unlinked files.  Leaves it in this
+ * CPU's pathbuf and returns its offset, or -1 (too deep, too long, or a
+ * pseudo file whose name /proc makes up with d_dname: pipes, sockets, anon
+ * inodes, pidfs, nsfs).  A global function: verified once, not per caller. */
+__noinline int resolve_path(__u64 file_ptr)
+{
+	struct file *f = (struct file *)file_ptr;
+	struct pathbuf *pb;
+	struct dentry *d, *parent, *mnt_root;
+	struct mount *m, *pm;
+	struct vfsmount *vm;
+	__u32 zero = 0, len;
+	int pos = FDW_PATH_MAX - 1; /* index of the terminating NUL */
+	bool done = false;
+
+	pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb || !f)
+		return -1;
+	d = BPF_CORE_READ(f, f_path.dentry);
+	vm = BPF_CORE_READ(f, f_path.mnt);
+	if (!d || !vm || BPF_CORE_READ(d, d_op, d_dname))
+		return -1;
+	m = (struct mount *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+	pb->buf[FDW_PATH_MAX - 1] = 0;
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d != parent && !BPF_CORE_READ(d, d_hash.pprev)) { /* d_unlinked() */
+		__builtin_memcpy(&pb->buf[FDW_PATH_MAX - 11], " (deleted)", 10);
+		pos -= 10;
+	}
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < FDW_PATH_DEPTH; i++) {
+		mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
+		parent = BPF_CORE_READ(d, d_parent);
+		if (d == mnt_root || d == parent) {
+			pm = BPF_CORE_READ(m, mnt_parent);
+			if (d != mnt_root || m == pm) { /* the namespace's root (or detached) */
+				done = true;
+				break;
+			}
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = pm;
+			continue;
+		}
+		len = BPF_CORE_READ(d, d_name.len);
+		if (len == 0 || (int)len + 1 > pos)
+			return -1;
+		pos -= len;
+		bpf_probe_read_kernel(&pb->buf[pos & (FDW_PATH_MAX - 1)], len & (FDW_PATH_MAX - 1),
+				      BPF_CORE_READ(d, d_name.name));
+		pos -= 1;
+		pb->buf[pos & (FDW_PATH_MAX - 1)] = '/';
+		d = parent;
+	}
+	if (!done)
+		return -1;
+	if (pos == FDW_PATH_MAX - 1) { /* the root itself */
+		pos -= 1;
+		pb->buf[pos & (FDW_PATH_MAX - 1)] = '/';
+	}
+	return pos;
+}
+
+/* Whether /proc shows this file by path (not pipe:[..], socket:[..], anon_inode:..). */
+static __always_inline bool has_path(const struct fdw_event *e)
+{
+	__u32 fmt = e->mode & 0170000;
+
+	if (fmt == 0140000 /* S_IFSOCK */ || fmt == 0)
+		return false;
+	if (fmt == 0010000 /* S_IFIFO */ && e->name[0] == 0) /* pipefs */
+		return false;
+	return true;
+}
+
+#define NSFS_MAGIC_ 0x6e736673
+
+/* fill_file_f, plus the path /proc shows for files that have one. */
+static __always_inline struct file *fill_file_path_f(struct fdw_event_path *e, struct file *f)
+{
+	struct pathbuf *pb;
+	__u32 zero = 0;
+	int off;
+
+	f = fill_file_f(&e->h, f);
+	if (!f || !has_path(&e->h))
+		return f;
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == NSFS_MAGIC_) {
+		/* namespace files: /proc shows "net:[4026531840]" (ns_dname) */
+		struct ns_common *ns = BPF_CORE_READ(f, f_inode, i_private);
+		const char *name = BPF_CORE_READ(ns, ops, name);
+		__u64 args[2] = {(__u64)name, e->h.ino};
+
+		if (name && bpf_snprintf(e->path, sizeof(e->path), "%s:[%lu]", args, sizeof(args)) > 0)
+			e->h.flags |= FDW_F_PATH_RESOLVED;
+		return f;
+	}
+	off = resolve_path((__u64)f);
+	pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (off < 0 || !pb)
+		return f;
+	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), &pb->buf[off & (FDW_PATH_MAX - 1)]) > 0)
+		e->h.flags |= FDW_F_PATH_RESOLVED;
+	return f;
+}
+
+static __always_inline struct file *fill_file_path(struct fdw_event_path *e, int fd)
+{
+	return fill_file_path_f(e, fd_file(fd));
 }
 
 /* ---- enter/exit plumbing ---------------------------------------------- */
@@ -315,7 +484,27 @@ static __always_inline int emit_open_path(__u16 sys, long ret, bool cloexec, con
 	if (upath)
 		bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
 	if (ret >= 0)
-		fill_file(&e->h, ret);
+		fill_file_path(e, ret);
+	submit(e);
+	return 0;
+}
+
+/* A call that returns one new fd that may be a file with a path. */
+static __always_inline int emit_new_fd_path(__u16 sys, long ret, bool cloexec)
+{
+	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
+	struct file *f;
+
+	if (!e)
+		return 0;
+	e->h.ret = ret;
+	if (cloexec)
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		f = fill_file_path(e, ret);
+		if (f && e->h.sock.family == 1 /* AF_UNIX */)
+			fill_unix_path(e, f);
+	}
 	submit(e);
 	return 0;
 }
@@ -578,16 +767,7 @@ struct user_msghdr_ {
  * function, so the nested cmsg/fd loops do not multiply verifier states. */
 __noinline int emit_received_fd(__u32 sys, int fd, int cloexec)
 {
-	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
-
-	if (!e)
-		return 0;
-	e->ret = fd;
-	if (cloexec)
-		e->flags |= FDW_F_CLOEXEC;
-	fill_file(e, fd);
-	submit(e);
-	return 0;
+	return emit_new_fd_path(sys, fd, cloexec);
 }
 
 __noinline int emit_scm_rights(__u32 sys, __u64 umsg_addr, int cloexec)
@@ -664,16 +844,20 @@ EXIT(recvmmsg, FDW_SYS_RECVMMSG)
 
 static __always_inline int emit_dup(__u16 sys, long ret, int oldfd, bool cloexec)
 {
-	struct fdw_event *e = reserve(FDW_EV_DUP, sys);
+	struct fdw_event_path *e = reserve_path(FDW_EV_DUP, sys);
+	struct file *f;
 
 	if (!e)
 		return 0;
-	e->ret = ret;
-	e->fd2 = oldfd;
+	e->h.ret = ret;
+	e->h.fd2 = oldfd;
 	if (cloexec)
-		e->flags |= FDW_F_CLOEXEC;
-	if (ret >= 0)
-		fill_file(e, ret);
+		e->h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		f = fill_file_path(e, ret);
+		if (f && e->h.sock.family == 1 /* AF_UNIX */)
+			fill_unix_path(e, f);
+	}
 	submit(e);
 	return 0;
 }
@@ -718,15 +902,61 @@ EXIT(fcntl, FDW_SYS_FCNTL)
 
 #define FIONCLEX_ 0x5450
 #define FIOCLEX_ 0x5451
+/* ioctls that return a new fd */
+#define NS_GET_USERNS_ 0xb701
+#define NS_GET_PARENT_ 0xb702
+#define SIOCGSKNS_ 0x894c
+#define USERFAULTFD_IOC_NEW_ 0xaa00
+#define PIDFD_GET_NS_FIRST_ 0xff01 /* PIDFD_GET_CGROUP_NAMESPACE .. */
+#define PIDFD_GET_NS_LAST_ 0xff0a  /* .. PIDFD_GET_UTS_NAMESPACE */
+
+static __always_inline bool ioctl_makes_fd(unsigned int cmd)
+{
+	return cmd == NS_GET_USERNS_ || cmd == NS_GET_PARENT_ || cmd == SIOCGSKNS_ ||
+	       cmd == USERFAULTFD_IOC_NEW_ || (cmd >= PIDFD_GET_NS_FIRST_ && cmd <= PIDFD_GET_NS_LAST_);
+}
+
+/* Command numbers are per driver: only on the right kind of file do these
+ * return a new fd (another driver's 0xff01 may return 0, not fd 0). */
+static __always_inline bool ioctl_makes_fd_on(unsigned int cmd, int fd)
+{
+	struct file *f = fd_file(fd);
+	struct inode *inode;
+	char name[8] = {};
+	__u32 fmt;
+	__u64 magic;
+
+	if (!f)
+		return false;
+	inode = BPF_CORE_READ(f, f_inode);
+	fmt = BPF_CORE_READ(inode, i_mode) & 0170000;
+	magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if (cmd == NS_GET_USERNS_ || cmd == NS_GET_PARENT_)
+		return magic == NSFS_MAGIC_;
+	if (cmd == SIOCGSKNS_)
+		return fmt == 0140000 /* S_IFSOCK */;
+	if (cmd == USERFAULTFD_IOC_NEW_)
+		return fmt == 0020000 /* S_IFCHR: /dev/userfaultfd */;
+	/* PIDFD_GET_*_NAMESPACE: a pidfd (pidfs, or an anon inode before 6.9) */
+	if (magic == PIDFS_MAGIC_)
+		return true;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	return name[0] == '[' && name[1] == 'p' && name[2] == 'i' && name[3] == 'd' && name[4] == 'f' &&
+	       name[5] == 'd' && name[6] == ']';
+}
 
 EXIT(ioctl, FDW_SYS_IOCTL)
 {
 	unsigned int cmd = in->a[1];
 
-	if ((cmd != FIOCLEX_ && cmd != FIONCLEX_) || ret < 0)
-		return 0;
-	return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0],
-			   (unsigned int)in->a[1] == FIOCLEX_ ? 1 : 0, 0);
+	if (cmd == FIOCLEX_ || cmd == FIONCLEX_) {
+		if (ret < 0)
+			return 0;
+		return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, in->a[0], cmd == FIOCLEX_ ? 1 : 0, 0);
+	}
+	if (ioctl_makes_fd(cmd) && ioctl_makes_fd_on(cmd, in->a[0]))
+		return emit_new_fd_path(FDW_SYS_IOCTL, ret, ret >= 0 && fd_cloexec(ret));
+	return 0;
 }
 
 /* ---- pipes and anonymous-inode fds ------------------------------------ */
@@ -763,11 +993,28 @@ NEW_FD(memfd_create, FDW_SYS_MEMFD_CREATE, 1, 0x1 /* MFD_CLOEXEC */)
 NEW_FD(memfd_secret, FDW_SYS_MEMFD_SECRET, 0, O_CLOEXEC_)
 NEW_FD(perf_event_open, FDW_SYS_PERF_EVENT_OPEN, 4, 0x8 /* PERF_FLAG_FD_CLOEXEC */)
 NEW_FD(userfaultfd, FDW_SYS_USERFAULTFD, 0, O_CLOEXEC_)
-NEW_FD(io_uring_setup, FDW_SYS_IO_URING_SETUP, -1, 0)
-NEW_FD(open_tree, FDW_SYS_OPEN_TREE, 2, O_CLOEXEC_)
 NEW_FD(fsopen, FDW_SYS_FSOPEN, 1, 0x1 /* FSOPEN_CLOEXEC */)
-NEW_FD(fsmount, FDW_SYS_FSMOUNT, 1, 0x1 /* FSMOUNT_CLOEXEC */)
 NEW_FD(fspick, FDW_SYS_FSPICK, 2, 0x1 /* FSPICK_CLOEXEC */)
+
+/* io_uring fds are always close-on-exec (io_uring_install_fd) */
+ENTER(io_uring_setup, FDW_SYS_IO_URING_SETUP)
+EXIT(io_uring_setup, FDW_SYS_IO_URING_SETUP)
+{
+	return emit_new_fd(FDW_SYS_IO_URING_SETUP, ret, true);
+}
+
+/* O_PATH-like fds of mounts: /proc shows their path */
+ENTER(open_tree, FDW_SYS_OPEN_TREE)
+EXIT(open_tree, FDW_SYS_OPEN_TREE)
+{
+	return emit_new_fd_path(FDW_SYS_OPEN_TREE, ret, in->a[2] & O_CLOEXEC_);
+}
+
+ENTER(fsmount, FDW_SYS_FSMOUNT)
+EXIT(fsmount, FDW_SYS_FSMOUNT)
+{
+	return emit_new_fd_path(FDW_SYS_FSMOUNT, ret, in->a[1] & 0x1 /* FSMOUNT_CLOEXEC */);
+}
 
 /* signalfd(fd=-1, ...) creates; signalfd(existing fd) only updates the mask. */
 ENTER(signalfd, FDW_SYS_SIGNALFD)
@@ -789,8 +1036,8 @@ EXIT(signalfd4, FDW_SYS_SIGNALFD4)
 ENTER(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 EXIT(pidfd_getfd, FDW_SYS_PIDFD_GETFD)
 {
-	/* the new fd always has close-on-exec */
-	return emit_new_fd(FDW_SYS_PIDFD_GETFD, ret, true);
+	/* the new fd always has close-on-exec; it can be anything, files too */
+	return emit_new_fd_path(FDW_SYS_PIDFD_GETFD, ret, true);
 }
 
 ENTER(pidfd_open, FDW_SYS_PIDFD_OPEN)
@@ -805,16 +1052,91 @@ EXIT(bpf, FDW_SYS_BPF)
 {
 	/* MAP_CREATE 0, PROG_LOAD 5, OBJ_GET 7, PROG_GET_FD_BY_ID 13, MAP_GET_FD_BY_ID 14,
 	 * RAW_TRACEPOINT_OPEN 17, BTF_LOAD 18, BTF_GET_FD_BY_ID 19, LINK_CREATE 28,
-	 * LINK_GET_FD_BY_ID 30, ITER_CREATE 33, TOKEN_CREATE 36 */
+	 * LINK_GET_FD_BY_ID 30, ENABLE_STATS 32, ITER_CREATE 33, TOKEN_CREATE 36 */
 	switch (in->a[0]) {
 	case 0: case 5: case 7: case 13: case 14: case 17: case 18: case 19:
-	case 28: case 30: case 33: case 36:
+	case 28: case 30: case 32 /* ENABLE_STATS */: case 33: case 36:
 		break;
 	default:
 		return 0;
 	}
 	/* bpf fds are always close-on-exec */
 	return emit_new_fd(FDW_SYS_BPF, ret, true);
+}
+
+/* ---- more calls that can create an fd ---------------------------------- */
+
+#define NARGS_clone 5
+#define NARGS_clone3 2
+#define NARGS_mq_open 4
+#define NARGS_landlock_create_ruleset 3
+#define NARGS_seccomp 3
+#define NARGS_open_tree_attr 5
+#define CLONE_PIDFD_ 0x1000
+
+/* clone(flags, newsp, parent_tid, ...): with CLONE_PIDFD the parent gets a
+ * pidfd, stored at parent_tid (every arch keeps it third).  The child's own
+ * return has no inflight entry (other tid) and reports nothing. */
+ENTER(clone, FDW_SYS_CLONE)
+EXIT(clone, FDW_SYS_CLONE)
+{
+	int pidfd = -1;
+
+	if (!(in->a[0] & CLONE_PIDFD_) || ret == 0)
+		return 0;
+	if (ret < 0)
+		return emit_new_fd(FDW_SYS_CLONE, ret, false);
+	if (bpf_probe_read_user(&pidfd, sizeof(pidfd), (void *)in->a[2]))
+		return 0;
+	return emit_new_fd(FDW_SYS_CLONE, pidfd, fd_cloexec(pidfd));
+}
+
+/* clone3(struct clone_args *, size): flags at 0, pidfd pointer at 8 */
+ENTER(clone3, FDW_SYS_CLONE3)
+EXIT(clone3, FDW_SYS_CLONE3)
+{
+	__u64 args[2] = {};
+	int pidfd = -1;
+
+	if (ret == 0 || bpf_probe_read_user(args, sizeof(args), (void *)in->a[0]))
+		return 0;
+	if (!(args[0] & CLONE_PIDFD_))
+		return 0;
+	if (ret < 0)
+		return emit_new_fd(FDW_SYS_CLONE3, ret, false);
+	if (bpf_probe_read_user(&pidfd, sizeof(pidfd), (void *)args[1]))
+		return 0;
+	return emit_new_fd(FDW_SYS_CLONE3, pidfd, fd_cloexec(pidfd));
+}
+
+ENTER(mq_open, FDW_SYS_MQ_OPEN)
+EXIT(mq_open, FDW_SYS_MQ_OPEN)
+{
+	return emit_new_fd_path(FDW_SYS_MQ_OPEN, ret, in->a[1] & O_CLOEXEC_);
+}
+
+/* with LANDLOCK_CREATE_RULESET_VERSION it returns a version, not an fd */
+ENTER(landlock_create_ruleset, FDW_SYS_LANDLOCK_CREATE_RULESET)
+EXIT(landlock_create_ruleset, FDW_SYS_LANDLOCK_CREATE_RULESET)
+{
+	if (in->a[2] & 1)
+		return 0;
+	return emit_new_fd(FDW_SYS_LANDLOCK_CREATE_RULESET, ret, ret >= 0 && fd_cloexec(ret));
+}
+
+/* seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, ...) */
+ENTER(seccomp, FDW_SYS_SECCOMP)
+EXIT(seccomp, FDW_SYS_SECCOMP)
+{
+	if (in->a[0] != 1 || !(in->a[1] & 0x8))
+		return 0;
+	return emit_new_fd(FDW_SYS_SECCOMP, ret, ret >= 0 && fd_cloexec(ret));
+}
+
+ENTER(open_tree_attr, FDW_SYS_OPEN_TREE_ATTR)
+EXIT(open_tree_attr, FDW_SYS_OPEN_TREE_ATTR)
+{
+	return emit_new_fd_path(FDW_SYS_OPEN_TREE_ATTR, ret, in->a[2] & O_CLOEXEC_);
 }
 
 /* ---- destruction ------------------------------------------------------ */
@@ -824,7 +1146,19 @@ EXIT(close, FDW_SYS_CLOSE)
 {
 	/* close() releases the fd even when it reports EINTR/EIO; only EBADF means
 	 * nothing happened.  The aggregator gets the errno and decides. */
-	return emit_simple(FDW_EV_CLOSE, FDW_SYS_CLOSE, ret, in->a[0], 0, 0);
+	struct fdw_event *e = reserve(FDW_EV_CLOSE, FDW_SYS_CLOSE);
+
+	if (!e)
+		return 0;
+	e->ret = ret;
+	e->fd2 = in->a[0];
+	/* Records are written at return: with threads, another thread may have
+	 * got this fd number (and written its record) before ours.  Say so,
+	 * rather than paying for a sys_enter program to timestamp the close. */
+	if (ret == 0 && fd_file(in->a[0]))
+		e->flags |= FDW_F_FD_REUSED;
+	submit(e);
+	return 0;
 }
 
 ENTER(close_range, FDW_SYS_CLOSE_RANGE)
@@ -946,4 +1280,214 @@ int on_exit(struct trace_event_raw_sched_process_template *ctx)
 	}
 	bpf_map_delete_elem(&targets, &tgid);
 	return 0;
+}
+
+/* ---- io_uring ----------------------------------------------------------
+ *
+ * io_uring opens, accepts, creates sockets and pipes, installs fixed files
+ * as fds, receives SCM_RIGHTS and closes fds without any of the syscalls
+ * above.  io_uring_submit_req fires after the request's prep (so the
+ * operation's arguments are in the request) and gives opcode and request
+ * pointer; io_uring_complete gives the request pointer and the result.  A
+ * map keyed by request pointer pairs them.  Direct descriptors (file_slot)
+ * are not fds and are left out.  Requests with CQE_SKIP_SUCCESS have no
+ * completion event on success, and multishot recvmsg has its own buffer
+ * layout: those mark the process for a re-sync instead.
+ */
+
+/* opcodes (include/uapi/linux/io_uring.h) */
+#define IORING_OP_RECVMSG_ 10
+#define IORING_OP_ACCEPT_ 13
+#define IORING_OP_CONNECT_ 16
+#define IORING_OP_OPENAT_ 18
+#define IORING_OP_CLOSE_ 19
+#define IORING_OP_OPENAT2_ 28
+#define IORING_OP_SOCKET_ 45
+#define IORING_OP_FIXED_FD_INSTALL_ 54
+#define IORING_OP_BIND_ 56
+#define IORING_OP_LISTEN_ 57
+#define IORING_OP_PIPE_ 62
+#define REQ_F_FIXED_FILE_ 0x1
+#define REQ_F_CQE_SKIP_ 0x40
+#define IORING_CQE_F_MORE_ 0x2
+#define IORING_RECV_MULTISHOT_ 0x2
+
+struct uring_req {
+	__u64 ts;   /* submitted: orders a close like a close's sys_enter */
+	__u64 uptr; /* pipe: int fds[2]; recvmsg: struct user_msghdr */
+	__s32 fd;   /* close, bind, connect, listen: the fd */
+	__u16 sys;  /* FDW_SYS_IO_URING_* */
+	__u8 cloexec;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct uring_req);
+} uring_reqs SEC(".maps");
+
+/* Multishot accept posts its intermediate completions as "aux" CQEs whose
+ * tracepoint has no request pointer; they are found by ring and user_data. */
+struct uring_multi_key {
+	__u64 ring;
+	__u64 user_data;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct uring_multi_key);
+	__type(value, struct uring_req);
+} uring_multi SEC(".maps");
+
+#define IORING_ACCEPT_MULTISHOT_ 0x1
+
+SEC("tp/io_uring/io_uring_submit_req")
+int uring_submit(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct io_kiocb *req = ctx->req;
+	__u64 key = (__u64)req;
+	__u64 rflags = ctx->flags;
+	struct uring_req u = {};
+	__u32 slot = 0;
+
+	if (!wanted(tgid))
+		return 0;
+	u.ts = bpf_ktime_get_ns();
+	u.fd = -1;
+	switch (ctx->opcode) {
+	case IORING_OP_OPENAT_:
+	case IORING_OP_OPENAT2_:
+		if (!bpf_core_type_exists(struct io_open))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_open *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_open *)req, how.flags) & O_CLOEXEC_);
+		u.sys = ctx->opcode == IORING_OP_OPENAT_ ? FDW_SYS_IO_URING_OPENAT : FDW_SYS_IO_URING_OPENAT2;
+		break;
+	case IORING_OP_CLOSE_:
+		if (!bpf_core_type_exists(struct io_close))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_close *)req, file_slot);
+		u.fd = BPF_CORE_READ((struct io_close *)req, fd);
+		u.sys = FDW_SYS_IO_URING_CLOSE;
+		break;
+	case IORING_OP_ACCEPT_:
+		if (!bpf_core_type_exists(struct io_accept))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_accept *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_accept *)req, flags) & SOCK_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_ACCEPT;
+		break;
+	case IORING_OP_SOCKET_:
+		if (!bpf_core_type_exists(struct io_socket))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_socket *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_socket *)req, flags) & SOCK_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_SOCKET;
+		break;
+	case IORING_OP_PIPE_:
+		if (!bpf_core_type_exists(struct io_pipe))
+			goto untracked;
+		slot = BPF_CORE_READ((struct io_pipe *)req, file_slot);
+		u.cloexec = !!(BPF_CORE_READ((struct io_pipe *)req, flags) & O_CLOEXEC_);
+		u.uptr = (__u64)BPF_CORE_READ((struct io_pipe *)req, fds);
+		u.sys = FDW_SYS_IO_URING_PIPE;
+		break;
+	case IORING_OP_FIXED_FD_INSTALL_:
+		if (!bpf_core_type_exists(struct io_fixed_install))
+			goto untracked;
+		u.cloexec = !!(BPF_CORE_READ((struct io_fixed_install *)req, o_flags) & O_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_FIXED_FD_INSTALL;
+		break;
+	case IORING_OP_RECVMSG_:
+		if (!bpf_core_type_exists(struct io_sr_msg))
+			goto untracked;
+		if (BPF_CORE_READ((struct io_sr_msg *)req, flags) & IORING_RECV_MULTISHOT_)
+			goto untracked;
+		u.uptr = (__u64)BPF_CORE_READ((struct io_sr_msg *)req, umsg);
+		u.cloexec = !!(BPF_CORE_READ((struct io_sr_msg *)req, msg_flags) & MSG_CMSG_CLOEXEC_);
+		u.sys = FDW_SYS_IO_URING_RECVMSG;
+		break;
+	case IORING_OP_BIND_:
+	case IORING_OP_CONNECT_:
+	case IORING_OP_LISTEN_:
+		if (rflags & REQ_F_FIXED_FILE_) /* the fd is an index into the fixed files */
+			goto forget;
+		u.fd = BPF_CORE_READ(req, cqe.fd); /* sqe->fd until completion */
+		u.sys = ctx->opcode == IORING_OP_BIND_     ? FDW_SYS_IO_URING_BIND
+			: ctx->opcode == IORING_OP_CONNECT_ ? FDW_SYS_IO_URING_CONNECT
+							     : FDW_SYS_IO_URING_LISTEN;
+		/* no completion on success: nothing of the fd table changes anyway */
+		if (rflags & REQ_F_CQE_SKIP_)
+			goto forget;
+		bpf_map_update_elem(&uring_reqs, &key, &u, BPF_ANY);
+		return 0;
+	default:
+		goto forget;
+	}
+	if (slot) /* a direct descriptor: not an fd */
+		goto forget;
+	if (rflags & REQ_F_CQE_SKIP_)
+		goto untracked;
+	bpf_map_update_elem(&uring_reqs, &key, &u, BPF_ANY);
+	if (u.sys == FDW_SYS_IO_URING_ACCEPT && bpf_core_field_exists(struct io_accept, iou_flags) &&
+	    (BPF_CORE_READ((struct io_accept *)req, iou_flags) & IORING_ACCEPT_MULTISHOT_)) {
+		struct uring_multi_key mk = {(__u64)ctx->ctx, ctx->user_data};
+
+		bpf_map_update_elem(&uring_multi, &mk, &u, BPF_ANY);
+	}
+	return 0;
+untracked:
+	mark_untracked(tgid);
+forget:
+	/* request memory is recycled: never let an old entry match this one */
+	bpf_map_delete_elem(&uring_reqs, &key);
+	return 0;
+}
+
+SEC("tp/io_uring/io_uring_complete")
+int uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u64 key = (__u64)ctx->req;
+	struct uring_multi_key mk = {(__u64)ctx->ctx, ctx->user_data};
+	struct uring_req *up;
+	struct uring_req u;
+	long res = ctx->res;
+
+	if (!key) { /* an aux CQE: only multishot accept's are ours */
+		up = bpf_map_lookup_elem(&uring_multi, &mk);
+		if (!up || !wanted(bpf_get_current_pid_tgid() >> 32))
+			return 0;
+		return emit_new_fd_path(up->sys, res, up->cloexec);
+	}
+	up = bpf_map_lookup_elem(&uring_reqs, &key);
+	if (!up)
+		return 0;
+	u = *up;
+	if (!(ctx->cflags & IORING_CQE_F_MORE_)) { /* multishot: more to come */
+		bpf_map_delete_elem(&uring_reqs, &key);
+		if (u.sys == FDW_SYS_IO_URING_ACCEPT)
+			bpf_map_delete_elem(&uring_multi, &mk);
+	}
+	/* a ring torn down after its process exited completes in a kworker */
+	if (!wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	switch (u.sys) {
+	case FDW_SYS_IO_URING_CLOSE:
+		return emit_simple(FDW_EV_CLOSE, u.sys, res, u.fd, u.ts, 0);
+	case FDW_SYS_IO_URING_PIPE:
+		return emit_fd_pair(u.sys, res, u.cloexec, (const int *)u.uptr);
+	case FDW_SYS_IO_URING_RECVMSG:
+		if (res < 0)
+			return 0;
+		return emit_scm_rights(u.sys, u.uptr, u.cloexec);
+	case FDW_SYS_IO_URING_BIND:
+	case FDW_SYS_IO_URING_CONNECT:
+	case FDW_SYS_IO_URING_LISTEN:
+		return emit_sockaddr(u.sys, res, u.fd);
+	default:
+		return emit_new_fd_path(u.sys, res, u.cloexec);
+	}
 }

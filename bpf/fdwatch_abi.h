@@ -27,7 +27,9 @@
 /* Record types (fdw_event.type). */
 enum fdw_ev_type {
 	FDW_EV_OPEN = 1,     /* an fd-creating call returned: ret = fd or -errno; fd2 = second fd */
-	FDW_EV_CLOSE = 2,    /* close(ret=fd) returned 0 (or EBADF etc. as -errno in `err`) */
+	FDW_EV_CLOSE = 2,    /* close(fd2) returned ret (0 or -errno); arg = bpf_ktime_get_ns() when
+			      * the call entered: an fd another thread opened after that
+			      * cannot be the one this call closed */
 	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) succeeded */
 	FDW_EV_DUP = 4,      /* dup/dup2/dup3/F_DUPFD*: ret = new fd, fd2 = old fd */
 	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX: fd2 = fd, arg = 1 set / 0 clear */
@@ -57,6 +59,16 @@ enum fdw_sys {
 	FDW_SYS_PRLIMIT64, FDW_SYS_SETRLIMIT,
 	FDW_SYS_FORK_EVENT, /* sched_process_fork */
 	FDW_SYS_EXIT_EVENT, /* sched_process_exit */
+	/* io_uring operations (io_uring_submit_req/io_uring_complete tracepoints) */
+	FDW_SYS_IO_URING_OPENAT, FDW_SYS_IO_URING_OPENAT2, FDW_SYS_IO_URING_CLOSE,
+	FDW_SYS_IO_URING_ACCEPT, FDW_SYS_IO_URING_SOCKET, FDW_SYS_IO_URING_PIPE,
+	FDW_SYS_IO_URING_FIXED_FD_INSTALL, FDW_SYS_IO_URING_RECVMSG, FDW_SYS_IO_URING_BIND,
+	FDW_SYS_IO_URING_CONNECT, FDW_SYS_IO_URING_LISTEN,
+	/* more calls that can create fds */
+	FDW_SYS_CLONE, FDW_SYS_CLONE3,  /* with CLONE_PIDFD: the parent's pidfd */
+	FDW_SYS_MQ_OPEN, FDW_SYS_LANDLOCK_CREATE_RULESET,
+	FDW_SYS_SECCOMP,                /* SECCOMP_FILTER_FLAG_NEW_LISTENER */
+	FDW_SYS_OPEN_TREE_ATTR,
 	FDW_SYS__COUNT
 };
 
@@ -67,6 +79,11 @@ enum fdw_sys {
 #define FDW_F_HAS_FILE 0x8     /* mode/ino/name are filled from the kernel struct file */
 #define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. > FDW_SCM_MAX fds) */
 #define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path */
+#define FDW_F_PATH_RESOLVED 0x40 /* path is the kernel's absolute path of the new fd's file,
+				  * spelled like a /proc/PID/fd readlink (symlinks resolved,
+				  * " (deleted)" appended); else it is what the caller passed */
+#define FDW_F_FD_REUSED 0x80   /* CLOSE: when close() returned, the fd number already held a new
+				  * file (another thread's open, whose record may come first) */
 
 /* Socket description read from struct sock (addresses in network byte order,
  * IPv4 in the first 4 bytes of laddr/raddr). Ports in host order. */
@@ -105,7 +122,7 @@ struct fdw_event {
 /* Record with a path, used when FDW_F_HAS_PATH is set. */
 struct fdw_event_path {
 	struct fdw_event h;
-	char path[FDW_PATH_MAX]; /* NUL-terminated; user-supplied (relative paths stay relative) */
+	char path[FDW_PATH_MAX]; /* NUL-terminated; see FDW_F_PATH_RESOLVED */
 };
 
 /* Per-CPU counters (map "stats", index). */
@@ -114,6 +131,9 @@ enum fdw_stat {
 	FDW_STAT_DROPS = 1,   /* records lost: ring buffer full */
 	FDW_STAT_NO_ENTER = 2, /* sys_exit without a matching sys_enter (attached mid-call) */
 	FDW_STAT_FORKS = 3,   /* children added to the target set by --children */
+	FDW_STAT_UNTRACKED = 4, /* fd changes made in ways we cannot follow (io_uring with
+				 * CQE_SKIP_SUCCESS, multishot recvmsg): the process is
+				 * put in lost_by_tgid so that it is re-synced */
 	FDW_STAT__COUNT = 8
 };
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "fdwatch_abi.h"
 #include "probe/decoder.h"
 
 namespace fdw {
@@ -14,9 +15,12 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   ProbeOptions po;
   po.all = o.all;
   po.follow_children = o.follow_children;
+  po.ring_bytes = o.ring_bytes;
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
+  for (auto& name : s->probe_->skipped())
+    if (name == "io_uring_submit_req" || name == "io_uring_complete") s->uring_untraced_ = true;
   return s;
 }
 
@@ -123,7 +127,20 @@ void Session::on_record(const void* data, size_t len) {
   if (!agg_.knows(ev->pid) && ev->type != EvType::Exit && ev->type != EvType::Fork)
     first_sight(ev->pid, ev->ts_ns);
   enrich(*ev);
+  // Without the io_uring tracepoints a ring can open and close fds unseen:
+  // its owner is inexact, so tick() re-reads it from /proc.
+  bool uring = uring_untraced_ && ev->type == EvType::Open && ev->sys == FDW_SYS_IO_URING_SETUP &&
+               !ev->err;
+  uint32_t pid = ev->pid;
+  uint64_t ts = ev->ts_ns;
   emit(std::move(*ev));
+  if (uring) {
+    Event l;
+    l.type = EvType::Lost;
+    l.ts_ns = ts;
+    l.pid = pid;
+    emit(l);
+  }
 }
 
 Result<void> Session::poll() {
@@ -149,8 +166,17 @@ void Session::tick() {
   for (uint32_t pid : agg_.inexact_live_pids())
     if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
   // A watched process that died before its pid reached the kernel's target
-  // set leaves no exit event: notice it here.
+  // set leaves no exit event: notice it here.  Its exit record, if any, was
+  // written before /proc showed it dead, so drain once before inventing one
+  // (which would lose the exit code, and make a ghost of later records).
   if (!opts_.all) {
+    bool drained = false;
+    for (uint32_t pid : watched_) {
+      if (drained || !agg_.knows(pid) || agg_.exited(pid) || process_exists(pid)) continue;
+      Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
+      (void)probe_->poll(0, fn);
+      drained = true;
+    }
     for (uint32_t pid : watched_) {
       if (!agg_.knows(pid) || agg_.exited(pid)) continue;
       // prctl(PR_SET_NAME) renames are not events: refresh the few we watch

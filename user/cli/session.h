@@ -24,6 +24,7 @@ struct SessionOptions {
   bool all = false;              // system-wide
   bool follow_children = false;
   int poll_ms = 50;              // ring-buffer poll timeout (batched wakeups)
+  uint64_t ring_bytes = 0;       // ring-buffer size; 0 = the probe's default (ProbeOptions)
 };
 
 class Session {
@@ -74,6 +75,7 @@ class Session {
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
+  bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
 };
 
 }  // namespace fdw

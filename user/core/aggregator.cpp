@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/classify.h"
+#include "fdwatch_abi.h"
 
 namespace fdw {
 
@@ -100,14 +101,23 @@ void Aggregator::apply(const Event& e) {
       bool resync = it != procs_.end() && !it->second.exited;
       Proc& p = resync ? it->second : fresh_proc(e.pid, e.ts_ns);
       unshare(p);
-      p.table->clear();
+      FdTable old;
+      old.swap(*p.table);
       for (const SeedFd& s : e.fds) {
+        // A re-sync keeps what we knew of fds that are still the same (age,
+        // stack, opened in the window): only what /proc contradicts changes.
+        if (auto o = old.find(s.fd);
+            resync && o != old.end() && o->second.kind == s.kind && o->second.target == s.target) {
+          FdEntry en = std::move(o->second);
+          en.cloexec = s.cloexec;
+          (*p.table)[s.fd] = std::move(en);
+          continue;
+        }
         FdEntry en;
         en.kind = s.kind;
         en.target = s.target;
         en.cloexec = s.cloexec;
         en.seeded = true;
-        // keep what we knew of fds that are still the same (resync)
         en.opened_ns = resync ? e.ts_ns : start_ns_;
         (*p.table)[s.fd] = std::move(en);
       }
@@ -183,8 +193,15 @@ void Aggregator::apply(const Event& e) {
       if (!e.comm.empty()) p.comm = e.comm;  // the name it had at the end (prctl renames)
       p.open_at_exit = p.table->size();
       p.leaked_at_exit.clear();
-      for (auto& [fd, en] : *p.table)
-        if (!en.seeded && !en.inherited) p.leaked_at_exit.emplace_back(fd, en);
+      // A table shared with a live process (CLONE_FILES) is not released by
+      // this exit: its fds stay open there, so this process leaked none.
+      bool shared_with_live = false;
+      if (p.table.use_count() > 1)
+        for (auto& [opid, o] : procs_)
+          if (opid != e.pid && !o.exited && o.table == p.table) shared_with_live = true;
+      if (!shared_with_live)
+        for (auto& [fd, en] : *p.table)
+          if (!en.seeded && !en.inherited) p.leaked_at_exit.emplace_back(fd, en);
       sample(p, e.ts_ns);
       p.table = std::make_shared<FdTable>();
       return;
@@ -214,22 +231,39 @@ void Aggregator::apply(const Event& e) {
         break;
       }
       if (e.fd < 0 || e.fd == e.fd2) break;  // dup2(fd, fd) changes nothing
-      unshare(p);
       FdEntry en{e.kind, e.target, 0, e.cloexec, false, false, nullptr, e.site};
       if (!e.stack.empty()) en.stack = std::make_shared<const std::vector<std::string>>(e.stack);
-      if (auto old = p.table->find(e.fd2); old != p.table->end()) {
+      // The kernel described the new fd as it is now; without that (older
+      // records, failed reads) it is whatever the old fd was.
+      if (auto old = p.table->find(e.fd2); old != p.table->end() && e.target.empty()) {
         en.kind = old->second.kind;
         en.target = old->second.target;
       }
-      // dup2/dup3 onto an open fd closes it first
-      if (p.table->count(e.fd)) remove_fd(p, e.fd);
+      // dup2/dup3 onto an open fd closes it first.  dup and F_DUPFD* only
+      // take free numbers: an entry there was closed by another thread whose
+      // close record has not arrived yet (see Close).
+      if (p.table->count(e.fd)) {
+        if (e.sys == FDW_SYS_DUP2 || e.sys == FDW_SYS_DUP3) remove_fd(p, e.fd);
+        else p.table->erase(e.fd);
+      }
       add_fd(p, e.fd, std::move(en), e.ts_ns);
       break;
     }
     case EvType::Close: {
       // Only EBADF means nothing was closed; EINTR/EIO still release the fd.
       if (e.err == EBADF) break;
-      if (p.table->count(e.fd)) {
+      // Records are written when calls return, so with threads a close can
+      // arrive after another thread reused its fd number.  The kernel flags a
+      // close whose number was taken again by the time it returned: the entry
+      // is then either that new fd (keep it) or ours, which the new fd's
+      // record is about to replace (keeping it is right too).  io_uring
+      // closes carry their submission time in value instead: an entry opened
+      // after that is the new fd, not ours.
+      auto it = p.table->find(e.fd);
+      bool reused = it != p.table->end() &&
+                    ((e.flags & kCloseFdReused) ||
+                     (e.value > 0 && !it->second.seeded && it->second.opened_ns > uint64_t(e.value)));
+      if (it != p.table->end() && !reused) {
         remove_fd(p, e.fd);
       } else if (!e.err) {
         ++p.closed;

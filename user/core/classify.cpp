@@ -37,10 +37,12 @@ Kind kind_from_anon_name(std::string_view n) {
 Kind kind_for_sys(uint16_t sys) {
   switch (sys) {
     case FDW_SYS_OPEN: case FDW_SYS_OPENAT: case FDW_SYS_OPENAT2: case FDW_SYS_CREAT:
-    case FDW_SYS_OPEN_BY_HANDLE_AT: return Kind::File;
+    case FDW_SYS_OPEN_BY_HANDLE_AT: case FDW_SYS_IO_URING_OPENAT: case FDW_SYS_IO_URING_OPENAT2:
+      return Kind::File;
     case FDW_SYS_SOCKET: case FDW_SYS_SOCKETPAIR: case FDW_SYS_ACCEPT: case FDW_SYS_ACCEPT4:
+    case FDW_SYS_IO_URING_ACCEPT: case FDW_SYS_IO_URING_SOCKET:
       return Kind::Socket;
-    case FDW_SYS_PIPE: case FDW_SYS_PIPE2: return Kind::Pipe;
+    case FDW_SYS_PIPE: case FDW_SYS_PIPE2: case FDW_SYS_IO_URING_PIPE: return Kind::Pipe;
     case FDW_SYS_EVENTFD: case FDW_SYS_EVENTFD2: return Kind::Eventfd;
     case FDW_SYS_EPOLL_CREATE: case FDW_SYS_EPOLL_CREATE1: return Kind::Epoll;
     case FDW_SYS_TIMERFD_CREATE: return Kind::Timerfd;
@@ -48,13 +50,17 @@ Kind kind_for_sys(uint16_t sys) {
     case FDW_SYS_INOTIFY_INIT: case FDW_SYS_INOTIFY_INIT1: return Kind::Inotify;
     case FDW_SYS_FANOTIFY_INIT: return Kind::Fanotify;
     case FDW_SYS_MEMFD_CREATE: case FDW_SYS_MEMFD_SECRET: return Kind::Memfd;
-    case FDW_SYS_PIDFD_OPEN: return Kind::Pidfd;
+    case FDW_SYS_PIDFD_OPEN: case FDW_SYS_CLONE: case FDW_SYS_CLONE3: return Kind::Pidfd;
+    case FDW_SYS_MQ_OPEN: return Kind::File;
+    case FDW_SYS_LANDLOCK_CREATE_RULESET: case FDW_SYS_SECCOMP: return Kind::Anon;
+    case FDW_SYS_OPEN_TREE_ATTR: return Kind::Dir;
     case FDW_SYS_PERF_EVENT_OPEN: return Kind::Perf;
     case FDW_SYS_BPF: return Kind::Bpf;
     case FDW_SYS_USERFAULTFD: return Kind::Userfaultfd;
     case FDW_SYS_IO_URING_SETUP: return Kind::IoUring;
-    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSPICK: case FDW_SYS_FSMOUNT: return Kind::Dir;
-    case FDW_SYS_FSOPEN: return Kind::Anon;
+    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSMOUNT: return Kind::Dir;
+    // fspick returns a filesystem context like fsopen: anon_inode:[fscontext]
+    case FDW_SYS_FSOPEN: case FDW_SYS_FSPICK: return Kind::Anon;
     default: return Kind::Other;
   }
 }
@@ -66,15 +72,15 @@ Kind kind_from_kernel(uint32_t mode, std::string_view dname, uint16_t sys) {
     case S_IFSOCK: return Kind::Socket;
     case S_IFIFO:
       // pipefs dentries have no name; a named FIFO opened by path does
-      return (dname.empty() || sys == FDW_SYS_PIPE || sys == FDW_SYS_PIPE2) ? Kind::Pipe
-                                                                            : Kind::Fifo;
+      return (dname.empty() || sys == FDW_SYS_PIPE || sys == FDW_SYS_PIPE2 ||
+              sys == FDW_SYS_IO_URING_PIPE)
+                 ? Kind::Pipe
+                 : Kind::Fifo;
     case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFLNK: {
       // pidfs and secretmem inodes are regular files with telling names
       Kind k = kind_from_anon_name(dname);
       if (k != Kind::Other) return k;
-      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_PIDFD_GETFD) {
-        if (sys == FDW_SYS_PIDFD_OPEN) return Kind::Pidfd;
-      }
+      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_CLONE || sys == FDW_SYS_CLONE3) return Kind::Pidfd;
       if (sys == FDW_SYS_MEMFD_SECRET) return Kind::Memfd;
       return Kind::File;
     }

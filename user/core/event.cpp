@@ -28,7 +28,12 @@ constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {
     "fsopen",        "fsmount",       "fspick",        "recvmsg",       "recvmmsg",
     "close",         "close_range",   "execve",        "execveat",      "ioctl",
     "bind",          "connect",       "listen",        "prlimit64",     "setrlimit",
-    "fork",          "exit"};
+    "fork",          "exit",
+    "io_uring_openat", "io_uring_openat2", "io_uring_close", "io_uring_accept",
+    "io_uring_socket", "io_uring_pipe", "io_uring_fixed_fd_install", "io_uring_recvmsg",
+    "io_uring_bind", "io_uring_connect", "io_uring_listen",
+    "clone",         "clone3",        "mq_open",       "landlock_create_ruleset",
+    "seccomp",       "open_tree_attr"};
 
 }  // namespace
 

@@ -45,6 +45,9 @@ std::string_view sys_name(uint16_t sys);
 std::optional<uint16_t> sys_from_name(std::string_view s);
 
 constexpr uint32_t kCloseRangeCloexec = 4;  // CLOSE_RANGE_CLOEXEC
+// Close flags: when the close returned, its fd number already held another
+// thread's new file, whose record may have been applied first.
+constexpr uint32_t kCloseFdReused = 1;
 
 // One fd as seen by /proc at seeding time (Snapshot events).
 struct SeedFd {

@@ -28,13 +28,18 @@ void describe(const fdw_event& r, const fdw_event_path* rp, Kind* kind, std::str
   std::string path = rp ? bounded(rp->path, sizeof(rp->path)) : std::string();
   switch (*kind) {
     case Kind::File: case Kind::Dir: case Kind::Fifo:
-      // The user's path; relative ones are resolved by the enricher.
+      // The kernel's path when it resolved one (FDW_F_PATH_RESOLVED), else
+      // the caller's; relative ones are then resolved by the enricher.
       *target = path;
       break;
     case Kind::Socket: {
       std::string unix_path;
-      if (rp && r.sock.family == 1 && r.arg > 0)
+      if (rp && r.sock.family == 1 && r.arg > 0) {
         unix_path.assign(rp->path, size_t(std::min<int64_t>(r.arg, FDW_PATH_MAX - 1)));
+        // The kernel's length of a pathname address counts its NUL; only
+        // abstract names (leading NUL) are raw bytes.
+        if (unix_path[0] != '\0') unix_path.resize(strnlen(unix_path.c_str(), unix_path.size()));
+      }
       *target = socket_target(r.sock, unix_path, r.arg2 == 1);
       if (target->empty()) *target = kernel_target(*kind, r.mode, dname, r.ino);
       break;
@@ -110,6 +115,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.type = EvType::Close;
       e.fd = r.fd2;
       if (r.ret < 0) e.err = -r.ret;
+      if (r.flags & FDW_F_FD_REUSED) e.flags |= kCloseFdReused;
       break;
     case FDW_EV_CLOSE_RANGE:
       e.type = EvType::CloseRange;

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "fdwatch.skel.h"
 #include "fdwatch_abi.h"
@@ -94,9 +95,13 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
   ro->follow_children = o.follow_children;
   ro->self_tgid = o.self_tgid ? o.self_tgid : uint32_t(getpid());
   ro->wake_bytes = o.wake_bytes;
+  if (o.ring_bytes) {
+    if (int err = bpf_map__set_max_entries(p->skel_->maps.events, uint32_t(o.ring_bytes)); err)
+      return Error::from_errno("cannot size the ring buffer to " + std::to_string(o.ring_bytes) + " bytes", -err);
+  }
 
   // A syscall this kernel lacks is skipped (reported once), never fatal.
-  const std::string events = tracefs_dir() + "/events/";
+  const std::string events = o.tracefs_events.empty() ? tracefs_dir() + "/events/" : o.tracefs_events + "/";
   bpf_program* prog;
   bpf_object__for_each_program(prog, p->skel_->obj) {
     const char* sec = bpf_program__section_name(prog);
@@ -127,20 +132,26 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
 Probe::~Probe() {
   if (rb_) ring_buffer__free(rb_);
   if (!skel_) return;
-  // Detaching a tracepoint program waits for an RCU grace period (syscall
-  // tracepoints are faultable: a tasks-trace grace period, up to a second).
-  // One after the other that is seconds at exit; detached concurrently the
-  // waits overlap into about one.
-  std::vector<std::thread> detach;
-  const bpf_object_skeleton* s = skel_->skeleton;
-  for (int i = 0; s && i < s->prog_cnt; ++i) {
-    bpf_link** link = s->progs[i].link;
-    if (link && *link) detach.emplace_back([link] {
-      bpf_link__destroy(*link);
-      *link = nullptr;
-    });
+  // Detaching a tracepoint waits for an RCU-tasks grace period (~50-100 ms);
+  // one after the other that is seconds for ~100 programs.  Concurrent
+  // waiters share grace periods, so the links are destroyed in parallel.
+  std::vector<bpf_link**> links;
+  const bpf_object_skeleton* sk = skel_->skeleton;
+  for (int i = 0; sk && i < sk->prog_cnt; ++i) {
+    auto* ps = reinterpret_cast<const bpf_prog_skeleton*>(
+        reinterpret_cast<const char*>(sk->progs) + size_t(i) * size_t(sk->prog_skel_sz));
+    if (ps->link && *ps->link) links.push_back(ps->link);
   }
-  for (auto& t : detach) t.join();
+  std::vector<std::thread> workers;
+  const size_t kWorkers = 64;
+  for (size_t w = 0; w < kWorkers && w < links.size(); ++w)
+    workers.emplace_back([&links, w, kWorkers] {
+      for (size_t i = w; i < links.size(); i += kWorkers) {
+        bpf_link__destroy(*links[i]);
+        *links[i] = nullptr;
+      }
+    });
+  for (auto& t : workers) t.join();
   fdwatch_bpf__destroy(skel_);
 }
 

@@ -22,6 +22,12 @@ struct ProbeOptions {
   bool follow_children = false;  // add children of targets at fork (in the kernel)
   uint32_t self_tgid = 0;        // never traced; 0 = getpid()
   uint64_t wake_bytes = 256 * 1024;
+  // Ring-buffer size in bytes (a power of two, at least the page size);
+  // 0 keeps the built-in 16 MiB.  Tests make it tiny to force drops.
+  uint64_t ring_bytes = 0;
+  // Where to look for the tracepoints this kernel has; "" = the mounted
+  // tracefs.  Tests point it at a copy that lacks some, to fake old kernels.
+  std::string tracefs_events;
 };
 
 struct ProbeStats {
