@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "fdwatch_abi.h"
 #include "probe/decoder.h"
 
 namespace fdw {
@@ -14,6 +16,8 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   ProbeOptions po;
   po.all = o.all;
   po.follow_children = o.follow_children;
+  po.stacks = o.stacks;
+  po.stack_bytes = o.stack_bytes;
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
@@ -23,6 +27,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
 void Session::emit(Event e) {
   if (sink_) sink_(e);
   agg_.apply(e);
+  if (e.type == EvType::Exit) drop_stacks(e.pid, true);
 }
 
 // Comm, uid, parent and limit of a process seen for the first time.
@@ -104,6 +109,9 @@ void Session::enrich(Event& e) {
 
 void Session::on_record(const void* data, size_t len) {
   static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
+  // Stack records come before the window checks: the mappings they describe
+  // outlive the moment they were sent.
+  if (on_stack_record(data, len)) return;
   std::string err;
   auto ev = decode_record(data, len, &err);
   if (!ev) {
@@ -116,11 +124,15 @@ void Session::on_record(const void* data, size_t len) {
             std::string(evtype_name(ev->type)).c_str(), std::string(sys_name(ev->sys)).c_str(),
             ev->pid, ev->fd, ev->fd2, ev->err, std::string(kind_name(ev->kind)).c_str(),
             ev->target.c_str(), (unsigned long long)ev->ts_ns, (unsigned long long)t0_);
+  // The old image's mappings and frames mean nothing after exec.
+  if (ev->type == EvType::Exec) drop_stacks(ev->pid, false);
   if (ev->ts_ns < t0_) return;  // before the window: already in the /proc seed
   if (auto it = resync_ts_.find(ev->pid); it != resync_ts_.end() && ev->ts_ns < it->second) return;
   if (!agg_.knows(ev->pid) && ev->type != EvType::Exit && ev->type != EvType::Fork)
     first_sight(ev->pid, ev->ts_ns);
   enrich(*ev);
+  if ((ev->type == EvType::Open || ev->type == EvType::Dup) && !ev->err)
+    attach_stack(*ev, record_stack_id(data, len));
   emit(std::move(*ev));
 }
 
@@ -179,6 +191,113 @@ bool Session::all_exited() const {
   for (uint32_t pid : watched_)
     if (!agg_.exited(pid)) return false;
   return true;
+}
+
+// ---- call stacks ---------------------------------------------------------
+
+bool runtime_module(const std::string& m) {
+  static const char* const kRuntime[] = {"libc.so",      "libc-",    "ld-linux",  "ld-",
+                                         "[vdso]",       "libpthread", "libstdc++", "libgcc_s",
+                                         "libdl.so",     "librt.so"};
+  for (const char* p : kRuntime)
+    if (m.rfind(p, 0) == 0) return true;
+  return false;
+}
+
+namespace {
+
+// GCC's clone suffixes ("open_config.constprop.0", "f(int) [clone .isra.0]")
+// name an optimisation, not a function the user wrote.
+std::string plain_function(std::string f) {
+  if (auto c = f.find(" [clone "); c != std::string::npos) f.erase(c);
+  size_t cut = std::string::npos;
+  for (const char* sfx : {".constprop.", ".isra.", ".part.", ".cold", ".lto_priv.", ".localalias"})
+    if (auto p = f.find(sfx); p != std::string::npos && p > 0) cut = std::min(cut, p);
+  if (cut != std::string::npos) f.erase(cut);
+  return f;
+}
+
+std::string frame_text(const Frame& f) {
+  Frame s = f;
+  s.function = plain_function(std::move(s.function));
+  if (auto slash = s.file.rfind('/'); slash != std::string::npos) s.file.erase(0, slash + 1);
+  return s.text();
+}
+
+}  // namespace
+
+std::vector<std::string> stack_texts(const std::vector<Frame>& frames) {
+  std::vector<std::string> out;
+  out.reserve(frames.size());
+  for (const Frame& f : frames) out.push_back(frame_text(f));
+  return out;
+}
+
+std::string stack_site(const std::vector<Frame>& frames) {
+  for (const Frame& f : frames)
+    if (!f.module.empty() && !runtime_module(f.module)) return frame_text(f);
+  for (const Frame& f : frames)
+    if (!f.function.empty()) return frame_text(f);
+  return "";
+}
+
+Result<void> Session::set_stacks(uint32_t pid, bool on) { return probe_->set_stacks(pid, on); }
+
+StackStats Session::stack_stats() const {
+  ProbeStats p = probe_->stats();
+  StackStats s;
+  s.captured = p.ustacks;
+  s.lost = p.ustack_lost;
+  s.unwound = stacks_unwound_;
+  s.unpaired = stacks_unpaired_;
+  return s;
+}
+
+// USTACK and UMAP records: true when the record was one of them.
+bool Session::on_stack_record(const void* data, size_t len) {
+  uint16_t type = record_type(data, len);
+  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
+  std::string err;
+  if (type == FDW_EV_UMAP) {
+    if (auto m = decode_umap(data, len, &err))
+      new_maps_[m->pid] += m->maps_line();
+    else
+      ++decode_errors_;
+  } else if (auto u = decode_ustack(data, len, &err)) {
+    uint32_t tid = u->sample.tid;
+    pending_.insert_or_assign(tid, std::move(*u));
+  } else {
+    ++decode_errors_;
+  }
+  return true;
+}
+
+void Session::attach_stack(Event& e, int32_t key) {
+  if (key < 0) return;
+  auto it = pending_.find(e.tid);
+  if (it == pending_.end() || it->second.key != key || it->second.sample.pid != e.pid) {
+    ++stacks_unpaired_;
+    return;
+  }
+  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  if (auto m = new_maps_.find(e.pid); m != new_maps_.end()) {
+    sym_->add_maps(e.pid, m->second);
+    new_maps_.erase(m);
+  }
+  std::vector<Frame> frames = sym_->unwind(it->second.sample, opts_.max_frames);
+  pending_.erase(it);
+  if (frames.empty()) return;
+  e.stack = stack_texts(frames);
+  e.site = stack_site(frames);
+  ++stacks_unwound_;
+}
+
+void Session::drop_stacks(uint32_t pid, bool exited) {
+  if (sym_) sym_->forget(pid);
+  new_maps_.erase(pid);
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = it->second.sample.pid == pid ? pending_.erase(it) : std::next(it);
+  if (exited) probe_->forget_stacks(pid);
 }
 
 }  // namespace fdw

@@ -9,10 +9,13 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/aggregator.h"
 #include "core/event.h"
+#include "probe/decoder.h"
 #include "probe/probe.h"
 #include "sys/proc.h"
 #include "util/result.h"
@@ -24,7 +27,27 @@ struct SessionOptions {
   bool all = false;              // system-wide
   bool follow_children = false;
   int poll_ms = 50;              // ring-buffer poll timeout (batched wakeups)
+  // Call stacks of new fds (Event::stack/site) for every traced process;
+  // set_stacks() overrides it per process.
+  bool stacks = false;
+  uint32_t stack_bytes = 8192;   // user stack copied per call (<= FDW_USTACK_MAX)
+  size_t max_frames = 32;        // frames kept per stack
 };
+
+struct StackStats {
+  uint64_t captured = 0;   // USTACK records submitted by the kernel side
+  uint64_t lost = 0;       // USTACK/UMAP records lost (ring buffer full)
+  uint64_t unwound = 0;    // fd events that got a non-empty stack
+  uint64_t unpaired = 0;   // fd events whose USTACK record never arrived
+};
+
+// Symbolized frames as Event::stack/site want them: file paths shortened to
+// their basename; the site is the innermost frame outside the C/C++ runtime
+// (libc, ld.so, vDSO, libpthread, libstdc++, libgcc_s), else the innermost
+// named frame, else "".
+std::vector<std::string> stack_texts(const std::vector<Frame>& frames);
+std::string stack_site(const std::vector<Frame>& frames);
+bool runtime_module(const std::string& module);
 
 class Session {
  public:
@@ -39,6 +62,10 @@ class Session {
   // Adds a process after start (e.g. `-- CMD` registers its stopped child).
   Result<void> add_target(uint32_t pid);
 
+  // Turns call stacks on/off for one process (e.g. top's detail view),
+  // overriding SessionOptions::stacks; applies to fds created from now on.
+  Result<void> set_stacks(uint32_t pid, bool on);
+
   // Every event that reaches the aggregator also goes to the sink (recorder).
   void set_sink(Sink s) { sink_ = std::move(s); }
 
@@ -51,6 +78,7 @@ class Session {
   bool all_exited() const;
   uint64_t decode_errors() const { return decode_errors_; }
   ProbeStats stats() const { return probe_->stats(); }
+  StackStats stack_stats() const;
   const std::vector<std::string>& skipped_syscalls() const { return probe_->skipped(); }
 
  private:
@@ -60,6 +88,10 @@ class Session {
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
   void seed(uint32_t pid, uint64_t ts, bool resync);
+  // Call stacks: side-channel records, pairing, unwinding, per-process cleanup.
+  bool on_stack_record(const void* data, size_t len);
+  void attach_stack(Event& e, int32_t key);
+  void drop_stacks(uint32_t pid, bool exited);
 
   SessionOptions opts_;
   Aggregator& agg_;
@@ -71,6 +103,10 @@ class Session {
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
+  std::unique_ptr<Symbolizer> sym_;               // made at the first stack
+  std::unordered_map<uint32_t, UStack> pending_;  // tid -> its last USTACK
+  std::unordered_map<uint32_t, std::string> new_maps_;  // pid -> UMAP lines not yet given to sym_
+  uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0;
 };
 
 }  // namespace fdw

@@ -93,6 +93,12 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
   ro->follow_children = o.follow_children;
   ro->self_tgid = o.self_tgid ? o.self_tgid : uint32_t(getpid());
   ro->wake_bytes = o.wake_bytes;
+  ro->stacks_default = o.stacks;
+  if (o.stack_bytes > FDW_USTACK_MAX)
+    return Error{"stack size " + std::to_string(o.stack_bytes) + " is above the maximum " +
+                     std::to_string(FDW_USTACK_MAX),
+                 "", EINVAL, 1};
+  ro->stack_bytes = o.stack_bytes;
 
   // A syscall this kernel lacks is skipped (reported once), never fatal.
   const std::string events = tracefs_dir() + "/events/";
@@ -145,6 +151,18 @@ void Probe::remove_target(uint32_t tgid) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.targets), &tgid);
 }
 
+Result<void> Probe::set_stacks(uint32_t tgid, bool on) {
+  uint8_t v = on ? 1 : 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid, &v, BPF_ANY) != 0)
+    return Error::from_errno("cannot switch stacks for pid " + std::to_string(tgid), errno);
+  return {};
+}
+
+void Probe::forget_stacks(uint32_t tgid) {
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid);
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.umap_state), &tgid);
+}
+
 Result<int> Probe::poll(int timeout_ms, const RecordFn& fn) {
   fn_ = &fn;
   // Records are submitted without wakeups (batched), so epoll only fires past
@@ -176,6 +194,8 @@ ProbeStats Probe::stats() const {
   s.drops = sum(FDW_STAT_DROPS);
   s.no_enter = sum(FDW_STAT_NO_ENTER);
   s.forks = sum(FDW_STAT_FORKS);
+  s.ustacks = sum(FDW_STAT_USTACKS);
+  s.ustack_lost = sum(FDW_STAT_USTACK_LOST);
   return s;
 }
 

@@ -22,6 +22,10 @@ struct ProbeOptions {
   bool follow_children = false;  // add children of targets at fork (in the kernel)
   uint32_t self_tgid = 0;        // never traced; 0 = getpid()
   uint64_t wake_bytes = 256 * 1024;
+  // Call stacks (USTACK/UMAP records) for every traced process unless
+  // overridden per process by set_stacks().
+  bool stacks = false;
+  uint32_t stack_bytes = 8192;  // user stack bytes copied per call, <= FDW_USTACK_MAX
 };
 
 struct ProbeStats {
@@ -29,6 +33,8 @@ struct ProbeStats {
   uint64_t drops = 0;      // records lost: ring buffer full
   uint64_t no_enter = 0;   // exits without a matching enter
   uint64_t forks = 0;      // children added by --children
+  uint64_t ustacks = 0;    // USTACK records submitted
+  uint64_t ustack_lost = 0;  // USTACK/UMAP records lost: ring buffer full
 };
 
 class Probe {
@@ -43,6 +49,10 @@ class Probe {
 
   Result<void> add_target(uint32_t tgid);
   void remove_target(uint32_t tgid);
+  // Turns call stacks on or off for one process, overriding ProbeOptions::stacks.
+  Result<void> set_stacks(uint32_t tgid, bool on);
+  // Drops the override (and the per-process stack state) of a process that is gone.
+  void forget_stacks(uint32_t tgid);
   // Consumes available records (waits up to timeout_ms for the first);
   // returns the number consumed or an error.
   Result<int> poll(int timeout_ms, const RecordFn& fn);
