@@ -94,14 +94,34 @@ static __always_inline void count_lost(__u32 tgid)
 		bpf_map_update_elem(&lost_by_tgid, &tgid, &one, BPF_NOEXIST);
 }
 
+/* Per-CPU time of the last forced wakeup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wake SEC(".maps");
+
 /* Batched notification: waking the reader per record costs microseconds, so
  * records are submitted silently and the reader polls with a short timeout,
- * unless the buffer is filling up. */
+ * unless the buffer is filling up.  Then a reader that lags stays above the
+ * mark for many records: one wakeup per CPU and millisecond is enough (a
+ * forced wakeup is a self-IPI, some microseconds in a VM). */
 static __always_inline __u64 submit_flags(void)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	return BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 now, *last;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wake_bytes)
+		return BPF_RB_NO_WAKEUP;
+	last = bpf_map_lookup_elem(&last_wake, &zero);
+	now = bpf_ktime_get_ns();
+	if (last) {
+		if (now - *last < 1000000)
+			return BPF_RB_NO_WAKEUP;
+		*last = now;
+	}
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void fill_header(struct fdw_event *e, __u16 type, __u16 sys, __u16 size)
@@ -1027,6 +1047,9 @@ int on_exit(struct trace_event_raw_sched_process_template *ctx)
 
 const volatile bool stacks_default = false;            /* -p / -- CMD: on; -a: off */
 const volatile __u32 stack_bytes = FDW_USTACK_DEFAULT; /* <= FDW_USTACK_MAX */
+/* Stacks are skipped while more than this much of the ring buffer waits to be
+ * read: a slow unwinder must cost call sites, never fd events. */
+const volatile __u64 stack_fill_max = 4 << 20;
 
 /* tgid -> 1 on / 0 off: overrides stacks_default (fdwatch top's detail view). */
 struct {
@@ -1040,8 +1063,7 @@ struct {
 struct umap_state {
 	__u64 mm;      /* struct mm_struct *: a new one means exec */
 	__u64 exec_vm; /* pages of executable mappings when last synced */
-	__u32 gen;     /* image generation, part of umap_key */
-	__u32 _pad;
+	__u64 gen;     /* image generation (a timestamp: unique across pid reuse) */
 };
 
 struct {
@@ -1054,7 +1076,8 @@ struct {
 /* Mappings already sent (value unused). */
 struct umap_key {
 	__u32 tgid;
-	__u32 gen;
+	__u32 _pad;
+	__u64 gen;
 	__u64 start;
 	__u64 ino;
 };
@@ -1075,7 +1098,8 @@ struct umap_scratch {
 	__u64 run_file; /* struct file * of the current run, 0 = none */
 	__u64 run_start, run_end, run_pgoff;
 	__u32 run_exec;
-	__u32 tgid, gen;
+	__u32 tgid;
+	__u64 gen;
 	__u32 seen, err;
 	__u64 w_dentry, w_vfsmnt; /* path walk: where it is */
 	__u32 w_off, _pad;        /* path walk: path starts at path[w_off + 1] */
@@ -1223,7 +1247,7 @@ __noinline int umap_flush(void)
 	dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	s->rec.dev_major = dev >> 20;
 	s->rec.dev_minor = dev & 0xfffff;
-	if (bpf_ringbuf_output(&events, &s->rec, sizeof(s->rec), 0)) {
+	if (bpf_ringbuf_output(&events, &s->rec, sizeof(s->rec), BPF_RB_NO_WAKEUP)) {
 		stat_inc(FDW_STAT_USTACK_LOST);
 		return -1;
 	}
@@ -1233,7 +1257,7 @@ __noinline int umap_flush(void)
 
 /* Scans the current process's mappings and sends the executable files not
  * sent yet.  Returns 0 when the scan completed. */
-__noinline int umap_sync(__u32 tgid, __u32 gen)
+__noinline int umap_sync(__u32 tgid, __u64 gen)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct bpf_iter_task_vma it;
@@ -1296,7 +1320,7 @@ __noinline int ustack_capture(__u32 sys)
 	struct umap_state *st, fresh = {};
 	struct fdw_ustack *r;
 	struct pt_regs regs;
-	__u64 mm, exec_vm, sp, vm_end = 0;
+	__u64 mm, exec_vm, sp, env_end, vm_end = 0;
 	__u32 n = stack_bytes;
 	int key;
 
@@ -1311,7 +1335,7 @@ __noinline int ustack_capture(__u32 sys)
 	st = bpf_map_lookup_elem(&umap_state, &tgid);
 	if (!st) {
 		fresh.mm = mm;
-		fresh.gen = 1;
+		fresh.gen = bpf_ktime_get_ns();
 		bpf_map_update_elem(&umap_state, &tgid, &fresh, BPF_ANY);
 		st = bpf_map_lookup_elem(&umap_state, &tgid);
 		if (st)
@@ -1320,7 +1344,7 @@ __noinline int ustack_capture(__u32 sys)
 	if (st && (st->mm != mm || st->exec_vm != exec_vm)) {
 		if (st->mm != mm) {
 			st->mm = mm;
-			st->gen += 1;
+			st->gen = bpf_ktime_get_ns();
 		}
 		/* set first: a thread mapping code meanwhile makes it differ again */
 		st->exec_vm = exec_vm;
@@ -1332,6 +1356,10 @@ __noinline int ustack_capture(__u32 sys)
 		return -1;
 	if (n > FDW_USTACK_MAX)
 		n = FDW_USTACK_MAX;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > stack_fill_max) {
+		stat_inc(FDW_STAT_USTACK_LOST);
+		return -1;
+	}
 	r = bpf_ringbuf_reserve(&events, sizeof(*r) - FDW_USTACK_MAX + n, 0);
 	if (!r) {
 		stat_inc(FDW_STAT_USTACK_LOST);
@@ -1356,6 +1384,11 @@ __noinline int ustack_capture(__u32 sys)
 	r->regs[15] = regs.r15;
 	r->regs[16] = regs.ip;
 	sp = regs.sp;
+	/* The main thread's stack ends a little above the environment strings:
+	 * stop there instead of faulting past the end of the mapping. */
+	env_end = BPF_CORE_READ(task, mm, env_end);
+	if (sp < env_end && env_end - sp < n)
+		n = (env_end - sp) & ~7ULL;
 	/* One read of the whole size normally.  Near the top of the stack the
 	 * read crosses the end of the mapping: then read up to that end; a page
 	 * never touched (or swapped out) fails too: then halve. */
@@ -1382,7 +1415,8 @@ __noinline int ustack_capture(__u32 sys)
 	r->_pad = 0;
 	key = (int)(r->ts_ns & 0x7fffffff);
 	stat_inc(FDW_STAT_USTACKS);
-	bpf_ringbuf_submit(r, submit_flags());
+	/* the fd record that follows decides about waking the reader */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return key;
 #else
 	return -1;

@@ -117,7 +117,7 @@ enum fdw_stat {
 	FDW_STAT_NO_ENTER = 2, /* sys_exit without a matching sys_enter (attached mid-call) */
 	FDW_STAT_FORKS = 3,   /* children added to the target set by --children */
 	FDW_STAT_USTACKS = 6, /* USTACK records submitted */
-	FDW_STAT_USTACK_LOST = 7, /* USTACK/UMAP records lost: ring buffer full */
+	FDW_STAT_USTACK_LOST = 7, /* USTACK/UMAP records not sent: ring buffer (nearly) full */
 	FDW_STAT__COUNT = 8
 };
 

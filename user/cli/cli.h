@@ -28,6 +28,7 @@ struct WatchOptions {
   bool fail_on_leak = false;
   // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a.
   std::optional<bool> stacks;
+  uint32_t stack_bytes = 8192;  // user stack copied per fd-creating call
   std::vector<std::string> command;  // after "--"
 };
 

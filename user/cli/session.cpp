@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
@@ -250,6 +251,7 @@ StackStats Session::stack_stats() const {
   s.lost = p.ustack_lost;
   s.unwound = stacks_unwound_;
   s.unpaired = stacks_unpaired_;
+  s.reused = stacks_reused_;
   return s;
 }
 
@@ -272,6 +274,45 @@ bool Session::on_stack_record(const void* data, size_t len) {
   return true;
 }
 
+namespace {
+
+// Where each return address of `frames` sits in the copied stack (searched
+// upward, 8-byte aligned, in frame order); false when one is not found.
+bool return_slots(const StackSample& s, const std::vector<Frame>& frames,
+                  std::vector<std::pair<uint32_t, uint64_t>>* slots) {
+  size_t off = 0;
+  uint64_t prev = frames.empty() ? 0 : frames[0].ip;
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i].ip == prev) continue;  // inlined frames share their caller's address
+    prev = frames[i].ip;
+    bool found = false;
+    for (; off + 8 <= s.stack.size(); off += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.stack.data() + off, 8);
+      if (w == prev) {
+        slots->emplace_back(uint32_t(off), prev);
+        off += 8;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool slots_match(const StackSample& s, const std::vector<std::pair<uint32_t, uint64_t>>& slots) {
+  for (auto [off, val] : slots) {
+    uint64_t w;
+    if (off + 8 > s.stack.size()) return false;
+    std::memcpy(&w, s.stack.data() + off, 8);
+    if (w != val) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void Session::attach_stack(Event& e, int32_t key) {
   if (key < 0) return;
   auto it = pending_.find(e.tid);
@@ -279,22 +320,43 @@ void Session::attach_stack(Event& e, int32_t key) {
     ++stacks_unpaired_;
     return;
   }
+  const StackSample& s = it->second.sample;
   if (!sym_) sym_ = std::make_unique<Symbolizer>();
   if (auto m = new_maps_.find(e.pid); m != new_maps_.end()) {
     sym_->add_maps(e.pid, m->second);
     new_maps_.erase(m);
+    memo_.erase(e.pid);  // more code known: earlier results may be partial
   }
-  std::vector<Frame> frames = sym_->unwind(it->second.sample, opts_.max_frames);
+  auto& memo = memo_[e.pid];
+  const MemoKey mk{s.regs.r[kRegIp], s.regs.r[kRegSp], s.regs.r[6]};
+  if (auto m = memo.find(mk); m != memo.end() && slots_match(s, m->second.slots)) {
+    e.stack = m->second.stack;
+    e.site = m->second.site;
+    ++stacks_unwound_;
+    ++stacks_reused_;
+    pending_.erase(it);
+    return;
+  }
+  std::vector<Frame> frames = sym_->unwind(s, opts_.max_frames);
+  if (!frames.empty()) {
+    e.stack = stack_texts(frames);
+    e.site = stack_site(frames);
+    ++stacks_unwound_;
+    Memo m;
+    if (return_slots(s, frames, &m.slots)) {
+      if (memo.size() >= 4096) memo.clear();
+      m.stack = e.stack;
+      m.site = e.site;
+      memo.insert_or_assign(mk, std::move(m));
+    }
+  }
   pending_.erase(it);
-  if (frames.empty()) return;
-  e.stack = stack_texts(frames);
-  e.site = stack_site(frames);
-  ++stacks_unwound_;
 }
 
 void Session::drop_stacks(uint32_t pid, bool exited) {
   if (sym_) sym_->forget(pid);
   new_maps_.erase(pid);
+  memo_.erase(pid);
   for (auto it = pending_.begin(); it != pending_.end();)
     it = it->second.sample.pid == pid ? pending_.erase(it) : std::next(it);
   if (exited) probe_->forget_stacks(pid);

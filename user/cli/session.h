@@ -39,6 +39,7 @@ struct StackStats {
   uint64_t lost = 0;       // USTACK/UMAP records lost (ring buffer full)
   uint64_t unwound = 0;    // fd events that got a non-empty stack
   uint64_t unpaired = 0;   // fd events whose USTACK record never arrived
+  uint64_t reused = 0;     // of `unwound`, taken from an identical earlier sample
 };
 
 // Symbolized frames as Event::stack/site want them: file paths shortened to
@@ -106,7 +107,26 @@ class Session {
   std::unique_ptr<Symbolizer> sym_;               // made at the first stack
   std::unordered_map<uint32_t, UStack> pending_;  // tid -> its last USTACK
   std::unordered_map<uint32_t, std::string> new_maps_;  // pid -> UMAP lines not yet given to sym_
-  uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0;
+  uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0, stacks_reused_ = 0;
+
+  // Unwinding memo.  A loop that leaks from one place gives samples with the
+  // same ip, sp and rbp and the same return addresses in the same stack
+  // slots; those unwind alike, so the texts are reused once the slots match.
+  struct MemoKey {
+    uint64_t ip, sp, bp;
+    bool operator==(const MemoKey&) const = default;
+  };
+  struct MemoHash {
+    size_t operator()(const MemoKey& k) const {
+      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.bp << 17));
+    }
+  };
+  struct Memo {
+    std::vector<std::pair<uint32_t, uint64_t>> slots;  // (offset from sp, return address)
+    std::vector<std::string> stack;
+    std::string site;
+  };
+  std::unordered_map<uint32_t, std::unordered_map<MemoKey, Memo, MemoHash>> memo_;  // by pid
 };
 
 }  // namespace fdw

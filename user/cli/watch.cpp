@@ -32,6 +32,9 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
   auto* off = app.add_flag_callback("--no-stacks", [&o] { o.stacks = false; },
                                     "Do not record call stacks (default for -a)");
   on->excludes(off);
+  app.add_option("--stack-bytes", o.stack_bytes,
+                 "User stack bytes copied per call for unwinding (default 8192)")
+      ->check(CLI::Range(0, 16384));
   app.footer(
       "Examples:\n"
       "  sudo fdwatch -p $(pidof facade)          watch a service, Ctrl-C for the report\n"
@@ -140,6 +143,7 @@ int run_watch(const WatchOptions& o) {
   so.all = o.all;
   so.follow_children = o.children || !o.command.empty();
   so.stacks = watch_stacks(o);
+  so.stack_bytes = o.stack_bytes;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
