@@ -346,13 +346,22 @@ TEST(StacksE2E, SystemWideHasStacksOnlyWhenAsked) {
     json rep = parse_report(r);
     const json* p = process_named(rep, "stk_leak");
     ASSERT_NE(p, nullptr);
-    // -a also saw the forked child open its output files before exec: those
-    // come after the fixture's own two groups.
-    const json& sus = (*p)["suspects"];
-    ASSERT_GE(sus.size(), 2u) << sus.dump();
-    EXPECT_EQ(sus[0]["site"], stacks ? at("open_config", "stk_leak.c", "STK-SITE files") : "");
-    EXPECT_EQ(sus[0]["count"], 7);
-    EXPECT_EQ(sus[1]["site"], stacks ? at("connect_backend", "stk_leak.c", "STK-SITE sockets") : "");
-    EXPECT_EQ(sus[1]["count"], 3);
+    // -a also saw the forked child open its output files before exec; only
+    // the fixture's own groups are looked at.  With --stacks every process on
+    // this (busy) machine is unwound; calls made while the reader lags get no
+    // stack, and that must then be reported.
+    const bool some_lost = r.err.find("call-stack records lost") != std::string::npos;
+    const std::string files_site = stacks ? at("open_config", "stk_leak.c", "STK-SITE files") : "";
+    const std::string socks_site = stacks ? at("connect_backend", "stk_leak.c", "STK-SITE sockets") : "";
+    int files = 0, socks = 0;
+    for (auto& su : (*p)["suspects"]) {
+      const bool is_file = su["target"] == "/etc/hostname";
+      if (!is_file && su["target"] != "udp ->127.0.0.1:9") continue;
+      (is_file ? files : socks) += su["count"].get<int>();
+      if (stacks && su["site"] == "" && some_lost) continue;
+      EXPECT_EQ(su["site"], is_file ? files_site : socks_site) << r.err;
+    }
+    EXPECT_EQ(files, 7);
+    EXPECT_EQ(socks, 3);
   }
 }

@@ -1,5 +1,7 @@
 #include "cli/session.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,7 +24,23 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
+  if (o.stacks) s->warm_symbolizer();
   return s;
+}
+
+// The first lookup in a module loads its symbols, line tables and, for libc
+// with its debug package, megabytes of DWARF: tens of milliseconds during
+// which nobody drains the ring buffer.  Paying that now, on fdwatch's own
+// libc (the Symbolizer shares modules across processes by build-id), keeps
+// it out of the first stacks of the traced processes.
+void Session::warm_symbolizer() {
+  if (sym_) return;
+  sym_ = std::make_unique<Symbolizer>();
+  const uint32_t self = uint32_t(getpid());
+  (void)sym_->symbolize(self, {reinterpret_cast<uint64_t>(&::socket),
+                               reinterpret_cast<uint64_t>(static_cast<int (*)(const char*, int, ...)>(&::open)),
+                               reinterpret_cast<uint64_t>(&::openat)});
+  sym_->forget(self);
 }
 
 void Session::emit(Event e) {
@@ -242,7 +260,11 @@ std::string stack_site(const std::vector<Frame>& frames) {
   return "";
 }
 
-Result<void> Session::set_stacks(uint32_t pid, bool on) { return probe_->set_stacks(pid, on); }
+Result<void> Session::set_stacks(uint32_t pid, bool on) {
+  stack_state_.insert(pid);
+  if (on) warm_symbolizer();
+  return probe_->set_stacks(pid, on);
+}
 
 StackStats Session::stack_stats() const {
   ProbeStats p = probe_->stats();
@@ -260,14 +282,16 @@ bool Session::on_stack_record(const void* data, size_t len) {
   uint16_t type = record_type(data, len);
   if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
   std::string err;
+  uint32_t tgid;
+  std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
+  stack_state_.insert(tgid);
   if (type == FDW_EV_UMAP) {
     if (auto m = decode_umap(data, len, &err))
       new_maps_[m->pid] += m->maps_line();
     else
       ++decode_errors_;
-  } else if (auto u = decode_ustack(data, len, &err)) {
-    uint32_t tid = u->sample.tid;
-    pending_.insert_or_assign(tid, std::move(*u));
+  } else if (auto u = view_ustack(data, len, &err)) {
+    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u)});
   } else {
     ++decode_errors_;
   }
@@ -301,11 +325,11 @@ bool return_slots(const StackSample& s, const std::vector<Frame>& frames,
   return true;
 }
 
-bool slots_match(const StackSample& s, const std::vector<std::pair<uint32_t, uint64_t>>& slots) {
+bool slots_match(const UStackView& u, const std::vector<std::pair<uint32_t, uint64_t>>& slots) {
   for (auto [off, val] : slots) {
     uint64_t w;
-    if (off + 8 > s.stack.size()) return false;
-    std::memcpy(&w, s.stack.data() + off, 8);
+    if (off + 8 > u.stack_len) return false;
+    std::memcpy(&w, u.stack + off, 8);
     if (w != val) return false;
   }
   return true;
@@ -313,42 +337,49 @@ bool slots_match(const StackSample& s, const std::vector<std::pair<uint32_t, uin
 
 }  // namespace
 
+std::shared_ptr<const Session::Resolved> Session::resolve(const UStackView& u) {
+  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  if (auto m = new_maps_.find(u.pid); m != new_maps_.end()) {
+    sym_->add_maps(u.pid, m->second);
+    new_maps_.erase(m);
+    memo_.erase(u.pid);  // more code known: earlier results may be partial
+  }
+  auto& memo = memo_[u.pid];
+  const MemoKey mk{u.regs.r[kRegIp], u.regs.r[kRegSp], u.regs.r[6]};
+  if (auto m = memo.find(mk); m != memo.end() && slots_match(u, m->second.slots)) {
+    ++stacks_reused_;
+    return m->second.res;
+  }
+  StackSample s;
+  s.pid = u.pid;
+  s.tid = u.tid;
+  s.regs = u.regs;
+  s.stack.assign(u.stack, u.stack + u.stack_len);
+  std::vector<Frame> frames = sym_->unwind(s, opts_.max_frames);
+  if (frames.empty()) return nullptr;
+  auto res = std::make_shared<Resolved>();
+  res->stack = stack_texts(frames);
+  res->site = stack_site(frames);
+  Memo m;
+  if (return_slots(s, frames, &m.slots)) {
+    if (memo.size() >= 4096) memo.clear();
+    m.res = res;
+    memo.insert_or_assign(mk, std::move(m));
+  }
+  return res;
+}
+
 void Session::attach_stack(Event& e, int32_t key) {
   if (key < 0) return;
   auto it = pending_.find(e.tid);
-  if (it == pending_.end() || it->second.key != key || it->second.sample.pid != e.pid) {
+  if (it == pending_.end() || it->second.key != key || it->second.pid != e.pid) {
     ++stacks_unpaired_;
     return;
   }
-  const StackSample& s = it->second.sample;
-  if (!sym_) sym_ = std::make_unique<Symbolizer>();
-  if (auto m = new_maps_.find(e.pid); m != new_maps_.end()) {
-    sym_->add_maps(e.pid, m->second);
-    new_maps_.erase(m);
-    memo_.erase(e.pid);  // more code known: earlier results may be partial
-  }
-  auto& memo = memo_[e.pid];
-  const MemoKey mk{s.regs.r[kRegIp], s.regs.r[kRegSp], s.regs.r[6]};
-  if (auto m = memo.find(mk); m != memo.end() && slots_match(s, m->second.slots)) {
-    e.stack = m->second.stack;
-    e.site = m->second.site;
+  if (const auto& res = it->second.res) {
+    e.stack = res->stack;
+    e.site = res->site;
     ++stacks_unwound_;
-    ++stacks_reused_;
-    pending_.erase(it);
-    return;
-  }
-  std::vector<Frame> frames = sym_->unwind(s, opts_.max_frames);
-  if (!frames.empty()) {
-    e.stack = stack_texts(frames);
-    e.site = stack_site(frames);
-    ++stacks_unwound_;
-    Memo m;
-    if (return_slots(s, frames, &m.slots)) {
-      if (memo.size() >= 4096) memo.clear();
-      m.stack = e.stack;
-      m.site = e.site;
-      memo.insert_or_assign(mk, std::move(m));
-    }
   }
   pending_.erase(it);
 }
@@ -358,8 +389,9 @@ void Session::drop_stacks(uint32_t pid, bool exited) {
   new_maps_.erase(pid);
   memo_.erase(pid);
   for (auto it = pending_.begin(); it != pending_.end();)
-    it = it->second.sample.pid == pid ? pending_.erase(it) : std::next(it);
-  if (exited) probe_->forget_stacks(pid);
+    it = it->second.pid == pid ? pending_.erase(it) : std::next(it);
+  // Only pids known to have kernel state: -a sees many exits a second.
+  if (exited && stack_state_.erase(pid)) probe_->forget_stacks(pid);
 }
 
 }  // namespace fdw

@@ -83,6 +83,13 @@ class Session {
   const std::vector<std::string>& skipped_syscalls() const { return probe_->skipped(); }
 
  private:
+  // A USTACK record, unwound and symbolized as soon as it arrives (its stack
+  // bytes are only valid in the ring buffer) and kept for its fd event.
+  struct Resolved {
+    std::vector<std::string> stack;
+    std::string site;
+  };
+
   Session(const SessionOptions& o, Aggregator& agg) : opts_(o), agg_(agg) {}
   void emit(Event e);
   void on_record(const void* data, size_t len);
@@ -90,7 +97,9 @@ class Session {
   void first_sight(uint32_t pid, uint64_t ts);
   void seed(uint32_t pid, uint64_t ts, bool resync);
   // Call stacks: side-channel records, pairing, unwinding, per-process cleanup.
+  void warm_symbolizer();
   bool on_stack_record(const void* data, size_t len);
+  std::shared_ptr<const Resolved> resolve(const UStackView& u);
   void attach_stack(Event& e, int32_t key);
   void drop_stacks(uint32_t pid, bool exited);
 
@@ -105,9 +114,15 @@ class Session {
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
   std::unique_ptr<Symbolizer> sym_;               // made at the first stack
-  std::unordered_map<uint32_t, UStack> pending_;  // tid -> its last USTACK
+  struct Pending {
+    uint32_t pid = 0;
+    int32_t key = -1;
+    std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
+  };
+  std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
   std::unordered_map<uint32_t, std::string> new_maps_;  // pid -> UMAP lines not yet given to sym_
   uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0, stacks_reused_ = 0;
+  std::set<uint32_t> stack_state_;  // pids with per-process stack state in the kernel
 
   // Unwinding memo.  A loop that leaks from one place gives samples with the
   // same ip, sp and rbp and the same return addresses in the same stack
@@ -123,8 +138,7 @@ class Session {
   };
   struct Memo {
     std::vector<std::pair<uint32_t, uint64_t>> slots;  // (offset from sp, return address)
-    std::vector<std::string> stack;
-    std::string site;
+    std::shared_ptr<const Resolved> res;
   };
   std::unordered_map<uint32_t, std::unordered_map<MemoKey, Memo, MemoHash>> memo_;  // by pid
 };

@@ -184,7 +184,7 @@ int32_t record_stack_id(const void* data, size_t len) {
   return id;
 }
 
-std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err) {
+std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err) {
   constexpr size_t kHead = offsetof(fdw_ustack, stack);
   if (len < kHead || record_type(data, len) != FDW_EV_USTACK) {
     if (err) *err = "short or mistyped USTACK record (" + std::to_string(len) + " bytes)";
@@ -198,16 +198,31 @@ std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* e
                     std::to_string(len);
     return std::nullopt;
   }
+  UStackView v;
+  v.pid = h.tgid;
+  v.tid = h.tid;
+  std::memcpy(v.regs.r, h.regs, sizeof h.regs);
+  v.stack = static_cast<const uint8_t*>(data) + kHead;
+  v.stack_len = h.stack_len;
+  v.ts_ns = h.ts_ns;
+  v.key = int32_t(h.ts_ns & 0x7fffffff);
+  v.sys = h.sys;
+  v.truncated = h.flags & FDW_F_TRUNC;
+  return v;
+}
+
+std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err) {
+  auto v = view_ustack(data, len, err);
+  if (!v) return std::nullopt;
   UStack u;
-  u.sample.pid = h.tgid;
-  u.sample.tid = h.tid;
-  std::memcpy(u.sample.regs.r, h.regs, sizeof h.regs);
-  const auto* bytes = static_cast<const uint8_t*>(data) + kHead;
-  u.sample.stack.assign(bytes, bytes + h.stack_len);
-  u.ts_ns = h.ts_ns;
-  u.key = int32_t(h.ts_ns & 0x7fffffff);
-  u.sys = h.sys;
-  u.truncated = h.flags & FDW_F_TRUNC;
+  u.sample.pid = v->pid;
+  u.sample.tid = v->tid;
+  u.sample.regs = v->regs;
+  u.sample.stack.assign(v->stack, v->stack + v->stack_len);
+  u.ts_ns = v->ts_ns;
+  u.key = v->key;
+  u.sys = v->sys;
+  u.truncated = v->truncated;
   return u;
 }
 

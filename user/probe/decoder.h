@@ -32,6 +32,20 @@ struct UStack {
 };
 std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err);
 
+// The same record read in place: `stack` points into `data` (no copy), so the
+// view is only valid while the record is (inside the ring-buffer callback).
+struct UStackView {
+  uint32_t pid = 0, tid = 0;
+  UserRegs regs;
+  const uint8_t* stack = nullptr;
+  size_t stack_len = 0;
+  uint64_t ts_ns = 0;
+  int32_t key = -1;
+  uint16_t sys = 0;
+  bool truncated = false;
+};
+std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err);
+
 // A UMAP record: one mapped ELF file of a process.
 struct UMap {
   uint32_t pid = 0;
