@@ -7,10 +7,12 @@ usage() {
   cat <<'EOF'
 usage: sudo bench/run.sh [--iters N] [--reps R] [--kinds open,socket] [--untraced-only] [--keep]
 
-For each loop kind, runs fdloop R times in each of three modes, interleaved:
+For each loop kind, runs fdloop R times in each of four modes, interleaved:
   untraced     fdloop alone
   fdwatch -p   fdwatch -p PID --json attached to fdloop before it starts
-  fdwatch -a   fdwatch -a --json (system-wide) running while fdloop runs
+               (call stacks on: the default for -p)
+  -p nostack   the same with --no-stacks
+  fdwatch -a   fdwatch -a --json (system-wide, stacks off) running while fdloop runs
 and prints median ns/op, the ratio to untraced and fdwatch's lost_events.
 
   --iters N        iterations per fdloop run (default 200000)
@@ -179,6 +181,13 @@ run_pid() {
   finish_fdwatch "-p"
 }
 
+run_pidns() {
+  start_loop "$1"
+  start_fdwatch -p "$loop_pid" --no-stacks
+  finish_loop
+  finish_fdwatch "-p --no-stacks"
+}
+
 run_system() {
   start_loop "$1"
   start_fdwatch -a --duration "$SYS_DURATION"
@@ -191,8 +200,8 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {
   if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 modes=(untraced)
-((untraced_only)) || modes+=(pid system)
-declare -A label=([untraced]="untraced" [pid]="fdwatch -p" [system]="fdwatch -a")
+((untraced_only)) || modes+=(pid pidns system)
+declare -A label=([untraced]="untraced" [pid]="fdwatch -p" [pidns]="-p nostack" [system]="fdwatch -a")
 
 printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
 printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"

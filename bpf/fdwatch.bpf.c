@@ -452,13 +452,24 @@ static __always_inline bool take(__u16 sys, struct inflight *out, int nargs)
 	return true;
 }
 
+/* Call stacks, see the end of this file: emits the USTACK record of a call
+ * that created an fd; returns the key for stack_id, or -1. */
+__noinline int ustack_capture(__u32 sys);
+
+static __always_inline __s32 ustack_for(__u16 sys, long ret)
+{
+	return ret >= 0 ? ustack_capture(sys) : -1;
+}
+
 /* A call that returns one new fd (or -errno). */
 static __always_inline int emit_new_fd(__u16 sys, long ret, bool cloexec)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
 
 	if (!e)
 		return 0;
+	e->stack_id = sid;
 	e->ret = ret;
 	if (cloexec)
 		e->flags |= FDW_F_CLOEXEC;
@@ -472,10 +483,12 @@ static __always_inline int emit_new_fd(__u16 sys, long ret, bool cloexec)
 static __always_inline int emit_open_path(__u16 sys, long ret, bool cloexec, const char *upath,
 					  __s64 flags)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
 
 	if (!e)
 		return 0;
+	e->h.stack_id = sid;
 	e->h.ret = ret;
 	e->h.arg = flags;
 	if (cloexec)
@@ -491,11 +504,13 @@ static __always_inline int emit_open_path(__u16 sys, long ret, bool cloexec, con
 /* A call that returns one new fd that may be a file with a path. */
 static __always_inline int emit_new_fd_path(__u16 sys, long ret, bool cloexec)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
 	struct file *f;
 
 	if (!e)
 		return 0;
+	e->h.stack_id = sid;
 	e->h.ret = ret;
 	if (cloexec)
 		e->h.flags |= FDW_F_CLOEXEC;
@@ -511,11 +526,13 @@ static __always_inline int emit_new_fd_path(__u16 sys, long ret, bool cloexec)
 /* A call that fills an int[2] with two new fds (pipe, pipe2, socketpair). */
 static __always_inline int emit_fd_pair(__u16 sys, long ret, bool cloexec, const int *ufds)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event *e = reserve(FDW_EV_OPEN, sys);
 	int fds[2] = {-1, -1};
 
 	if (!e)
 		return 0;
+	e->stack_id = sid;
 	if (cloexec)
 		e->flags |= FDW_F_CLOEXEC;
 	if (ret < 0) {
@@ -553,11 +570,13 @@ static __always_inline int emit_sockaddr(__u16 sys, long ret, int fd)
 
 static __always_inline int emit_accept(__u16 sys, long ret, bool cloexec)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
 	struct file *f;
 
 	if (!e)
 		return 0;
+	e->h.stack_id = sid;
 	e->h.ret = ret;
 	if (cloexec)
 		e->h.flags |= FDW_F_CLOEXEC;
@@ -694,10 +713,12 @@ EXIT(open_by_handle_at, FDW_SYS_OPEN_BY_HANDLE_AT)
 ENTER(socket, FDW_SYS_SOCKET)
 EXIT(socket, FDW_SYS_SOCKET)
 {
+	__s32 sid = ustack_for(FDW_SYS_SOCKET, ret);
 	struct fdw_event *e = reserve(FDW_EV_OPEN, FDW_SYS_SOCKET);
 
 	if (!e)
 		return 0;
+	e->stack_id = sid;
 	e->ret = ret;
 	if (in->a[1] & SOCK_CLOEXEC_)
 		e->flags |= FDW_F_CLOEXEC;
@@ -843,11 +864,13 @@ EXIT(recvmmsg, FDW_SYS_RECVMMSG)
 
 static __always_inline int emit_dup(__u16 sys, long ret, int oldfd, bool cloexec)
 {
+	__s32 sid = ustack_for(sys, ret);
 	struct fdw_event_path *e = reserve_path(FDW_EV_DUP, sys);
 	struct file *f;
 
 	if (!e)
 		return 0;
+	e->h.stack_id = sid;
 	e->h.ret = ret;
 	e->h.fd2 = oldfd;
 	if (cloexec)
@@ -1489,4 +1512,391 @@ int uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	default:
 		return emit_new_fd_path(u.sys, res, u.cloexec);
 	}
+}
+
+/* ---- call stacks (FDW_EV_USTACK, FDW_EV_UMAP) --------------------------
+ *
+ * Distro code has no frame pointers (a bpf_get_stack() walk stops inside
+ * libc), so like `perf --call-graph=dwarf` the registers and the top of the
+ * user stack are copied and userspace unwinds them with DWARF CFI.  To map
+ * return addresses to files also after the process has exited, the file
+ * mappings are sent along (UMAP), each once per process image.
+ */
+
+const volatile bool stacks_default = false;            /* -p / -- CMD: on; -a: off */
+const volatile __u32 stack_bytes = FDW_USTACK_DEFAULT; /* <= FDW_USTACK_MAX */
+/* Stacks are skipped while more than this much of the ring buffer waits to be
+ * read: a slow unwinder must cost call sites, never fd events. */
+const volatile __u64 stack_fill_max = 4 << 20;
+
+/* tgid -> 1 on / 0 off: overrides stacks_default (fdwatch top's detail view). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} stack_pids SEC(".maps");
+
+/* What was last sent of a process image. */
+struct umap_state {
+	__u64 mm;      /* struct mm_struct *: a new one means exec */
+	__u64 exec_vm; /* pages of executable mappings when last synced */
+	__u64 gen;     /* image generation (a timestamp: unique across pid reuse) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct umap_state);
+} umap_state SEC(".maps");
+
+/* Mappings already sent (value unused). */
+struct umap_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 gen;
+	__u64 start;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct umap_key);
+	__type(value, __u8);
+} umap_sent SEC(".maps");
+
+/* Per-CPU scratch: a UMAP record being built, the path assembled right to
+ * left (twice the size so masked offsets stay in bounds), and the state of
+ * the mapping run being scanned. */
+struct umap_scratch {
+	struct fdw_umap rec;
+	char path[2 * FDW_UMAP_PATH_MAX];
+	__u64 run_file; /* struct file * of the current run, 0 = none */
+	__u64 run_start, run_end, run_pgoff;
+	__u32 run_exec;
+	__u32 tgid;
+	__u64 gen;
+	__u32 seen, err;
+	__u64 w_dentry, w_vfsmnt; /* path walk: where it is */
+	__u32 w_off, _pad;        /* path walk: path starts at path[w_off + 1] */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct umap_scratch);
+} umap_scratch SEC(".maps");
+
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task,
+				 __u64 addr) __weak __ksym;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __weak __ksym;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __weak __ksym;
+
+#define VM_EXEC_ 0x4
+#define PATH_MASK_ (FDW_UMAP_PATH_MAX - 1)
+
+static __always_inline bool stacks_on(__u32 tgid)
+{
+	__u8 *v = bpf_map_lookup_elem(&stack_pids, &tgid);
+
+	return v ? *v != 0 : stacks_default;
+}
+
+/* The common first 24 bytes (struct fdw_event up to flags). */
+static __always_inline void head_fill(void *rec, __u16 type, __u16 sys, __u16 size)
+{
+	struct fdw_ustack *h = rec;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->ts_ns = bpf_ktime_get_ns();
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->type = type;
+	h->sys = sys;
+	h->size = size;
+	h->flags = 0;
+}
+
+/* One step of the path walk (bpf_loop callback): a mount crossing or one
+ * name prepended.  The walk's state lives in the scratch map so that every
+ * step looks alike to the verifier.  1 = stop. */
+static long path_step(__u64 i, void *ctx)
+{
+	__u32 zero = 0;
+	struct umap_scratch *s = bpf_map_lookup_elem(&umap_scratch, &zero);
+	struct dentry *d, *parent;
+	struct vfsmount *vm;
+	struct mount *m, *mp;
+	__u32 off, len;
+	struct qstr q;
+
+	if (!s)
+		return 1;
+	d = (struct dentry *)s->w_dentry;
+	vm = (struct vfsmount *)s->w_vfsmnt;
+	off = s->w_off;
+
+	m = (struct mount *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+	if (d == BPF_CORE_READ(vm, mnt_root)) {
+		mp = BPF_CORE_READ(m, mnt_parent);
+		if (mp == m || !mp)
+			return 1;
+		s->w_dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		s->w_vfsmnt = (__u64)mp + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (parent == d || !parent)
+		return 1;
+	BPF_CORE_READ_INTO(&q, d, d_name);
+	len = q.len;
+	if (len == 0 || len > 255 || len + 1 > off || off >= FDW_UMAP_PATH_MAX) {
+		s->w_off = FDW_UMAP_PATH_MAX; /* does not fit */
+		return 1;
+	}
+	off -= len;
+	bpf_probe_read_kernel(&s->path[off & PATH_MASK_], len & 0xff, q.name);
+	off -= 1;
+	s->path[off & PATH_MASK_] = '/';
+	s->w_off = off;
+	s->w_dentry = (__u64)parent;
+	return 0;
+}
+
+/* d_path() for a struct file, which tracepoint programs may not call:
+ * walks dentries and mounts up to the root of the mount namespace and
+ * writes the path to s->rec.path.  Returns 0, or -1 when it does not fit. */
+__noinline int umap_path(__u64 file_addr)
+{
+	__u32 zero = 0;
+	struct umap_scratch *s = bpf_map_lookup_elem(&umap_scratch, &zero);
+	struct file *f = (struct file *)file_addr;
+	__u32 off, n;
+
+	if (!s || !f)
+		return -1;
+	s->w_dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	s->w_vfsmnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
+	s->w_off = FDW_UMAP_PATH_MAX - 1;
+	s->path[FDW_UMAP_PATH_MAX - 1] = 0;
+	bpf_loop(64, path_step, NULL, 0);
+	off = s->w_off;
+	n = FDW_UMAP_PATH_MAX - off;
+	/* bound the very register passed on (the compiler may copy n otherwise) */
+	asm volatile("%0 &= 0x3ff" : "+r"(n));
+	if (n < 2 || n > FDW_UMAP_PATH_MAX)
+		return -1; /* nothing named, or did not fit */
+	bpf_probe_read_kernel(s->rec.path, n, &s->path[off & PATH_MASK_]);
+	return 0;
+}
+
+/* Sends the run in the scratch if it is executable and new. 0, or -1 when a
+ * record was lost (the caller then retries the whole sync later). */
+__noinline int umap_flush(void)
+{
+	__u32 zero = 0;
+	struct umap_scratch *s = bpf_map_lookup_elem(&umap_scratch, &zero);
+	struct file *f;
+	struct umap_key k = {};
+	struct inode *inode;
+	__u32 dev;
+	__u8 one = 1;
+
+	if (!s || !s->run_file || !s->run_exec)
+		return 0;
+	f = (struct file *)s->run_file;
+	inode = BPF_CORE_READ(f, f_inode);
+	k.tgid = s->tgid;
+	k.gen = s->gen;
+	k.start = s->run_start;
+	k.ino = BPF_CORE_READ(inode, i_ino);
+	if (bpf_map_lookup_elem(&umap_sent, &k))
+		return 0;
+	if (umap_path(s->run_file))
+		return 0; /* unnameable (too deep): never sent */
+	head_fill(&s->rec, FDW_EV_UMAP, FDW_SYS_NONE, sizeof(s->rec));
+	s->rec.start = s->run_start;
+	s->rec.end = s->run_end;
+	s->rec.pgoff = s->run_pgoff;
+	s->rec.ino = k.ino;
+	dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	s->rec.dev_major = dev >> 20;
+	s->rec.dev_minor = dev & 0xfffff;
+	if (bpf_ringbuf_output(&events, &s->rec, sizeof(s->rec), BPF_RB_NO_WAKEUP)) {
+		stat_inc(FDW_STAT_USTACK_LOST);
+		return -1;
+	}
+	bpf_map_update_elem(&umap_sent, &k, &one, BPF_ANY);
+	return 0;
+}
+
+/* Scans the current process's mappings and sends the executable files not
+ * sent yet.  Returns 0 when the scan completed. */
+__noinline int umap_sync(__u32 tgid, __u64 gen)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+	__u32 zero = 0;
+	struct umap_scratch *s = bpf_map_lookup_elem(&umap_scratch, &zero);
+
+	if (!s)
+		return -1;
+	/* Loop-carried state lives in the scratch map, not in registers: the
+	 * verifier then sees every iteration alike and the loop converges. */
+	s->run_file = 0;
+	s->tgid = tgid;
+	s->gen = gen;
+	s->seen = 0;
+	s->err = 0;
+	bpf_iter_task_vma_new(&it, task, 0);
+	while ((vma = bpf_iter_task_vma_next(&it))) {
+		__u64 f = (__u64)vma->vm_file;
+
+		s = bpf_map_lookup_elem(&umap_scratch, &zero);
+		if (!s || ++s->seen > 65536)
+			break;
+		if (f && f == s->run_file && vma->vm_start == s->run_end) {
+			s->run_end = vma->vm_end;
+			s->run_exec |= !!(vma->vm_flags & VM_EXEC_);
+			continue;
+		}
+		if (umap_flush())
+			s->err = 1;
+		s->run_file = f;
+		s->run_start = vma->vm_start;
+		s->run_end = vma->vm_end;
+		s->run_pgoff = (__u64)vma->vm_pgoff << 12;
+		s->run_exec = !!(vma->vm_flags & VM_EXEC_);
+	}
+	bpf_iter_task_vma_destroy(&it);
+	s = bpf_map_lookup_elem(&umap_scratch, &zero);
+	if (!s)
+		return -1;
+	if (umap_flush())
+		s->err = 1;
+	/* nothing seen: the mmap lock was busy (the iterator only trylocks) */
+	return s->seen && !s->err ? 0 : -1;
+}
+
+static long vma_end_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	*(__u64 *)data = vma->vm_end;
+	return 0;
+}
+
+/* Emits the USTACK record for the current call (after any UMAP records it
+ * needs); returns the pairing key for the fd record's stack_id, or -1. */
+__noinline int ustack_capture(__u32 sys)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct task_struct *task;
+	struct umap_state *st, fresh = {};
+	struct fdw_ustack *r;
+	struct pt_regs regs;
+	__u64 mm, exec_vm, sp, env_end, vm_end = 0;
+	__u32 n = stack_bytes;
+	int key;
+
+	if (!stacks_on(tgid))
+		return -1;
+#if defined(__TARGET_ARCH_x86)
+	task = bpf_get_current_task_btf();
+	mm = (__u64)BPF_CORE_READ(task, mm);
+	if (!mm)
+		return -1; /* kernel thread */
+	exec_vm = BPF_CORE_READ(task, mm, exec_vm);
+	st = bpf_map_lookup_elem(&umap_state, &tgid);
+	if (!st) {
+		fresh.mm = mm;
+		fresh.gen = bpf_ktime_get_ns();
+		bpf_map_update_elem(&umap_state, &tgid, &fresh, BPF_ANY);
+		st = bpf_map_lookup_elem(&umap_state, &tgid);
+		if (st)
+			st->exec_vm = ~0ULL;
+	}
+	if (st && (st->mm != mm || st->exec_vm != exec_vm)) {
+		if (st->mm != mm) {
+			st->mm = mm;
+			st->gen = bpf_ktime_get_ns();
+		}
+		/* set first: a thread mapping code meanwhile makes it differ again */
+		st->exec_vm = exec_vm;
+		if (umap_sync(tgid, st->gen))
+			st->exec_vm = ~0ULL; /* retry at the next call */
+	}
+
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(task)))
+		return -1;
+	if (n > FDW_USTACK_MAX)
+		n = FDW_USTACK_MAX;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > stack_fill_max) {
+		stat_inc(FDW_STAT_USTACK_LOST);
+		return -1;
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r) - FDW_USTACK_MAX + n, 0);
+	if (!r) {
+		stat_inc(FDW_STAT_USTACK_LOST);
+		return -1;
+	}
+	head_fill(r, FDW_EV_USTACK, sys, 0);
+	r->regs[0] = regs.ax;
+	r->regs[1] = regs.dx;
+	r->regs[2] = regs.cx;
+	r->regs[3] = regs.bx;
+	r->regs[4] = regs.si;
+	r->regs[5] = regs.di;
+	r->regs[6] = regs.bp;
+	r->regs[7] = regs.sp;
+	r->regs[8] = regs.r8;
+	r->regs[9] = regs.r9;
+	r->regs[10] = regs.r10;
+	r->regs[11] = regs.r11;
+	r->regs[12] = regs.r12;
+	r->regs[13] = regs.r13;
+	r->regs[14] = regs.r14;
+	r->regs[15] = regs.r15;
+	r->regs[16] = regs.ip;
+	sp = regs.sp;
+	/* The main thread's stack ends a little above the environment strings:
+	 * stop there instead of faulting past the end of the mapping. */
+	env_end = BPF_CORE_READ(task, mm, env_end);
+	if (sp < env_end && env_end - sp < n)
+		n = (env_end - sp) & ~7ULL;
+	/* One read of the whole size normally.  Near the top of the stack the
+	 * read crosses the end of the mapping: then read up to that end; a page
+	 * never touched (or swapped out) fails too: then halve. */
+	if (bpf_probe_read_user(r->stack, n, (void *)sp)) {
+		r->flags |= FDW_F_TRUNC;
+		bpf_find_vma(task, sp, vma_end_cb, &vm_end, 0);
+		if (vm_end > sp && vm_end - sp < n)
+			n = vm_end - sp;
+#pragma clang loop unroll(disable)
+		for (int i = 0; i < 6; i++) {
+			if (n > FDW_USTACK_MAX)
+				n = FDW_USTACK_MAX;
+			if (!bpf_probe_read_user(r->stack, n, (void *)sp))
+				break;
+			n = (n / 2) & ~7U;
+			if (n < 256) {
+				n = 0;
+				break;
+			}
+		}
+	}
+	r->stack_len = n;
+	r->size = sizeof(*r) - FDW_USTACK_MAX + n;
+	r->_pad = 0;
+	key = (int)(r->ts_ns & 0x7fffffff);
+	stat_inc(FDW_STAT_USTACKS);
+	/* the fd record that follows decides about waking the reader */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return key;
+#else
+	return -1;
+#endif
 }

@@ -38,7 +38,9 @@ enum fdw_ev_type {
 	FDW_EV_EXIT = 8,     /* last thread of tgid exited: arg = exit code */
 	FDW_EV_SOCKADDR = 9, /* bind/connect/listen on fd2 returned: sock = addresses after the call */
 	FDW_EV_LIMIT = 10,   /* setrlimit/prlimit64 changed RLIMIT_NOFILE of tgid=ret: arg = soft, arg2 = hard */
-	FDW_EV_USTACK = 11,  /* reserved for user stack records (call sites) */
+	FDW_EV_USTACK = 11,  /* user registers + top of the user stack: struct fdw_ustack */
+	/* 12..15 are left to fd events; the call-stack side channel continues at 16. */
+	FDW_EV_UMAP = 16,    /* one mapped ELF file of a process: struct fdw_umap */
 };
 
 /* Syscall ids (fdw_event.sys): fdwatch's own numbering, stable across arches. */
@@ -113,7 +115,7 @@ struct fdw_event {
 	__s64 arg;     /* see fdw_ev_type */
 	__s64 arg2;    /* see fdw_ev_type */
 	__u32 mode;    /* i_mode of the created file (S_IFMT bits; 0 = anon inode) */
-	__s32 stack_id; /* reserved for call sites; -1 = none */
+	__s32 stack_id; /* OPEN/DUP: pairing key of this call's USTACK record; -1 = none */
 	__u64 ino;     /* inode number of the created file */
 	struct fdw_sock sock;
 	char name[FDW_NAME_MAX]; /* dentry name of the created file, or comm */
@@ -134,7 +136,78 @@ enum fdw_stat {
 	FDW_STAT_UNTRACKED = 4, /* fd changes made in ways we cannot follow (io_uring with
 				 * CQE_SKIP_SUCCESS, multishot recvmsg): the process is
 				 * put in lost_by_tgid so that it is re-synced */
+	FDW_STAT_USTACKS = 6, /* USTACK records submitted */
+	FDW_STAT_USTACK_LOST = 7, /* USTACK/UMAP records not sent: ring buffer (nearly) full */
 	FDW_STAT__COUNT = 8
+};
+
+/*
+ * Call stacks.  For a process with stacks on (rodata stacks_default, or the
+ * per-tgid override in map "stack_pids"), every successful fd-creating call
+ * (OPEN and DUP records) is preceded in the ring buffer by one USTACK record
+ * written by the same thread:
+ *
+ *   [UMAP...] USTACK(tid T, ts) ... OPEN/DUP(tid T, stack_id = ts & 0x7fffffff)
+ *
+ * Pairing rule: keep the last USTACK per tid; an OPEN/DUP record with
+ * stack_id >= 0 belongs to it when stack_id == (ustack.ts_ns & 0x7fffffff).
+ * Records of other threads may sit in between; a thread's own records keep
+ * their order.  stack_id = -1: no stack (stacks off, failed call, or the
+ * USTACK record was lost, see FDW_STAT_USTACK_LOST).  A USTACK whose OPEN/DUP
+ * was lost is simply superseded by the thread's next USTACK.
+ *
+ * Unwinding needs to know where each ELF file is mapped, also after the
+ * process has exited.  So before a USTACK the kernel side sends one UMAP
+ * record for every executable file mapping of the process that it has not
+ * sent yet (the first time, after exec, and when the amount of executable
+ * memory changed).  The UMAP records of a tgid accumulate until its next
+ * EXEC (or EXIT) record; a later UMAP overlapping an earlier one replaces it.
+ */
+
+/* Largest stack copy a USTACK record can carry; the copied size is the
+ * rodata constant stack_bytes (default FDW_USTACK_DEFAULT, like perf's
+ * --call-graph=dwarf default dump size). */
+#define FDW_USTACK_MAX 16384
+#define FDW_USTACK_DEFAULT 8192
+#define FDW_USTACK_NREGS 17
+
+/* FDW_EV_USTACK; `size` = offsetof(stack) + stack_len. */
+struct fdw_ustack {
+	__u64 ts_ns;      /* pairing key, see above */
+	__u32 tgid;
+	__u32 tid;
+	__u16 type;       /* FDW_EV_USTACK */
+	__u16 sys;        /* enum fdw_sys of the call */
+	__u16 size;
+	__u16 flags;      /* FDW_F_TRUNC: the stack copy is shorter than asked for */
+	__u32 stack_len;  /* bytes of stack[] filled, copied from regs[7] (sp) upward */
+	__u32 _pad;
+	/* User registers at the syscall, x86_64 DWARF numbering: rax rdx rcx rbx
+	 * rsi rdi rbp rsp r8..r15 rip (rip: the instruction after `syscall`). */
+	__u64 regs[FDW_USTACK_NREGS];
+	__u8 stack[FDW_USTACK_MAX];
+};
+
+#define FDW_UMAP_PATH_MAX 512
+
+/* FDW_EV_UMAP: one run of consecutive mappings of one ELF file that has an
+ * executable mapping, as /proc/PID/maps would group them. */
+struct fdw_umap {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u16 type;       /* FDW_EV_UMAP */
+	__u16 sys;        /* FDW_SYS_NONE */
+	__u16 size;
+	__u16 flags;
+	__u64 start;      /* first byte of the first mapping */
+	__u64 end;        /* end of the last mapping */
+	__u64 pgoff;      /* file offset of `start` in bytes */
+	__u64 ino;
+	__u32 dev_major;
+	__u32 dev_minor;
+	/* Absolute path in the mount namespace of the file's mount, NUL-terminated. */
+	char path[FDW_UMAP_PATH_MAX];
 };
 
 #endif /* FDWATCH_ABI_H */

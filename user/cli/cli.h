@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,14 @@ struct WatchOptions {
   bool json = false;
   bool quiet = false;
   bool fail_on_leak = false;
+  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a.
+  std::optional<bool> stacks;
+  uint32_t stack_bytes = 8192;  // user stack copied per fd-creating call
   std::vector<std::string> command;  // after "--"
 };
+
+// Whether call stacks are captured for these options.
+bool watch_stacks(const WatchOptions& o);
 
 void setup_watch(CLI::App& app, WatchOptions& o);
 // Checks combinations CLI11 cannot express; a usage Error (exit 2) if wrong.

@@ -28,11 +28,20 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
   app.add_flag("-q,--quiet", o.quiet, "No status lines on stderr");
   app.add_flag("--fail-on-leak", o.fail_on_leak,
                "Exit 3 if a process exited holding fds it opened itself");
+  auto* on = app.add_flag_callback("--stacks", [&o] { o.stacks = true; },
+                                   "Record where each fd was created (default for -p and -- CMD)");
+  auto* off = app.add_flag_callback("--no-stacks", [&o] { o.stacks = false; },
+                                    "Do not record call stacks (default for -a)");
+  on->excludes(off);
+  app.add_option("--stack-bytes", o.stack_bytes,
+                 "User stack bytes copied per call for unwinding (default 8192)")
+      ->check(CLI::Range(0, 16384));
   app.footer(
       "Examples:\n"
       "  sudo fdwatch -p $(pidof facade)          watch a service, Ctrl-C for the report\n"
       "  sudo fdwatch -p 1234 --children -d 60 --json\n"
       "  sudo fdwatch --fail-on-leak -- ./tests   leak check of a command (exit 3 on leaks)\n"
+      "  sudo fdwatch -a --stacks -d 10          system-wide, with call sites\n"
       "Exit status: 0 ok, 1 failure, 2 usage, 3 leaks (--fail-on-leak); with -- CMD, CMD's own.");
 }
 
@@ -46,6 +55,8 @@ Result<void> validate_watch(const WatchOptions& o) {
     return Error{"--children has no meaning with -a (every process is watched)", "", 0, kExitUsage};
   return {};
 }
+
+bool watch_stacks(const WatchOptions& o) { return o.stacks.value_or(!o.all); }
 
 namespace {
 
@@ -135,6 +146,8 @@ int run_watch(const WatchOptions& o) {
   so.pids = o.pids;
   so.all = o.all;
   so.follow_children = o.children || !o.command.empty();
+  so.stacks = watch_stacks(o);
+  so.stack_bytes = o.stack_bytes;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
@@ -207,6 +220,9 @@ int run_watch(const WatchOptions& o) {
     std::cout << render_report_text(snap);
   }
   std::cout.flush();
+  if (StackStats st = s.stack_stats(); st.lost || st.unpaired)
+    fprintf(stderr, "fdwatch: note: %llu call-stack records lost (ring buffer full); %llu fds have "
+            "no call site\n", (unsigned long long)st.lost, (unsigned long long)st.unpaired);
   if (rc != kExitOk) return rc;
   if (o.fail_on_leak && has_leaks(snap)) rc = kExitLeaks;
   if (child.pid > 0) {

@@ -3,6 +3,7 @@
 #include <linux/types.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/classify.h"
@@ -16,6 +17,17 @@ static_assert(offsetof(fdw_event, ret) == 24 && offsetof(fdw_event, ino) == 56 &
                   offsetof(fdw_event, name) == 112,
               "fdw_event field offsets");
 static_assert(sizeof(fdw_event_path) == 144 + FDW_PATH_MAX, "fdw_event_path layout");
+// Side-channel records share fdw_event's first 24 bytes (ts, tgid, tid, type, sys, size, flags).
+static_assert(offsetof(fdw_ustack, type) == offsetof(fdw_event, type) &&
+                  offsetof(fdw_ustack, size) == offsetof(fdw_event, size) &&
+                  offsetof(fdw_ustack, regs) == 32 && offsetof(fdw_ustack, stack) == 168,
+              "fdw_ustack layout");
+static_assert(offsetof(fdw_umap, type) == offsetof(fdw_event, type) &&
+                  offsetof(fdw_umap, start) == 24 && offsetof(fdw_umap, path) == 64 &&
+                  sizeof(fdw_umap) == 64 + FDW_UMAP_PATH_MAX,
+              "fdw_umap layout");
+static_assert(FDW_USTACK_NREGS == sizeof(UserRegs::r) / sizeof(UserRegs::r[0]),
+              "USTACK registers are a UserRegs");
 
 namespace {
 
@@ -162,6 +174,97 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       return std::nullopt;
   }
   return e;
+}
+
+uint16_t record_type(const void* data, size_t len) {
+  if (len < offsetof(fdw_event, sys)) return 0;
+  uint16_t t;
+  std::memcpy(&t, static_cast<const char*>(data) + offsetof(fdw_event, type), sizeof t);
+  return t;
+}
+
+int32_t record_stack_id(const void* data, size_t len) {
+  if (len < sizeof(fdw_event)) return -1;
+  int32_t id;
+  std::memcpy(&id, static_cast<const char*>(data) + offsetof(fdw_event, stack_id), sizeof id);
+  return id;
+}
+
+std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err) {
+  constexpr size_t kHead = offsetof(fdw_ustack, stack);
+  if (len < kHead || record_type(data, len) != FDW_EV_USTACK) {
+    if (err) *err = "short or mistyped USTACK record (" + std::to_string(len) + " bytes)";
+    return std::nullopt;
+  }
+  fdw_ustack h;
+  std::memcpy(&h, data, kHead);
+  if (h.size < kHead || h.size > len || h.stack_len > FDW_USTACK_MAX ||
+      kHead + h.stack_len > h.size) {
+    if (err) *err = "USTACK record claims " + std::to_string(h.stack_len) + " stack bytes in " +
+                    std::to_string(len);
+    return std::nullopt;
+  }
+  UStackView v;
+  v.pid = h.tgid;
+  v.tid = h.tid;
+  std::memcpy(v.regs.r, h.regs, sizeof h.regs);
+  v.stack = static_cast<const uint8_t*>(data) + kHead;
+  v.stack_len = h.stack_len;
+  v.ts_ns = h.ts_ns;
+  v.key = int32_t(h.ts_ns & 0x7fffffff);
+  v.sys = h.sys;
+  v.truncated = h.flags & FDW_F_TRUNC;
+  return v;
+}
+
+std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err) {
+  auto v = view_ustack(data, len, err);
+  if (!v) return std::nullopt;
+  UStack u;
+  u.sample.pid = v->pid;
+  u.sample.tid = v->tid;
+  u.sample.regs = v->regs;
+  u.sample.stack.assign(v->stack, v->stack + v->stack_len);
+  u.ts_ns = v->ts_ns;
+  u.key = v->key;
+  u.sys = v->sys;
+  u.truncated = v->truncated;
+  return u;
+}
+
+std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err) {
+  if (len < sizeof(fdw_umap) || record_type(data, len) != FDW_EV_UMAP) {
+    if (err) *err = "short or mistyped UMAP record (" + std::to_string(len) + " bytes)";
+    return std::nullopt;
+  }
+  fdw_umap r;
+  std::memcpy(&r, data, sizeof r);
+  if (r.size < sizeof(fdw_umap) || r.end <= r.start) {
+    if (err) *err = "bad UMAP record";
+    return std::nullopt;
+  }
+  UMap m;
+  m.pid = r.tgid;
+  m.start = r.start;
+  m.end = r.end;
+  m.pgoff = r.pgoff;
+  m.ino = r.ino;
+  m.dev_major = r.dev_major;
+  m.dev_minor = r.dev_minor;
+  m.path = bounded(r.path, sizeof r.path);
+  if (m.path.empty() || m.path[0] != '/' || m.path.find('\n') != std::string::npos) {
+    if (err) *err = "UMAP record without an absolute path";
+    return std::nullopt;
+  }
+  return m;
+}
+
+std::string UMap::maps_line() const {
+  char head[128];
+  snprintf(head, sizeof head, "%llx-%llx r-xp %08llx %02x:%02x %llu ", (unsigned long long)start,
+           (unsigned long long)end, (unsigned long long)pgoff, dev_major, dev_minor,
+           (unsigned long long)ino);
+  return head + path + "\n";
 }
 
 }  // namespace fdw

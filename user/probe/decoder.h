@@ -7,11 +7,54 @@
 #include <string>
 
 #include "core/event.h"
+#include "sys/symbolizer.h"
 
 namespace fdw {
 
 // Decodes one record.  nullopt (and *err set) for a record that is too short,
 // claims a size it does not have, or has an unknown type.
 std::optional<Event> decode_record(const void* data, size_t len, std::string* err);
+
+// --- call-stack side channel (bpf/fdwatch_abi.h "Call stacks") -------------
+
+// The record type (enum fdw_ev_type) of raw bytes; 0 when too short to tell.
+uint16_t record_type(const void* data, size_t len);
+// stack_id of an OPEN/DUP record: the key of its USTACK record, -1 = none.
+int32_t record_stack_id(const void* data, size_t len);
+
+// A USTACK record: registers and stack bytes at an fd-creating call.
+struct UStack {
+  StackSample sample;   // pid, tid, regs (DWARF numbering), stack from sp upward
+  uint64_t ts_ns = 0;
+  int32_t key = -1;     // matches record_stack_id() of the call's OPEN/DUP record
+  uint16_t sys = 0;
+  bool truncated = false;  // less stack than asked for could be read
+};
+std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err);
+
+// The same record read in place: `stack` points into `data` (no copy), so the
+// view is only valid while the record is (inside the ring-buffer callback).
+struct UStackView {
+  uint32_t pid = 0, tid = 0;
+  UserRegs regs;
+  const uint8_t* stack = nullptr;
+  size_t stack_len = 0;
+  uint64_t ts_ns = 0;
+  int32_t key = -1;
+  uint16_t sys = 0;
+  bool truncated = false;
+};
+std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err);
+
+// A UMAP record: one mapped ELF file of a process.
+struct UMap {
+  uint32_t pid = 0;
+  uint64_t start = 0, end = 0, pgoff = 0, ino = 0;
+  uint32_t dev_major = 0, dev_minor = 0;
+  std::string path;
+  // The /proc/PID/maps line this mapping stands for (with the newline).
+  std::string maps_line() const;
+};
+std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err);
 
 }  // namespace fdw

@@ -99,6 +99,12 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
     if (int err = bpf_map__set_max_entries(p->skel_->maps.events, uint32_t(o.ring_bytes)); err)
       return Error::from_errno("cannot size the ring buffer to " + std::to_string(o.ring_bytes) + " bytes", -err);
   }
+  ro->stacks_default = o.stacks;
+  if (o.stack_bytes > FDW_USTACK_MAX)
+    return Error{"stack size " + std::to_string(o.stack_bytes) + " is above the maximum " +
+                     std::to_string(FDW_USTACK_MAX),
+                 "", EINVAL, 1};
+  ro->stack_bytes = o.stack_bytes;
 
   // A syscall this kernel lacks is skipped (reported once), never fatal.
   const std::string events = o.tracefs_events.empty() ? tracefs_dir() + "/events/" : o.tracefs_events + "/";
@@ -172,6 +178,18 @@ void Probe::remove_target(uint32_t tgid) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.targets), &tgid);
 }
 
+Result<void> Probe::set_stacks(uint32_t tgid, bool on) {
+  uint8_t v = on ? 1 : 0;
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid, &v, BPF_ANY) != 0)
+    return Error::from_errno("cannot switch stacks for pid " + std::to_string(tgid), errno);
+  return {};
+}
+
+void Probe::forget_stacks(uint32_t tgid) {
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid);
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.umap_state), &tgid);
+}
+
 Result<int> Probe::poll(int timeout_ms, const RecordFn& fn) {
   fn_ = &fn;
   // Records are submitted without wakeups (batched), so epoll only fires past
@@ -203,6 +221,8 @@ ProbeStats Probe::stats() const {
   s.drops = sum(FDW_STAT_DROPS);
   s.no_enter = sum(FDW_STAT_NO_ENTER);
   s.forks = sum(FDW_STAT_FORKS);
+  s.ustacks = sum(FDW_STAT_USTACKS);
+  s.ustack_lost = sum(FDW_STAT_USTACK_LOST);
   return s;
 }
 

@@ -28,6 +28,10 @@ struct ProbeOptions {
   // Where to look for the tracepoints this kernel has; "" = the mounted
   // tracefs.  Tests point it at a copy that lacks some, to fake old kernels.
   std::string tracefs_events;
+  // Call stacks (USTACK/UMAP records) for every traced process unless
+  // overridden per process by set_stacks().
+  bool stacks = false;
+  uint32_t stack_bytes = 8192;  // user stack bytes copied per call, <= FDW_USTACK_MAX
 };
 
 struct ProbeStats {
@@ -35,6 +39,8 @@ struct ProbeStats {
   uint64_t drops = 0;      // records lost: ring buffer full
   uint64_t no_enter = 0;   // exits without a matching enter
   uint64_t forks = 0;      // children added by --children
+  uint64_t ustacks = 0;    // USTACK records submitted
+  uint64_t ustack_lost = 0;  // USTACK/UMAP records lost: ring buffer full
 };
 
 class Probe {
@@ -49,6 +55,10 @@ class Probe {
 
   Result<void> add_target(uint32_t tgid);
   void remove_target(uint32_t tgid);
+  // Turns call stacks on or off for one process, overriding ProbeOptions::stacks.
+  Result<void> set_stacks(uint32_t tgid, bool on);
+  // Drops the override (and the per-process stack state) of a process that is gone.
+  void forget_stacks(uint32_t tgid);
   // Consumes available records (waits up to timeout_ms for the first);
   // returns the number consumed or an error.
   Result<int> poll(int timeout_ms, const RecordFn& fn);

@@ -361,6 +361,40 @@ size_t Symbolizer::tracked() const { return impl_->procs.size(); }
 
 void Symbolizer::forget(uint32_t pid) { impl_->procs.erase(pid); }
 
+bool Symbolizer::add_maps(uint32_t pid, const std::string& maps) {
+  if (pid == 0 || maps.empty()) return false;
+  auto& slot = impl_->procs[pid];
+  if (!slot) {
+    slot = std::make_unique<Proc>();
+    slot->pid = pid;
+  }
+  Proc& p = *slot;
+  const bool fresh = p.dwfl == nullptr;
+  if (fresh) {
+    p.dwfl = dwfl_begin(&kProcCallbacks);
+    p.attached = p.attach_failed = false;
+    if (p.dwfl == nullptr) return false;
+  }
+  FILE* f = ::fmemopen(const_cast<char*>(maps.data()), maps.size(), "r");
+  if (f == nullptr) return false;
+  t_reporting_pid = static_cast<pid_t>(pid);
+  if (fresh)
+    dwfl_report_begin(p.dwfl);
+  else
+    dwfl_report_begin_add(p.dwfl);
+  int rc = dwfl_linux_proc_maps_report(p.dwfl, f);
+  bool ok = dwfl_report_end(p.dwfl, nullptr, nullptr) == 0 && rc == 0;
+  std::fclose(f);
+  if (ok) {
+    Impl::attach(p);
+    dwfl_getmodules(p.dwfl, load_module_elf, nullptr, 0);
+  }
+  t_reporting_pid = 0;
+  p.reported = std::chrono::steady_clock::now();
+  p.frames.clear();  // a replaced mapping may change what an address means
+  return ok;
+}
+
 bool Symbolizer::Impl::report(Proc& p, bool add) {
   t_reporting_pid = static_cast<pid_t>(p.pid);
   if (add)

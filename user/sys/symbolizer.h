@@ -81,6 +81,13 @@ class Symbolizer {
   std::vector<Frame> symbolize(uint32_t pid, const std::vector<uint64_t>& ips,
                                bool call_stack = false);
 
+  // Adds mappings given as /proc/PID/maps lines (for instance sent by the
+  // kernel side while the process was alive) to what is known of pid, without
+  // reading /proc: the process may be gone by now. Files are opened right
+  // away. Only lines of ELF files matter; each file's run of lines must start
+  // at its first mapping. False when nothing could be added.
+  bool add_maps(uint32_t pid, const std::string& maps);
+
   // The process exited or exec'd: drop its maps, open files and cached frames.
   void forget(uint32_t pid);
 

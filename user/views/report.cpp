@@ -70,11 +70,13 @@ void text_groups(std::ostringstream& o, const std::vector<FdView>& fds, size_t m
   }
 }
 
-void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus) {
+void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool exited) {
   size_t n = 0;
   for (auto& s : sus) {
     if (s.site.empty()) continue;
-    if (n++ == 0) o << "  suspects (still open, by call site):\n";
+    if (n++ == 0)
+      o << (exited ? "  suspects (open at exit, by call site):\n"
+                   : "  suspects (still open, by call site):\n");
     if (n > 10) break;
     o << "    " << s.count << " " << kind_name(s.kind) << " from " << s.site;
     if (!s.target.empty()) o << " -> " << s.target;
@@ -137,7 +139,7 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
                      : "  still open (oldest first):\n");
       text_groups(o, fds, opt.max_groups);
     }
-    text_suspects(o, p.suspects);
+    text_suspects(o, p.suspects, p.exited);
   }
   return o.str();
 }

@@ -1,0 +1,513 @@
+// Call stacks (bpf/fdwatch_abi.h "Call stacks"): the kernel side's USTACK and
+// UMAP records, traced on this very process, and the pure helpers that turn
+// frames into Event::stack/site.  The BPF tests need root.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/cli.h"
+#include "cli/session.h"
+#include "common/require_root.h"
+#include "fdwatch_abi.h"
+#include "probe/decoder.h"
+#include "probe/probe.h"
+#include "sys/symbolizer.h"
+
+using namespace fdw;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// What one traced call left in the ring buffer: its USTACK (if any) and its
+// fd record, paired by the ABI's rule.
+struct Capture {
+  std::vector<Bytes> records;  // everything, in ring order
+
+  const Bytes* fd_record(uint32_t tid, int32_t fd) const {
+    for (auto& r : records) {
+      uint16_t t = record_type(r.data(), r.size());
+      if (t != FDW_EV_OPEN && t != FDW_EV_DUP) continue;
+      fdw_event e;
+      std::memcpy(&e, r.data(), sizeof e);
+      if (e.tid == tid && e.ret == fd) return &r;
+    }
+    return nullptr;
+  }
+  // The last USTACK of tid before `before` (the pairing rule).
+  std::optional<UStack> ustack_before(uint32_t tid, const Bytes* before) const {
+    std::optional<UStack> last;
+    for (auto& r : records) {
+      if (&r == before) break;
+      if (record_type(r.data(), r.size()) != FDW_EV_USTACK) continue;
+      std::string err;
+      auto u = decode_ustack(r.data(), r.size(), &err);
+      EXPECT_TRUE(u) << err;
+      if (u && u->sample.tid == tid) last = u;
+    }
+    return last;
+  }
+  size_t count(uint16_t type, uint32_t tid) const {
+    size_t n = 0;
+    for (auto& r : records) {
+      if (record_type(r.data(), r.size()) != type) continue;
+      fdw_event e;
+      std::memcpy(&e, r.data(), 24);
+      n += e.tid == tid;
+    }
+    return n;
+  }
+  std::vector<UMap> umaps(uint32_t pid) const {
+    std::vector<UMap> out;
+    for (auto& r : records) {
+      if (record_type(r.data(), r.size()) != FDW_EV_UMAP) continue;
+      std::string err;
+      auto m = decode_umap(r.data(), r.size(), &err);
+      EXPECT_TRUE(m) << err;
+      if (m && m->pid == pid) out.push_back(*m);
+    }
+    return out;
+  }
+};
+
+class StackProbe : public ::testing::Test {
+ protected:
+  void open_probe(bool stacks) {
+    ProbeOptions o;
+    o.self_tgid = 0xffffffffu;  // trace ourselves
+    o.stacks = stacks;
+    auto p = Probe::open(o);
+    ASSERT_TRUE(p) << p.error().message;
+    probe_ = std::move(p.value());
+    ASSERT_TRUE(probe_->add_target(uint32_t(getpid())));
+    drain();
+    cap_.records.clear();
+  }
+  void drain() {
+    Probe::RecordFn fn = [this](const void* d, size_t n) {
+      auto* b = static_cast<const uint8_t*>(d);
+      cap_.records.emplace_back(b, b + n);
+    };
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(probe_->poll(0, fn));
+  }
+  std::unique_ptr<Probe> probe_;
+  Capture cap_;
+};
+
+constexpr uint64_t kMagic = 0x4b41545366647721ull;  // found in the copied stack
+
+struct CallSite {
+  int fd = -1;
+  uint64_t magic_addr = 0;  // address of a local holding kMagic in the caller
+  uint32_t tid = 0;
+};
+
+__attribute__((noinline)) int stk_probe_leaf(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);  // STK-SITE leaf
+  asm volatile("" ::: "memory");  // no tail call: this frame must stay
+  return fd;
+}
+
+__attribute__((noinline)) void stk_probe_caller(CallSite* cs) {
+  volatile uint64_t magic = kMagic;
+  cs->magic_addr = uint64_t(&magic);
+  cs->tid = uint32_t(gettid());
+  cs->fd = stk_probe_leaf("/dev/null");
+  asm volatile("" ::: "memory");
+}
+
+// Uses `depth` frames of ~512 bytes of stack, then calls stk_probe_caller.
+__attribute__((noinline)) void stk_probe_deep(CallSite* cs, int depth) {
+  volatile char pad[512];
+  pad[0] = char(depth);
+  if (depth > 0)
+    stk_probe_deep(cs, depth - 1);
+  else
+    stk_probe_caller(cs);
+  pad[1] = pad[0];
+}
+
+// A thread on a stack we own: [base, base + size) read-write, one PROT_NONE
+// page above it, so the stack mapping ends exactly at base + size.
+struct OwnStackThread {
+  static constexpr size_t kSize = 256 * 1024;
+  char* base = nullptr;
+  CallSite cs;
+  int depth = 0;
+
+  uint64_t top() const { return uint64_t(base) + kSize; }
+  void run(int d) {
+    depth = d;
+    void* m = mmap(nullptr, kSize + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    base = static_cast<char*>(m);
+    // every page touched: an untouched page cannot be read without a fault
+    std::memset(base, 0x5a, kSize);
+    ASSERT_EQ(mprotect(base + kSize, 4096, PROT_NONE), 0);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    ASSERT_EQ(pthread_attr_setstack(&a, base, kSize), 0);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(
+                  &t, &a,
+                  [](void* p) -> void* {
+                    auto* self = static_cast<OwnStackThread*>(p);
+                    stk_probe_deep(&self->cs, self->depth);
+                    return nullptr;
+                  },
+                  this),
+              0);
+    pthread_join(t, nullptr);
+    pthread_attr_destroy(&a);
+  }
+  ~OwnStackThread() {
+    if (base) munmap(base, kSize + 4096);
+  }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_F(StackProbe, UStackPrecedesItsOpenWithTheKeyRegistersAndStackBytes) {
+  FDW_REQUIRE_ROOT();
+  open_probe(true);
+  OwnStackThread t;
+  t.run(40);  // ~20 KiB deep: the full 8 KiB copy fits below the top
+  ASSERT_GE(t.cs.fd, 0);
+  drain();
+  close(t.cs.fd);
+
+  const Bytes* rec = cap_.fd_record(t.cs.tid, t.cs.fd);
+  ASSERT_NE(rec, nullptr);
+  int32_t key = record_stack_id(rec->data(), rec->size());
+  ASSERT_GE(key, 0);
+  auto u = cap_.ustack_before(t.cs.tid, rec);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->key, key);
+  EXPECT_EQ(u->sys, FDW_SYS_OPENAT);
+  EXPECT_EQ(u->sample.pid, uint32_t(getpid()));
+  EXPECT_FALSE(u->truncated);
+  ASSERT_EQ(u->sample.stack.size(), size_t(FDW_USTACK_DEFAULT));
+  const uint64_t sp = u->sample.regs.r[kRegSp];
+  ASSERT_GT(t.cs.magic_addr, sp);
+  ASSERT_LT(t.cs.magic_addr - sp, uint64_t(FDW_USTACK_DEFAULT));
+  uint64_t seen;
+  std::memcpy(&seen, u->sample.stack.data() + (t.cs.magic_addr - sp), 8);
+  EXPECT_EQ(seen, kMagic);
+  EXPECT_GE(sp, uint64_t(t.base));
+  EXPECT_LT(sp, t.top());
+  EXPECT_EQ(cap_.count(FDW_EV_USTACK, t.cs.tid), 1u);
+}
+
+TEST_F(StackProbe, NearTheTopOfItsStackTheCopyEndsAtTheMapping) {
+  FDW_REQUIRE_ROOT();
+  open_probe(true);
+  OwnStackThread t;
+  t.run(0);  // a few hundred bytes below the thread's TLS at the top
+  ASSERT_GE(t.cs.fd, 0);
+  drain();
+  close(t.cs.fd);
+  const Bytes* rec = cap_.fd_record(t.cs.tid, t.cs.fd);
+  ASSERT_NE(rec, nullptr);
+  auto u = cap_.ustack_before(t.cs.tid, rec);
+  ASSERT_TRUE(u);
+  const uint64_t sp = u->sample.regs.r[kRegSp];
+  ASSERT_LT(t.top() - sp, uint64_t(FDW_USTACK_DEFAULT)) << "the thread started too deep";
+  EXPECT_TRUE(u->truncated);
+  EXPECT_EQ(u->sample.stack.size(), t.top() - sp);
+  uint64_t seen;
+  std::memcpy(&seen, u->sample.stack.data() + (t.cs.magic_addr - sp), 8);
+  EXPECT_EQ(seen, kMagic);
+}
+
+TEST_F(StackProbe, UMapsDescribeTheTestBinaryAsProcMapsDoes) {
+  FDW_REQUIRE_ROOT();
+  open_probe(true);
+  CallSite cs;
+  stk_probe_caller(&cs);
+  ASSERT_GE(cs.fd, 0);
+  drain();
+  close(cs.fd);
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ASSERT_GT(n, 0);
+  exe[n] = 0;
+  // The run of /proc/self/maps lines of the executable: first start, last end.
+  uint64_t start = 0, end = 0, ino = 0;
+  unsigned maj = 0, min = 0;
+  std::istringstream maps(read_file("/proc/self/maps"));
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() < strlen(exe) || line.compare(line.size() - strlen(exe), std::string::npos, exe) != 0)
+      continue;
+    unsigned long long s, e, off, i;
+    char perms[8];
+    ASSERT_EQ(sscanf(line.c_str(), "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms, &off, &maj, &min, &i), 7);
+    if (!start) start = s;
+    end = e;
+    ino = i;
+  }
+  ASSERT_NE(start, 0u);
+  auto ums = cap_.umaps(uint32_t(getpid()));
+  const UMap* self = nullptr;
+  for (auto& m : ums)
+    if (m.path == exe) self = &m;
+  ASSERT_NE(self, nullptr) << ums.size() << " UMAP records, none for " << exe;
+  EXPECT_EQ(self->start, start);
+  EXPECT_EQ(self->end, end);
+  EXPECT_EQ(self->pgoff, 0u);
+  EXPECT_EQ(self->ino, ino);
+  EXPECT_EQ(self->dev_major, maj);
+  EXPECT_EQ(self->dev_minor, min);
+  // Sent once per image: a second call sends no mapping again.
+  drain();  // reading /proc/self/maps above created an fd too
+  cap_.records.clear();
+  CallSite again;
+  stk_probe_caller(&again);
+  drain();
+  close(again.fd);
+  EXPECT_TRUE(cap_.umaps(uint32_t(getpid())).empty());
+  EXPECT_EQ(cap_.count(FDW_EV_USTACK, again.tid), 1u);
+}
+
+TEST_F(StackProbe, KernelMapsAloneUnwindToTheCallingFunctions) {
+  FDW_REQUIRE_ROOT();
+  open_probe(true);
+  CallSite cs;
+  stk_probe_caller(&cs);
+  ASSERT_GE(cs.fd, 0);
+  drain();
+  close(cs.fd);
+  const Bytes* rec = cap_.fd_record(cs.tid, cs.fd);
+  ASSERT_NE(rec, nullptr);
+  auto u = cap_.ustack_before(cs.tid, rec);
+  ASSERT_TRUE(u);
+  std::string maps;
+  for (auto& m : cap_.umaps(uint32_t(getpid()))) maps += m.maps_line();
+  Symbolizer sym;  // fresh: knows nothing but what the records say
+  ASSERT_TRUE(sym.add_maps(uint32_t(getpid()), maps));
+  auto frames = sym.unwind(u->sample);
+  ASSERT_GE(frames.size(), 3u);
+  EXPECT_EQ(frames[0].module, "libc.so.6");
+  // The line of the open() call in stk_probe_leaf, from this very source file
+  // (the marker is split here so that this line does not match).
+  int open_line = 0;
+  {
+    std::istringstream src(read_file(std::string(SOURCE_DIR) + "/tests/privileged/stacks_test.cpp"));
+    const std::string marker = std::string("// STK-") + "SITE leaf";
+    int n = 0;
+    for (std::string l; std::getline(src, l);)
+      if (++n && l.find(marker) != std::string::npos) open_line = n;
+  }
+  ASSERT_GT(open_line, 0);
+  const std::string leaf = "(anonymous namespace)::stk_probe_leaf(char const*) (stacks_test.cpp:" +
+                           std::to_string(open_line) + ")";
+  auto texts = stack_texts(frames);
+  auto at = std::find(texts.begin(), texts.end(), leaf);
+  ASSERT_NE(at, texts.end()) << ::testing::PrintToString(texts);
+  ASSERT_NE(at + 1, texts.end());
+  EXPECT_EQ((at + 1)->rfind("(anonymous namespace)::stk_probe_caller((anonymous namespace)::CallSite*) (", 0), 0u);
+  EXPECT_EQ(stack_site(frames), leaf);
+}
+
+TEST_F(StackProbe, OffByDefaultThenSwitchedPerProcess) {
+  FDW_REQUIRE_ROOT();
+  open_probe(false);
+  CallSite off1, on, off2;
+  stk_probe_caller(&off1);
+  drain();
+  ASSERT_TRUE(probe_->set_stacks(uint32_t(getpid()), true));
+  stk_probe_caller(&on);
+  drain();
+  ASSERT_TRUE(probe_->set_stacks(uint32_t(getpid()), false));
+  stk_probe_caller(&off2);
+  drain();
+  for (int fd : {off1.fd, on.fd, off2.fd}) close(fd);
+  for (auto* cs : {&off1, &off2}) {
+    const Bytes* rec = cap_.fd_record(cs->tid, cs->fd);
+    ASSERT_NE(rec, nullptr);
+    EXPECT_EQ(record_stack_id(rec->data(), rec->size()), -1);
+  }
+  const Bytes* rec = cap_.fd_record(on.tid, on.fd);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_GE(record_stack_id(rec->data(), rec->size()), 0);
+  EXPECT_EQ(cap_.count(FDW_EV_USTACK, on.tid), 1u);
+  EXPECT_EQ(probe_->stats().ustacks, 1u);
+  EXPECT_EQ(probe_->stats().ustack_lost, 0u);
+}
+
+TEST_F(StackProbe, FailedCallsHaveNoStackPipesAndDupsDo) {
+  FDW_REQUIRE_ROOT();
+  open_probe(true);
+  const uint32_t tid = uint32_t(gettid());
+  int bad = open("/nonexistent/fdwatch-stacks", O_RDONLY);
+  ASSERT_EQ(bad, -1);
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  int d = dup(p[0]);
+  ASSERT_GE(d, 0);
+  drain();
+  for (int fd : {p[0], p[1], d}) close(fd);
+  const Bytes* failed = cap_.fd_record(tid, -ENOENT);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_EQ(record_stack_id(failed->data(), failed->size()), -1);
+  for (int fd : {p[0], d}) {
+    const Bytes* rec = cap_.fd_record(tid, fd);
+    ASSERT_NE(rec, nullptr) << fd;
+    auto u = cap_.ustack_before(tid, rec);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(record_stack_id(rec->data(), rec->size()), u->key);
+  }
+  EXPECT_EQ(cap_.count(FDW_EV_USTACK, tid), 2u);  // pipe2 and dup, not the failed open
+}
+
+// ---- pure: frames to texts, records, options (no root) -----------------
+
+namespace {
+
+Frame frame(std::string fn, std::string file, int line, std::string module, uint64_t off = 0) {
+  Frame f;
+  f.function = std::move(fn);
+  f.file = std::move(file);
+  f.line = line;
+  f.module = std::move(module);
+  f.module_offset = off;
+  f.ip = 0x1000 + off;
+  return f;
+}
+
+}  // namespace
+
+TEST(StackText, SiteIsTheInnermostFrameOutsideTheRuntime) {
+  std::vector<Frame> fs = {
+      frame("__open", "../sysdeps/unix/sysv/linux/open64.c", 41, "libc.so.6"),
+      frame("std::basic_filebuf<char>::open(char const*)", "", 0, "libstdc++.so.6"),
+      frame("open_config.constprop.0", "/src/app/stk_leak.c", 20, "stk_leak"),
+      frame("main", "/src/app/stk_leak.c", 55, "stk_leak"),
+      frame("__libc_start_call_main", "", 0, "libc.so.6")};
+  EXPECT_EQ(stack_site(fs), "open_config (stk_leak.c:20)");
+  EXPECT_EQ(stack_texts(fs),
+            (std::vector<std::string>{"__open (open64.c:41)", "std::basic_filebuf<char>::open(char const*)",
+                                      "open_config (stk_leak.c:20)", "main (stk_leak.c:55)",
+                                      "__libc_start_call_main"}));
+}
+
+TEST(StackText, AllRuntimeGivesTheInnermostNamedFrame) {
+  std::vector<Frame> fs = {frame("", "", 0, "ld-linux-x86-64.so.2", 0x1234),
+                           frame("_dl_map_object", "dl-load.c", 2000, "ld-linux-x86-64.so.2"),
+                           frame("dlopen", "", 0, "libc.so.6")};
+  EXPECT_EQ(stack_site(fs), "_dl_map_object (dl-load.c:2000)");
+  EXPECT_EQ(stack_site({}), "");
+}
+
+TEST(StackText, StrippedCodeIsModulePlusOffsetAndClonesLoseTheirSuffix) {
+  std::vector<Frame> fs = {frame("__socket", "", 0, "libc.so.6"), frame("", "", 0, "stk_stripped", 0x12c4),
+                           frame("ns::Pool<int>::get(int) [clone .isra.0]", "pool.h", 7, "app")};
+  EXPECT_EQ(stack_site(fs), "stk_stripped+0x12c4");
+  EXPECT_EQ(stack_texts(fs)[2], "ns::Pool<int>::get(int) (pool.h:7)");
+  EXPECT_TRUE(runtime_module("libpthread.so.0"));
+  EXPECT_TRUE(runtime_module("[vdso]"));
+  EXPECT_FALSE(runtime_module("libcurl.so.4"));
+  EXPECT_FALSE(runtime_module("stk_leak"));
+}
+
+TEST(StackRecords, UStackRoundTripAndBadLengths) {
+  std::vector<uint8_t> buf(offsetof(fdw_ustack, stack) + 64, 0);
+  fdw_ustack h{};
+  h.ts_ns = 0x123456789abcdefull;
+  h.tgid = 42;
+  h.tid = 43;
+  h.type = FDW_EV_USTACK;
+  h.sys = FDW_SYS_SOCKET;
+  h.size = uint16_t(buf.size());
+  h.flags = FDW_F_TRUNC;
+  h.stack_len = 64;
+  for (int i = 0; i < FDW_USTACK_NREGS; ++i) h.regs[i] = 100 + i;
+  std::memcpy(buf.data(), &h, offsetof(fdw_ustack, stack));
+  for (int i = 0; i < 64; ++i) buf[offsetof(fdw_ustack, stack) + i] = uint8_t(i);
+  std::string err;
+  auto u = decode_ustack(buf.data(), buf.size(), &err);
+  ASSERT_TRUE(u) << err;
+  EXPECT_EQ(u->key, int32_t(0x123456789abcdefull & 0x7fffffff));
+  EXPECT_EQ(u->sample.pid, 42u);
+  EXPECT_EQ(u->sample.tid, 43u);
+  EXPECT_EQ(u->sample.regs.r[kRegSp], 107u);
+  EXPECT_EQ(u->sample.regs.r[kRegIp], 116u);
+  EXPECT_EQ(u->sample.stack.size(), 64u);
+  EXPECT_EQ(u->sample.stack[63], 63);
+  EXPECT_TRUE(u->truncated);
+  EXPECT_EQ(u->sys, FDW_SYS_SOCKET);
+  h.stack_len = 65;  // claims more than the record holds
+  std::memcpy(buf.data(), &h, offsetof(fdw_ustack, stack));
+  EXPECT_FALSE(decode_ustack(buf.data(), buf.size(), &err));
+  EXPECT_FALSE(decode_ustack(buf.data(), 100, &err));
+}
+
+TEST(StackRecords, UMapIsOneMapsLine) {
+  fdw_umap r{};
+  r.tgid = 7;
+  r.type = FDW_EV_UMAP;
+  r.size = sizeof r;
+  r.start = 0x55d0c0de0000;
+  r.end = 0x55d0c0de5000;
+  r.pgoff = 0;
+  r.ino = 1234567;
+  r.dev_major = 8;
+  r.dev_minor = 1;
+  std::strcpy(r.path, "/usr/bin/my app");
+  std::string err;
+  auto m = decode_umap(&r, sizeof r, &err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->maps_line(), "55d0c0de0000-55d0c0de5000 r-xp 00000000 08:01 1234567 /usr/bin/my app\n");
+  std::strcpy(r.path, "relative/path");
+  EXPECT_FALSE(decode_umap(&r, sizeof r, &err));
+}
+
+TEST(StackCli, DefaultsPerModeAndExclusiveFlags) {
+  auto parse = [](std::vector<std::string> args) -> std::optional<WatchOptions> {
+    CLI::App app;
+    WatchOptions o;
+    setup_watch(app, o);
+    std::reverse(args.begin(), args.end());
+    try {
+      app.parse(args);
+    } catch (const CLI::ParseError&) {
+      return std::nullopt;
+    }
+    return o;
+  };
+  auto p = parse({"-p", "12"});
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(watch_stacks(*p));
+  EXPECT_EQ(p->stack_bytes, 8192u);
+  auto a = parse({"-a"});
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(watch_stacks(*a));
+  auto as = parse({"-a", "--stacks", "--stack-bytes", "4096"});
+  ASSERT_TRUE(as);
+  EXPECT_TRUE(watch_stacks(*as));
+  EXPECT_EQ(as->stack_bytes, 4096u);
+  auto pn = parse({"-p", "12", "--no-stacks"});
+  ASSERT_TRUE(pn);
+  EXPECT_FALSE(watch_stacks(*pn));
+  EXPECT_FALSE(parse({"-p", "12", "--stacks", "--no-stacks"}));
+  EXPECT_FALSE(parse({"-p", "12", "--stack-bytes", "16385"}));
+}
