@@ -40,8 +40,16 @@ class LiveSource : public TopSource {
 
   Snapshot next(double wait_s) override { return collect(wait_s, -1); }
   Snapshot next_or_key(double wait_s, int key_fd) override { return collect(wait_s, key_fd); }
-  void on_detail(uint32_t pid) override { detail_ = pid; }
-  void on_detail_closed(uint32_t) override { detail_ = 0; }
+  // The process whose detail is open gets call stacks (off system-wide), so
+  // its new fds show where they come from while the operator looks.
+  void on_detail(uint32_t pid) override {
+    detail_ = pid;
+    (void)s_.set_stacks(pid, true);
+  }
+  void on_detail_closed(uint32_t pid) override {
+    detail_ = 0;
+    (void)s_.set_stacks(pid, false);
+  }
   const Error* error() const { return err_ ? &*err_ : nullptr; }
 
  private:
