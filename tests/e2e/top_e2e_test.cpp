@@ -69,6 +69,9 @@ TEST(TopE2E, LeakerRisesToTopDetailShowsFdsAndQExits) {
   std::string detail = tm.capture();
   EXPECT_NE(detail.find(std::to_string(leaker.pid())), std::string::npos) << detail;
   EXPECT_NE(detail.find("file"), std::string::npos) << detail;
+  // stacks are off system-wide but on for the process in the detail view:
+  // fds it opens from now on name their call site
+  EXPECT_TRUE(tm.wait_for("open_one (fx_checkpoint.c:", 10)) << tm.capture();
   ASSERT_TRUE(tm.send_keys({"Escape"}));
   ASSERT_TRUE(tm.wait_for("PID USER", 10)) << tm.capture();
   ASSERT_TRUE(tm.send_keys({"q"}));
