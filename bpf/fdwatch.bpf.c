@@ -570,23 +570,8 @@ static __always_inline int emit_sockaddr(__u16 sys, long ret, int fd)
 
 static __always_inline int emit_accept(__u16 sys, long ret, bool cloexec)
 {
-	__s32 sid = ustack_for(sys, ret);
-	struct fdw_event_path *e = reserve_path(FDW_EV_OPEN, sys);
-	struct file *f;
-
-	if (!e)
-		return 0;
-	e->h.stack_id = sid;
-	e->h.ret = ret;
-	if (cloexec)
-		e->h.flags |= FDW_F_CLOEXEC;
-	if (ret >= 0) {
-		f = fill_file(&e->h, ret);
-		if (f && e->h.sock.family == 1)
-			fill_unix_path(e, f);
-	}
-	submit(e);
-	return 0;
+	/* a socket has no path: this is emit_new_fd_path's socket case */
+	return emit_new_fd_path(sys, ret, cloexec);
 }
 
 static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2, __s64 arg, __s64 arg2)

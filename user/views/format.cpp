@@ -6,18 +6,6 @@
 
 namespace fdw {
 
-namespace {
-
-template <typename... Args>
-std::string fmt(const char* f, Args... args) {
-  char buf[128];
-  int n = std::snprintf(buf, sizeof buf, f, args...);
-  if (n < 0) return {};
-  return std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
-
-}  // namespace
-
 std::string format_duration(double s) {
   if (std::isnan(s)) return "";
   if (s < 0) s = 0;

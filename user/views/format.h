@@ -4,9 +4,20 @@
 
 #include <cstdint>
 #include <cstddef>
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
 namespace fdw {
+
+// snprintf into a std::string (at most 127 characters: one cell or line part).
+template <typename... Args>
+std::string fmt(const char* f, Args... args) {
+  char buf[128];
+  int n = std::snprintf(buf, sizeof buf, f, args...);
+  if (n < 0) return {};
+  return std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
+}
 
 // Durations: "0.1s" (< 10 s, truncated to tenths), "12s", "4m03s", "2h10m",
 // "3d04h", "123d"; "" for NaN.  Negative counts as 0.

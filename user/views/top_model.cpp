@@ -63,14 +63,6 @@ bool icontains(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-template <typename... Args>
-std::string fmt(const char* f, Args... args) {
-  char buf[128];
-  int n = std::snprintf(buf, sizeof buf, f, args...);
-  if (n < 0) return {};
-  return std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
-
 std::string user_text(uint32_t uid, const UserNameFn& user_name) {
   if (uid == UINT32_MAX) return "?";
   std::string name = user_name ? user_name(uid) : std::string();
