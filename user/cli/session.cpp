@@ -345,7 +345,10 @@ std::shared_ptr<const Session::Resolved> Session::resolve(const UStackView& u) {
     memo_.erase(u.pid);  // more code known: earlier results may be partial
   }
   auto& memo = memo_[u.pid];
-  const MemoKey mk{u.regs.r[kRegIp], u.regs.r[kRegSp], u.regs.r[6]};
+  // rbp counts only as a frame pointer (into the copied stack); otherwise it
+  // is a general register whose value says nothing about the frames.
+  const uint64_t sp = u.regs.r[kRegSp], bp = u.regs.r[6];
+  const MemoKey mk{u.regs.r[kRegIp], sp, bp >= sp && bp - sp < u.stack_len ? bp - sp : ~0ull};
   if (auto m = memo.find(mk); m != memo.end() && slots_match(u, m->second.slots)) {
     ++stacks_reused_;
     return m->second.res;

@@ -125,15 +125,16 @@ class Session {
   std::set<uint32_t> stack_state_;  // pids with per-process stack state in the kernel
 
   // Unwinding memo.  A loop that leaks from one place gives samples with the
-  // same ip, sp and rbp and the same return addresses in the same stack
-  // slots; those unwind alike, so the texts are reused once the slots match.
+  // same ip, sp and frame pointer and the same return addresses in the same
+  // stack slots; those unwind alike, so the texts are reused once the slots
+  // match.
   struct MemoKey {
-    uint64_t ip, sp, bp;
+    uint64_t ip, sp, fp_off;  // fp_off: rbp - sp, or ~0 when rbp is not in the copy
     bool operator==(const MemoKey&) const = default;
   };
   struct MemoHash {
     size_t operator()(const MemoKey& k) const {
-      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.bp << 17));
+      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.fp_off << 17));
     }
   };
   struct Memo {
