@@ -120,7 +120,14 @@ class Session {
     std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
   };
   std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
-  std::unordered_map<uint32_t, std::string> new_maps_;  // pid -> UMAP lines not yet given to sym_
+  // The UMAP records of a process image, as sym_ should know them.
+  struct Maps {
+    std::map<uint64_t, UMap> all;  // by start address; a newer overlapping one replaces
+    std::string fresh;             // maps lines sym_ has not been given yet
+    bool rebuild = false;          // something was replaced: give sym_ `all` anew
+  };
+  std::unordered_map<uint32_t, Maps> maps_;  // by pid
+  void add_umap(UMap m);
   uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0, stacks_reused_ = 0;
   std::set<uint32_t> stack_state_;  // pids with per-process stack state in the kernel
 
