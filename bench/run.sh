@@ -165,6 +165,11 @@ finish_fdwatch() {
   json=$(<"$work/fw.json")
   [[ $json =~ $re ]] || die "fdwatch $1 printed no lost_events (keep its JSON with --keep)"
   res_lost=${BASH_REMATCH[1]}
+  # calls whose stack was skipped (reader behind) or lost, from the final note
+  re='([0-9]+) call-stack records lost'
+  res_stk=0
+  [[ $(<"$work/fw.err") =~ $re ]] && res_stk=${BASH_REMATCH[1]}
+  return 0
 }
 
 # Each run_* measures one fdloop run of kind $1 into res_ns (and res_lost).
@@ -205,17 +210,19 @@ declare -A label=([untraced]="untraced" [pid]="fdwatch -p" [pidns]="-p nostack" 
 
 printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
 printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"
-printf '%-7s %-11s %9s  %-8s %s\n' kind mode "ns/op" "ratio" "runs (ns/op) / lost_events per run"
+printf '%-7s %-11s %9s  %-8s %s\n' kind mode "ns/op" "ratio" \
+  "runs (ns/op) / lost_events per run [/ calls without stack (of ITERS), -p only]"
 IFS=, read -ra kind_list <<<"$kinds"
-declare -A ns lost
+declare -A ns lost stk
 for kind in "${kind_list[@]}"; do
   "$FDLOOP" --no-wait "$kind" $((iters / 10 + 1)) >/dev/null  # warm caches, not measured
-  ns=() lost=()
+  ns=() lost=() stk=()
   for ((r = 1; r <= reps; r++)); do
     for mode in "${modes[@]}"; do
       "run_$mode" "$kind"
       ns[$mode]+="$res_ns "
       [[ $mode == untraced ]] || lost[$mode]+="$res_lost "
+      [[ $mode != pid ]] || stk[$mode]+="$res_stk "
     done
   done
   base=$(median <<<"${ns[untraced]}")
@@ -224,6 +231,7 @@ for kind in "${kind_list[@]}"; do
     ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
     detail="${ns[$mode]% }"
     [[ $mode == untraced ]] || detail+=" / ${lost[$mode]% }"
+    [[ $mode != pid ]] || detail+=" / stacks lost ${stk[$mode]% }"
     printf '%-7s %-11s %9s  %-8s %s\n' "$kind" "${label[$mode]}" "$med" "${ratio}x" "$detail"
   done
 done

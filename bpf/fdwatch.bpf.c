@@ -1565,7 +1565,7 @@ struct umap_scratch {
 	__u64 gen;
 	__u32 seen, err;
 	__u64 w_dentry, w_vfsmnt; /* path walk: where it is */
-	__u32 w_off, _pad;        /* path walk: path starts at path[w_off + 1] */
+	__u32 w_off, _pad;        /* path walk: the path so far starts at path[w_off] */
 };
 
 struct {

@@ -152,8 +152,9 @@ enum fdw_stat {
  * Pairing rule: keep the last USTACK per tid; an OPEN/DUP record with
  * stack_id >= 0 belongs to it when stack_id == (ustack.ts_ns & 0x7fffffff).
  * Records of other threads may sit in between; a thread's own records keep
- * their order.  stack_id = -1: no stack (stacks off, failed call, or the
- * USTACK record was lost, see FDW_STAT_USTACK_LOST).  A USTACK whose OPEN/DUP
+ * their order.  stack_id = -1: no stack (stacks off, failed call, or no
+ * USTACK record was sent: ring buffer full, or more of it unread than the
+ * rodata stack_fill_max, see FDW_STAT_USTACK_LOST).  A USTACK whose OPEN/DUP
  * was lost is simply superseded by the thread's next USTACK.
  *
  * Unwinding needs to know where each ELF file is mapped, also after the

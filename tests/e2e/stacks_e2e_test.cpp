@@ -286,6 +286,42 @@ TEST(StacksE2E, StrippedBinaryGivesModulePlusOffsetInsideTheFunction) {
   }
 }
 
+TEST(StacksE2E, CodeLoadedLaterIsUnwoundToo) {
+  FDW_REQUIRE_ROOT();
+  TempDir d;
+  const std::string src = d.path + "/plugin.c", so = d.path + "/libstkplugin.so";
+  {
+    std::ofstream out(src);
+    out << "#include <fcntl.h>\n"
+           "__attribute__((noinline)) static int plugin_open(void) {\n"
+           "  int fd = open(\"/etc/hostname\", O_RDONLY);\n"  // line 3
+           "  __asm__ volatile(\"\" ::: \"memory\");\n"
+           "  return fd;\n"
+           "}\n"
+           "int plugin_leak(int n) {\n"
+           "  int k = 0;\n"
+           "  for (int i = 0; i < n; i++) k += plugin_open() >= 0;\n"  // line 9
+           "  return k;\n"
+           "}\n";
+  }
+  ASSERT_EQ(std::system(("cc -g -O2 -shared -fPIC -o '" + so + "' '" + src + "'").c_str()), 0);
+  Result r = run({kFdwatch, "--json", "-q", "--", kFixtures + "/stk_dlopen", so});
+  ASSERT_EQ(r.status, 0) << r.err;
+  json rep = parse_report(r);
+  const json* p = process_named(rep, "stk_dlopen");
+  ASSERT_NE(p, nullptr) << r.out;
+  EXPECT_EQ(suspects_of(*p),
+            json::array({suspect("file", "plugin_open (plugin.c:3)", "/etc/hostname", 4),
+                         suspect("pipe", at("own_pipe", "stk_dlopen.c", "STK-SITE own"), "pipe", 4)}));
+  for (auto& f : (*p)["leaked_at_exit"]) {
+    if (f["kind"] != "file") continue;
+    int i = index_of(f["stack"], "plugin_open (plugin.c:3)");
+    ASSERT_GE(i, 1) << f["stack"].dump();
+    EXPECT_EQ(f["stack"][i + 1], "plugin_leak (plugin.c:9)");
+    EXPECT_EQ(f["stack"][i + 2].get<std::string>().rfind("main (stk_dlopen.c:", 0), 0u);
+  }
+}
+
 TEST(StacksE2E, NoStacksMeansNoSitesButTheSameLeaks) {
   FDW_REQUIRE_ROOT();
   Result r = run({kFdwatch, "--json", "-q", "--no-stacks", "--fail-on-leak", "--", kFixtures + "/stk_leak"});

@@ -314,7 +314,7 @@ bool Session::on_stack_record(const void* data, size_t len) {
   stack_state_.insert(tgid);
   if (type == FDW_EV_UMAP) {
     if (auto m = decode_umap(data, len, &err))
-      new_maps_[m->pid] += m->maps_line();
+      add_umap(std::move(*m));
     else
       ++decode_errors_;
   } else if (auto u = view_ustack(data, len, &err)) {
@@ -364,15 +364,41 @@ bool slots_match(const UStackView& u, const std::vector<std::pair<uint32_t, uint
 
 }  // namespace
 
+// Mappings normally only add up (ld.so loading libraries one by one); code
+// mapped where other code was (dlclose, then dlopen) replaces the old.
+void Session::add_umap(UMap m) {
+  Maps& mp = maps_[m.pid];
+  auto it = mp.all.lower_bound(m.start);
+  if (it != mp.all.begin() && std::prev(it)->second.end > m.start) --it;
+  while (it != mp.all.end() && it->second.start < m.end) {
+    it = mp.all.erase(it);
+    mp.rebuild = true;
+  }
+  mp.fresh += m.maps_line();
+  mp.all.emplace(m.start, std::move(m));
+}
+
 std::shared_ptr<const Session::Resolved> Session::resolve(const UStackView& u) {
   if (!sym_) sym_ = std::make_unique<Symbolizer>();
-  if (auto m = new_maps_.find(u.pid); m != new_maps_.end()) {
-    sym_->add_maps(u.pid, m->second);
-    new_maps_.erase(m);
+  if (auto m = maps_.find(u.pid); m != maps_.end() && (m->second.rebuild || !m->second.fresh.empty())) {
+    Maps& mp = m->second;
+    if (mp.rebuild) {
+      sym_->forget(u.pid);
+      std::string all;
+      for (auto& [start, um] : mp.all) all += um.maps_line();
+      sym_->add_maps(u.pid, all);
+    } else {
+      sym_->add_maps(u.pid, mp.fresh);
+    }
+    mp.fresh.clear();
+    mp.rebuild = false;
     memo_.erase(u.pid);  // more code known: earlier results may be partial
   }
   auto& memo = memo_[u.pid];
-  const MemoKey mk{u.regs.r[kRegIp], u.regs.r[kRegSp], u.regs.r[6]};
+  // rbp counts only as a frame pointer (into the copied stack); otherwise it
+  // is a general register whose value says nothing about the frames.
+  const uint64_t sp = u.regs.r[kRegSp], bp = u.regs.r[6];
+  const MemoKey mk{u.regs.r[kRegIp], sp, bp >= sp && bp - sp < u.stack_len ? bp - sp : ~0ull};
   if (auto m = memo.find(mk); m != memo.end() && slots_match(u, m->second.slots)) {
     ++stacks_reused_;
     return m->second.res;
@@ -413,7 +439,7 @@ void Session::attach_stack(Event& e, int32_t key) {
 
 void Session::drop_stacks(uint32_t pid, bool exited) {
   if (sym_) sym_->forget(pid);
-  new_maps_.erase(pid);
+  maps_.erase(pid);
   memo_.erase(pid);
   for (auto it = pending_.begin(); it != pending_.end();)
     it = it->second.pid == pid ? pending_.erase(it) : std::next(it);

@@ -125,20 +125,28 @@ class Session {
     std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
   };
   std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
-  std::unordered_map<uint32_t, std::string> new_maps_;  // pid -> UMAP lines not yet given to sym_
+  // The UMAP records of a process image, as sym_ should know them.
+  struct Maps {
+    std::map<uint64_t, UMap> all;  // by start address; a newer overlapping one replaces
+    std::string fresh;             // maps lines sym_ has not been given yet
+    bool rebuild = false;          // something was replaced: give sym_ `all` anew
+  };
+  std::unordered_map<uint32_t, Maps> maps_;  // by pid
+  void add_umap(UMap m);
   uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0, stacks_reused_ = 0;
   std::set<uint32_t> stack_state_;  // pids with per-process stack state in the kernel
 
   // Unwinding memo.  A loop that leaks from one place gives samples with the
-  // same ip, sp and rbp and the same return addresses in the same stack
-  // slots; those unwind alike, so the texts are reused once the slots match.
+  // same ip, sp and frame pointer and the same return addresses in the same
+  // stack slots; those unwind alike, so the texts are reused once the slots
+  // match.
   struct MemoKey {
-    uint64_t ip, sp, bp;
+    uint64_t ip, sp, fp_off;  // fp_off: rbp - sp, or ~0 when rbp is not in the copy
     bool operator==(const MemoKey&) const = default;
   };
   struct MemoHash {
     size_t operator()(const MemoKey& k) const {
-      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.bp << 17));
+      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.fp_off << 17));
     }
   };
   struct Memo {

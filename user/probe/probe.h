@@ -31,7 +31,7 @@ struct ProbeOptions {
   // Call stacks (USTACK/UMAP records) for every traced process unless
   // overridden per process by set_stacks().
   bool stacks = false;
-  uint32_t stack_bytes = 8192;  // user stack bytes copied per call, <= FDW_USTACK_MAX
+  uint32_t stack_bytes = 8192;  // user stack bytes copied per call (FDW_USTACK_DEFAULT), <= FDW_USTACK_MAX
 };
 
 struct ProbeStats {
@@ -40,7 +40,7 @@ struct ProbeStats {
   uint64_t no_enter = 0;   // exits without a matching enter
   uint64_t forks = 0;      // children added by --children
   uint64_t ustacks = 0;    // USTACK records submitted
-  uint64_t ustack_lost = 0;  // USTACK/UMAP records lost: ring buffer full
+  uint64_t ustack_lost = 0;  // USTACK/UMAP records not sent: ring buffer (nearly) full
 };
 
 class Probe {
