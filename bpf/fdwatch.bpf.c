@@ -315,9 +315,14 @@ struct {
  * CPU's pathbuf and returns its offset, or -1 (too deep, too long, or a
  * pseudo file whose name /proc makes up with d_dname: pipes, sockets, anon
  * inodes, pidfs, nsfs).  A global function: verified once, not per caller. */
+/* Turns a kernel address into a (read-only, fault-safe) BTF pointer, so the
+ * walk below uses plain loads instead of a probe-read helper per field. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define RDONLY(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
 __noinline int resolve_path(__u64 file_ptr)
 {
-	struct file *f = (struct file *)file_ptr;
+	struct file *f = RDONLY(struct file, file_ptr);
 	struct pathbuf *pb;
 	struct dentry *d, *parent, *mnt_root;
 	struct mount *m, *pm;
@@ -327,39 +332,39 @@ __noinline int resolve_path(__u64 file_ptr)
 	bool done = false;
 
 	pb = bpf_map_lookup_elem(&pathbufs, &zero);
-	if (!pb || !f)
+	if (!pb || !file_ptr)
 		return -1;
-	d = BPF_CORE_READ(f, f_path.dentry);
-	vm = BPF_CORE_READ(f, f_path.mnt);
-	if (!d || !vm || BPF_CORE_READ(d, d_op, d_dname))
+	d = f->f_path.dentry;
+	vm = f->f_path.mnt;
+	if (!d || !vm || (d->d_op && d->d_op->d_dname))
 		return -1;
-	m = (struct mount *)((char *)vm - bpf_core_field_offset(struct mount, mnt));
+	m = RDONLY(struct mount, (char *)vm - bpf_core_field_offset(struct mount, mnt));
 	pb->buf[FDW_PATH_MAX - 1] = 0;
-	parent = BPF_CORE_READ(d, d_parent);
-	if (d != parent && !BPF_CORE_READ(d, d_hash.pprev)) { /* d_unlinked() */
+	parent = d->d_parent;
+	if (d != parent && !d->d_hash.pprev) { /* d_unlinked() */
 		__builtin_memcpy(&pb->buf[FDW_PATH_MAX - 11], " (deleted)", 10);
 		pos -= 10;
 	}
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < FDW_PATH_DEPTH; i++) {
-		mnt_root = BPF_CORE_READ(m, mnt.mnt_root);
-		parent = BPF_CORE_READ(d, d_parent);
+		mnt_root = m->mnt.mnt_root;
+		parent = d->d_parent;
 		if (d == mnt_root || d == parent) {
-			pm = BPF_CORE_READ(m, mnt_parent);
+			pm = m->mnt_parent;
 			if (d != mnt_root || m == pm) { /* the namespace's root (or detached) */
 				done = true;
 				break;
 			}
-			d = BPF_CORE_READ(m, mnt_mountpoint);
+			d = m->mnt_mountpoint;
 			m = pm;
 			continue;
 		}
-		len = BPF_CORE_READ(d, d_name.len);
+		len = d->d_name.len;
 		if (len == 0 || (int)len + 1 > pos)
 			return -1;
 		pos -= len;
 		bpf_probe_read_kernel(&pb->buf[pos & (FDW_PATH_MAX - 1)], len & (FDW_PATH_MAX - 1),
-				      BPF_CORE_READ(d, d_name.name));
+				      d->d_name.name);
 		pos -= 1;
 		pb->buf[pos & (FDW_PATH_MAX - 1)] = '/';
 		d = parent;
