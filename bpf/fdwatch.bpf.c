@@ -573,11 +573,6 @@ static __always_inline int emit_sockaddr(__u16 sys, long ret, int fd)
 	return 0;
 }
 
-static __always_inline int emit_accept(__u16 sys, long ret, bool cloexec)
-{
-	/* a socket has no path: this is emit_new_fd_path's socket case */
-	return emit_new_fd_path(sys, ret, cloexec);
-}
 
 static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2, __s64 arg, __s64 arg2)
 {
@@ -731,13 +726,13 @@ EXIT(socketpair, FDW_SYS_SOCKETPAIR)
 ENTER(accept, FDW_SYS_ACCEPT)
 EXIT(accept, FDW_SYS_ACCEPT)
 {
-	return emit_accept(FDW_SYS_ACCEPT, ret, false);
+	return emit_new_fd_path(FDW_SYS_ACCEPT, ret, false);
 }
 
 ENTER(accept4, FDW_SYS_ACCEPT4)
 EXIT(accept4, FDW_SYS_ACCEPT4)
 {
-	return emit_accept(FDW_SYS_ACCEPT4, ret, in->a[3] & SOCK_CLOEXEC_);
+	return emit_new_fd_path(FDW_SYS_ACCEPT4, ret, in->a[3] & SOCK_CLOEXEC_);
 }
 
 ENTER(bind, FDW_SYS_BIND)
