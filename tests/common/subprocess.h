@@ -128,10 +128,5 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-inline std::string temp_dir() {
-  char tmpl[] = "/tmp/fdwatch-test-XXXXXX";
-  const char* d = mkdtemp(tmpl);
-  return d ? d : "/tmp";
-}
 
 }  // namespace fdw::test

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "common/require_root.h"
 #include "views/html_report.h"
 
@@ -24,6 +25,7 @@ namespace fdw {
 namespace {
 
 namespace fs = std::filesystem;
+using fdw::test::TempDir;
 
 std::string find_browser() {
   if (const char* env = std::getenv("FDWATCH_CHROMIUM"); env && *env) return env;
@@ -45,21 +47,6 @@ std::string find_browser() {
     }                                                                                     \
   } while (0)
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fdw-html-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Runs the browser on `url` with `extra` flags; returns stdout.  A fresh
 // profile and no background traffic: the page must render with no network.

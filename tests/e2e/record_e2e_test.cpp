@@ -10,6 +10,7 @@
 
 #include "common/require_root.h"
 #include "common/subprocess.h"
+#include "common/temp_dir.h"
 
 using fdw::test::Subprocess;
 using json = nlohmann::json;
@@ -44,7 +45,8 @@ struct Pair {
 
 Pair record_and_watch(const std::string& log) {
   Pair out;
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::string cp = dir + "/cp";
   Subprocess fx({kFixtures + "/fx_checkpoint", "wait", "file:/etc/hostname", "dir:/etc", "pipe", "socketpair",
                  "tcp", "eventfd", "memfd", "dup:0", "close:2", "3*file:/dev/null", "close-last",
@@ -87,7 +89,8 @@ void expect_same(const Pair& r) {
 
 TEST(RecordE2E, ReplayEqualsLiveWatch) {
   FDW_REQUIRE_ROOT();
-  std::string log = fdw::test::temp_dir() + "/run.jsonl";
+  fdw::test::TempDir tmp;
+  std::string log = tmp.file("run.jsonl");
   Pair r = record_and_watch(log);
   expect_same(r);
   // the first line is the header
@@ -101,7 +104,8 @@ TEST(RecordE2E, ReplayEqualsLiveWatch) {
 
 TEST(RecordE2E, CompressedLogReadsBack) {
   FDW_REQUIRE_ROOT();
-  std::string log = fdw::test::temp_dir() + "/run.jsonl.zst";
+  fdw::test::TempDir tmp;
+  std::string log = tmp.file("run.jsonl.zst");
   Pair r = record_and_watch(log);
   expect_same(r);
   std::string bytes = fdw::test::slurp(log);
@@ -111,7 +115,8 @@ TEST(RecordE2E, CompressedLogReadsBack) {
 
 TEST(RecordE2E, CorruptLogReportsLinesAndStillReports) {
   FDW_REQUIRE_ROOT();
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::string log = dir + "/run.jsonl";
   Pair r = record_and_watch(log);
   std::string text = fdw::test::slurp(log);
@@ -145,7 +150,8 @@ TEST(RecordE2E, CorruptLogReportsLinesAndStillReports) {
 }
 
 TEST(RecordE2E, NotALogIsOneLineError) {
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::string path = dir + "/notes.txt";
   FILE* f = fopen(path.c_str(), "w");
   ASSERT_NE(f, nullptr);
@@ -160,7 +166,8 @@ TEST(RecordE2E, NotALogIsOneLineError) {
 
 TEST(RecordE2E, FlightRecorderWritesReplayableBundleOnEmfile) {
   FDW_REQUIRE_ROOT();
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   Subprocess fx({kFixtures + "/fx_emfile", "--wait", "--fails", "5", "--hold", "30", "32"});
   ASSERT_TRUE(fx.wait_stderr("waiting for SIGUSR1", 20));
   Subprocess rec({kFdwatch, "record", "-p", std::to_string(fx.pid()), "--ring", "10m", "--trigger", "emfile",

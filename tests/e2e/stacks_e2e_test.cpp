@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "common/require_root.h"
 
 using nlohmann::json;
@@ -34,17 +35,7 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// A scratch directory, removed with its files.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/fdwatch-stk.XXXXXX";
-    path = mkdtemp(tmpl) ? tmpl : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) (void)!std::system(("rm -rf '" + path + "'").c_str());
-  }
-};
+using fdw::test::TempDir;
 
 struct Proc {
   pid_t pid = -1;
@@ -54,8 +45,8 @@ struct Proc {
 // Starts argv with stdout/stderr into files of dir.
 Proc start(const std::vector<std::string>& argv, const TempDir& dir, const std::string& tag) {
   Proc p;
-  p.out_path = dir.path + "/" + tag + ".out";
-  p.err_path = dir.path + "/" + tag + ".err";
+  p.out_path = dir.path() + "/" + tag + ".out";
+  p.err_path = dir.path() + "/" + tag + ".err";
   p.pid = fork();
   if (p.pid == 0) {
     int o = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -243,7 +234,7 @@ TEST(StacksE2E, FramePointerBuildGivesTheSameKindOfStacks) {
 TEST(StacksE2E, StrippedBinaryGivesModulePlusOffsetInsideTheFunction) {
   FDW_REQUIRE_ROOT();
   TempDir d;
-  const std::string bin = d.path + "/stk_stripped";
+  const std::string bin = d.path() + "/stk_stripped";
   ASSERT_EQ(std::system(("cp " + kFixtures + "/stk_leak '" + bin + "' && strip '" + bin + "'").c_str()), 0);
   ASSERT_NE(slurp(bin).find("GCC"), std::string::npos);  // still an ELF with .comment
   Result syms = run({"/usr/bin/nm", "-S", kFixtures + "/stk_leak"});
@@ -289,7 +280,7 @@ TEST(StacksE2E, StrippedBinaryGivesModulePlusOffsetInsideTheFunction) {
 TEST(StacksE2E, CodeLoadedLaterIsUnwoundToo) {
   FDW_REQUIRE_ROOT();
   TempDir d;
-  const std::string src = d.path + "/plugin.c", so = d.path + "/libstkplugin.so";
+  const std::string src = d.path() + "/plugin.c", so = d.path() + "/libstkplugin.so";
   {
     std::ofstream out(src);
     out << "#include <fcntl.h>\n"

@@ -10,6 +10,7 @@
 
 #include "common/require_root.h"
 #include "common/subprocess.h"
+#include "common/temp_dir.h"
 
 using fdw::test::Subprocess;
 using json = nlohmann::json;
@@ -60,7 +61,8 @@ const json* find_proc(const json& report, int pid) {
 
 TEST(WatchE2E, LiveTableEqualsProcAtCheckpoint) {
   FDW_REQUIRE_ROOT();
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::string cp = dir + "/cp1";
   Subprocess fx({kFixtures + "/fx_checkpoint", "wait", "file:/etc/hostname", "dir:/etc", "pipe",
                  "socketpair", "tcp", "udp", "eventfd", "epoll", "timerfd", "signalfd", "inotify",
@@ -164,7 +166,8 @@ TEST(WatchE2E, CommandModeReportsLeaksAndExitsWithStatus) {
   EXPECT_EQ(p["open_at_exit"], 8);
   // opened/closed are what the command itself did, loader included: the same
   // command under strace (an independent counter) says how many
-  std::string dir = fdw::test::temp_dir();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::vector<std::string> st = {"/usr/bin/strace", "-qq", "-e", "trace=openat,close,pipe2",
                                  "-o", dir + "/strace.txt"};
   st.insert(st.end(), cmd.begin(), cmd.end());

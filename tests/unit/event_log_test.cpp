@@ -1,5 +1,6 @@
 // Event log: the JSON form of every Event, the writer (plain, zstd, rotation)
 // and the reader's handling of damaged files, with the exact messages users see.
+#include "common/temp_dir.h"
 #include "core/classify.h"
 #include "log/event_log.h"
 
@@ -26,6 +27,7 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+using fdw::test::TempDir;
 
 // ---- helpers -------------------------------------------------------------------
 
@@ -125,21 +127,6 @@ LogHeader sample_header() {
   return h;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fdw-log-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
