@@ -5,11 +5,11 @@
 # libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
 # nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
-# checking fdwatch.
+# checking fdwatch; golang-go builds the Go fixture of the call-site tests.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
-  pkg-config cmake make g++ tmux strace bpftrace chromium
+  pkg-config cmake make g++ tmux strace bpftrace chromium golang-go
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

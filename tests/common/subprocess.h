@@ -64,6 +64,16 @@ class Subprocess {
     return err_.find(needle) != std::string::npos;
   }
 
+  // The same for stdout (a fixture that prints when it is ready).
+  bool wait_stdout(const std::string& needle, double seconds) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (out_.find(needle) != std::string::npos) return true;
+      pump(50);
+    }
+    return out_.find(needle) != std::string::npos;
+  }
+
   // Waits for exit (kills at the deadline); returns the exit status or -1.
   int wait(double seconds) {
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

@@ -83,7 +83,13 @@ HtmlInput demo_input() {
   a.open_fds = 1017;
   a.rlimit_nofile = 1024;
   a.failed = {{"EMFILE", 12}};
-  a.suspects = {{Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 1003, 20.1}};
+  Suspect su;
+  su.kind = Kind::Socket;
+  su.site = "main.callBackend";
+  su.target = "tcp ->127.0.0.1:8081";
+  su.count = 1003;
+  su.oldest_age_s = 20.1;
+  a.suspects = {su};
   ProcView b;
   b.pid = 4300;
   b.comm = "backend";

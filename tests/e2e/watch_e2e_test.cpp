@@ -120,7 +120,7 @@ TEST(WatchE2E, LiveProcessLeakSitesOnEveryKernel) {
   fdw::test::TempDir tmp;
   std::string cp = tmp.path() + "/cp1";
   Subprocess fx({kFixtures + "/fx_checkpoint", "wait", "3*file:/dev/null", "checkpoint:" + cp, "wait"});
-  Subprocess fw({kFdwatch, "-p", std::to_string(fx.pid()), "--json", "-q"});
+  Subprocess fw({kFdwatch, "-p", std::to_string(fx.pid()), "--json"});
   ASSERT_TRUE(fw.wait_stderr("attached", 60)) << fw.err();
   fx.signal(SIGUSR1);
   ASSERT_TRUE(fdw::test::wait_for_file(cp, 60));

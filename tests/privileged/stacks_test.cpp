@@ -1,6 +1,6 @@
 // Call stacks (bpf/fdwatch_abi.h "Call stacks"): the kernel side's USTACK and
-// UMAP records, traced on this very process, and the pure helpers that turn
-// frames into Event::stack/site.  The BPF tests need root.
+// UMAP records, traced on this very process, unwound into frames and site
+// (the site rules themselves: tests/unit/sites_test.cpp).  The BPF tests need root.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 #include "probe/probe.h"
+#include "stacks/sites.h"
 #include "sys/symbolizer.h"
 
 using namespace fdw;
@@ -379,55 +380,7 @@ TEST_F(StackProbe, FailedCallsHaveNoStackPipesAndDupsDo) {
   EXPECT_EQ(cap_.count(FDW_EV_USTACK, tid), 2u);  // pipe2 and dup, not the failed open
 }
 
-// ---- pure: frames to texts, records, options (no root) -----------------
-
-namespace {
-
-Frame frame(std::string fn, std::string file, int line, std::string module, uint64_t off = 0) {
-  Frame f;
-  f.function = std::move(fn);
-  f.file = std::move(file);
-  f.line = line;
-  f.module = std::move(module);
-  f.module_offset = off;
-  f.ip = 0x1000 + off;
-  return f;
-}
-
-}  // namespace
-
-TEST(StackText, SiteIsTheInnermostFrameOutsideTheRuntime) {
-  std::vector<Frame> fs = {
-      frame("__open", "../sysdeps/unix/sysv/linux/open64.c", 41, "libc.so.6"),
-      frame("std::basic_filebuf<char>::open(char const*)", "", 0, "libstdc++.so.6"),
-      frame("open_config.constprop.0", "/src/app/stk_leak.c", 20, "stk_leak"),
-      frame("main", "/src/app/stk_leak.c", 55, "stk_leak"),
-      frame("__libc_start_call_main", "", 0, "libc.so.6")};
-  EXPECT_EQ(stack_site(fs), "open_config (stk_leak.c:20)");
-  EXPECT_EQ(stack_texts(fs),
-            (std::vector<std::string>{"__open (open64.c:41)", "std::basic_filebuf<char>::open(char const*)",
-                                      "open_config (stk_leak.c:20)", "main (stk_leak.c:55)",
-                                      "__libc_start_call_main"}));
-}
-
-TEST(StackText, AllRuntimeGivesTheInnermostNamedFrame) {
-  std::vector<Frame> fs = {frame("", "", 0, "ld-linux-x86-64.so.2", 0x1234),
-                           frame("_dl_map_object", "dl-load.c", 2000, "ld-linux-x86-64.so.2"),
-                           frame("dlopen", "", 0, "libc.so.6")};
-  EXPECT_EQ(stack_site(fs), "_dl_map_object (dl-load.c:2000)");
-  EXPECT_EQ(stack_site({}), "");
-}
-
-TEST(StackText, StrippedCodeIsModulePlusOffsetAndClonesLoseTheirSuffix) {
-  std::vector<Frame> fs = {frame("__socket", "", 0, "libc.so.6"), frame("", "", 0, "stk_stripped", 0x12c4),
-                           frame("ns::Pool<int>::get(int) [clone .isra.0]", "pool.h", 7, "app")};
-  EXPECT_EQ(stack_site(fs), "stk_stripped+0x12c4");
-  EXPECT_EQ(stack_texts(fs)[2], "ns::Pool<int>::get(int) (pool.h:7)");
-  EXPECT_TRUE(runtime_module("libpthread.so.0"));
-  EXPECT_TRUE(runtime_module("[vdso]"));
-  EXPECT_FALSE(runtime_module("libcurl.so.4"));
-  EXPECT_FALSE(runtime_module("stk_leak"));
-}
+// ---- pure: records, options (no root) -----------------------------------
 
 TEST(StackRecords, UStackRoundTripAndBadLengths) {
   std::vector<uint8_t> buf(offsetof(fdw_ustack, stack) + 64, 0);

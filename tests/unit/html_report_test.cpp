@@ -13,6 +13,17 @@
 namespace fdw {
 namespace {
 
+// A suspect with the fields these tests look at (the others at their defaults).
+Suspect suspect(Kind k, std::string site, std::string target, uint64_t count, double oldest) {
+  Suspect s;
+  s.kind = k;
+  s.site = std::move(site);
+  s.target = std::move(target);
+  s.count = count;
+  s.oldest_age_s = oldest;
+  return s;
+}
+
 // ---- a strict little XML reader --------------------------------------------------
 
 struct Element {
@@ -129,10 +140,10 @@ HtmlInput two_procs() {
   a.failed = {{"EMFILE", 31}};
   a.leak_rate_per_s = 48.5;
   a.time_to_limit_s = 0.4;
-  a.suspects = {{Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 90, 20.1},
-                {Kind::File, "", "/tmp/x", 3, 75}};
+  a.suspects = {suspect(Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 90, 20.1),
+                suspect(Kind::File, "", "/tmp/x", 3, 75)};
   ProcView b = proc(200, "backend", 10, 1024);
-  b.suspects = {{Kind::Pipe, "spawn", "pipe", 2, 1.5}};
+  b.suspects = {suspect(Kind::Pipe, "spawn", "pipe", 2, 1.5)};
   in.final.processes = {a, b};
   in.final.elapsed_s = 10;
   in.final.events = 10240;

@@ -12,6 +12,17 @@
 namespace fdw {
 namespace {
 
+// A suspect with the fields these tests look at (the others at their defaults).
+Suspect suspect(Kind k, std::string site, std::string target, uint64_t count, double oldest) {
+  Suspect s;
+  s.kind = k;
+  s.site = std::move(site);
+  s.target = std::move(target);
+  s.count = count;
+  s.oldest_age_s = oldest;
+  return s;
+}
+
 ProcView proc(uint32_t pid, std::string comm, uint64_t fds) {
   ProcView p;
   p.pid = pid;
@@ -563,7 +574,7 @@ TEST(TopRender, EveryRowIsExactlyTheScreenSize) {
   Snapshot s = sort_fixture();
   ProcView f = facade();
   f.fds = {FdView{3, Kind::Socket, std::string(300, 'x'), 5, false, false, {}}};
-  f.suspects = {Suspect{Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 1003, 20.1}};
+  f.suspects = {suspect(Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 1003, 20.1)};
   s.processes.push_back(f);
   s.lost_events = 7;
   for (TopScreen screen : {TopScreen::List, TopScreen::Detail, TopScreen::Help}) {
@@ -701,7 +712,7 @@ TEST(TopDetail, SummarySuspectsGroupsAndFds) {
   p.ppid = 1;
   p.fds = mixed_fds();
   p.fds[0].seeded = true;
-  p.suspects = {Suspect{Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 3, 20.1}};
+  p.suspects = {suspect(Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 3, 20.1)};
   Snapshot s = snap_of({p});
   TopState st;
   st.screen = TopScreen::Detail;

@@ -1,15 +1,9 @@
 #include "cli/session.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
@@ -29,12 +23,12 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
   s->uring_untraced_ = !s->probe_->has("io_uring_tracepoints");
-  s->umap_kernel_ = s->probe_->has("bpf_iter_task_vma");
   KernelInfo k{kernel_release(), {}};
   for (auto& f : s->probe_->features())
     if (!f.present) k.missing.push_back(f.name);
   agg.set_kernel(std::move(k));
-  if (o.stacks) s->warm_symbolizer();
+  s->stacks_.set_maps_from_proc(!s->probe_->has("bpf_iter_task_vma"));
+  if (o.stacks) s->stacks_.warm();
   return s;
 }
 
@@ -43,31 +37,6 @@ std::vector<std::string> Session::kernel_notes() const {
   for (auto& f : probe_->features())
     if (!f.present) out.push_back("kernel " + kernel_release() + " has no " + f.name + "; " + f.without);
   return out;
-}
-
-// The first lookup in a module loads its symbols, line tables and, for libc
-// with its debug package, megabytes of DWARF: tens of milliseconds during
-// which nobody drains the ring buffer.  Paying that now, on fdwatch's own
-// libc (the Symbolizer shares modules across processes by build-id), keeps
-// it out of the first stacks of the traced processes.
-// That takes a second on a slow machine, so it runs beside the attach, and
-// the first stack waits for it (symbolizer()).
-void Session::warm_symbolizer() {
-  warming_ = std::async(std::launch::async, [] {
-    auto sym = std::make_unique<Symbolizer>();
-    const uint32_t self = uint32_t(getpid());
-    (void)sym->symbolize(self, {reinterpret_cast<uint64_t>(&::socket),
-                                reinterpret_cast<uint64_t>(static_cast<int (*)(const char*, int, ...)>(&::open)),
-                                reinterpret_cast<uint64_t>(&::openat)});
-    sym->forget(self);
-    return sym;
-  });
-}
-
-Symbolizer& Session::symbolizer() {
-  if (warming_.valid()) sym_ = warming_.get();
-  if (!sym_) sym_ = std::make_unique<Symbolizer>();
-  return *sym_;
 }
 
 void Session::emit(Event e) {
@@ -159,7 +128,7 @@ void Session::on_record(const void* data, size_t len) {
   static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
   // Stack records come before the window checks: the mappings they describe
   // outlive the moment they were sent.
-  if (on_stack_record(data, len)) return;
+  if (stacks_.on_record(data, len)) return;
   std::string err;
   auto ev = decode_record(data, len, &err);
   if (!ev) {
@@ -180,7 +149,7 @@ void Session::on_record(const void* data, size_t len) {
     first_sight(ev->pid, ev->ts_ns);
   enrich(*ev);
   if ((ev->type == EvType::Open || ev->type == EvType::Dup) && !ev->err)
-    attach_stack(*ev, record_stack_id(data, len));
+    stacks_.attach(*ev, record_stack_id(data, len));
   // Without the io_uring tracepoints a ring can open and close fds unseen:
   // its owner is inexact, so tick() re-reads it from /proc.
   bool uring = uring_untraced_ && ev->type == EvType::Open && ev->sys == FDW_SYS_IO_URING_SETUP &&
@@ -276,55 +245,9 @@ bool Session::all_exited() const {
 
 // ---- call stacks ---------------------------------------------------------
 
-bool runtime_module(const std::string& m) {
-  static const char* const kRuntime[] = {"libc.so",      "libc-",    "ld-linux",  "ld-",
-                                         "[vdso]",       "libpthread", "libstdc++", "libgcc_s",
-                                         "libdl.so",     "librt.so"};
-  for (const char* p : kRuntime)
-    if (m.rfind(p, 0) == 0) return true;
-  return false;
-}
-
-namespace {
-
-// GCC's clone suffixes ("open_config.constprop.0", "f(int) [clone .isra.0]")
-// name an optimisation, not a function the user wrote.
-std::string plain_function(std::string f) {
-  if (auto c = f.find(" [clone "); c != std::string::npos) f.erase(c);
-  size_t cut = std::string::npos;
-  for (const char* sfx : {".constprop.", ".isra.", ".part.", ".cold", ".lto_priv.", ".localalias"})
-    if (auto p = f.find(sfx); p != std::string::npos && p > 0) cut = std::min(cut, p);
-  if (cut != std::string::npos) f.erase(cut);
-  return f;
-}
-
-std::string frame_text(const Frame& f) {
-  Frame s = f;
-  s.function = plain_function(std::move(s.function));
-  if (auto slash = s.file.rfind('/'); slash != std::string::npos) s.file.erase(0, slash + 1);
-  return s.text();
-}
-
-}  // namespace
-
-std::vector<std::string> stack_texts(const std::vector<Frame>& frames) {
-  std::vector<std::string> out;
-  out.reserve(frames.size());
-  for (const Frame& f : frames) out.push_back(frame_text(f));
-  return out;
-}
-
-std::string stack_site(const std::vector<Frame>& frames) {
-  for (const Frame& f : frames)
-    if (!f.module.empty() && !runtime_module(f.module)) return frame_text(f);
-  for (const Frame& f : frames)
-    if (!f.function.empty()) return frame_text(f);
-  return "";
-}
-
 Result<void> Session::set_stacks(uint32_t pid, bool on) {
-  stack_state_.insert(pid);
-  if (on) warm_symbolizer();
+  stacks_.note_kernel_state(pid);
+  if (on) stacks_.warm();
   return probe_->set_stacks(pid, on);
 }
 
@@ -333,165 +256,14 @@ StackStats Session::stack_stats() const {
   StackStats s;
   s.captured = p.ustacks;
   s.lost = p.ustack_lost;
-  s.unwound = stacks_unwound_;
-  s.unpaired = stacks_unpaired_;
-  s.reused = stacks_reused_;
+  s.unwound = stacks_.unwound();
+  s.unpaired = stacks_.unpaired();
+  s.reused = stacks_.reused();
   return s;
 }
 
-// USTACK and UMAP records: true when the record was one of them.
-// Kernels without bpf_iter_task_vma send no UMAP records: the mappings are
-// read from /proc at a process's first stack (again after exec, which drops
-// them), while it still runs.
-void Session::maps_from_proc(uint32_t pid) {
-  if (umap_kernel_ || maps_.count(pid)) return;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  std::ostringstream text;
-  text << in.rdbuf();
-  maps_[pid].fresh = text.str();  // "" when it is gone: no call sites then
-}
-
-bool Session::on_stack_record(const void* data, size_t len) {
-  uint16_t type = record_type(data, len);
-  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
-  std::string err;
-  uint32_t tgid;
-  std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
-  stack_state_.insert(tgid);
-  if (type == FDW_EV_UMAP) {
-    if (auto m = decode_umap(data, len, &err))
-      add_umap(std::move(*m));
-    else
-      ++decode_errors_;
-  } else if (auto u = view_ustack(data, len, &err)) {
-    maps_from_proc(u->pid);
-    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u)});
-  } else {
-    ++decode_errors_;
-  }
-  return true;
-}
-
-namespace {
-
-// Where each return address of `frames` sits in the copied stack (searched
-// upward, 8-byte aligned, in frame order); false when one is not found.
-bool return_slots(const StackSample& s, const std::vector<Frame>& frames,
-                  std::vector<std::pair<uint32_t, uint64_t>>* slots) {
-  size_t off = 0;
-  uint64_t prev = frames.empty() ? 0 : frames[0].ip;
-  for (size_t i = 1; i < frames.size(); ++i) {
-    if (frames[i].ip == prev) continue;  // inlined frames share their caller's address
-    prev = frames[i].ip;
-    bool found = false;
-    for (; off + 8 <= s.stack.size(); off += 8) {
-      uint64_t w;
-      std::memcpy(&w, s.stack.data() + off, 8);
-      if (w == prev) {
-        slots->emplace_back(uint32_t(off), prev);
-        off += 8;
-        found = true;
-        break;
-      }
-    }
-    if (!found) return false;
-  }
-  return true;
-}
-
-bool slots_match(const UStackView& u, const std::vector<std::pair<uint32_t, uint64_t>>& slots) {
-  for (auto [off, val] : slots) {
-    uint64_t w;
-    if (off + 8 > u.stack_len) return false;
-    std::memcpy(&w, u.stack + off, 8);
-    if (w != val) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-// Mappings normally only add up (ld.so loading libraries one by one); code
-// mapped where other code was (dlclose, then dlopen) replaces the old.
-void Session::add_umap(UMap m) {
-  Maps& mp = maps_[m.pid];
-  auto it = mp.all.lower_bound(m.start);
-  if (it != mp.all.begin() && std::prev(it)->second.end > m.start) --it;
-  while (it != mp.all.end() && it->second.start < m.end) {
-    it = mp.all.erase(it);
-    mp.rebuild = true;
-  }
-  mp.fresh += m.maps_line();
-  mp.all.emplace(m.start, std::move(m));
-}
-
-std::shared_ptr<const Session::Resolved> Session::resolve(const UStackView& u) {
-  symbolizer();
-  if (auto m = maps_.find(u.pid); m != maps_.end() && (m->second.rebuild || !m->second.fresh.empty())) {
-    Maps& mp = m->second;
-    if (mp.rebuild) {
-      sym_->forget(u.pid);
-      std::string all;
-      for (auto& [start, um] : mp.all) all += um.maps_line();
-      sym_->add_maps(u.pid, all);
-    } else {
-      sym_->add_maps(u.pid, mp.fresh);
-    }
-    mp.fresh.clear();
-    mp.rebuild = false;
-    memo_.erase(u.pid);  // more code known: earlier results may be partial
-  }
-  auto& memo = memo_[u.pid];
-  // rbp counts only as a frame pointer (into the copied stack); otherwise it
-  // is a general register whose value says nothing about the frames.
-  const uint64_t sp = u.regs.r[kRegSp], bp = u.regs.r[6];
-  const MemoKey mk{u.regs.r[kRegIp], sp, bp >= sp && bp - sp < u.stack_len ? bp - sp : ~0ull};
-  if (auto m = memo.find(mk); m != memo.end() && slots_match(u, m->second.slots)) {
-    ++stacks_reused_;
-    return m->second.res;
-  }
-  StackSample s;
-  s.pid = u.pid;
-  s.tid = u.tid;
-  s.regs = u.regs;
-  s.stack.assign(u.stack, u.stack + u.stack_len);
-  std::vector<Frame> frames = sym_->unwind(s, opts_.max_frames);
-  if (frames.empty()) return nullptr;
-  auto res = std::make_shared<Resolved>();
-  res->stack = stack_texts(frames);
-  res->site = stack_site(frames);
-  Memo m;
-  if (return_slots(s, frames, &m.slots)) {
-    if (memo.size() >= 4096) memo.clear();
-    m.res = res;
-    memo.insert_or_assign(mk, std::move(m));
-  }
-  return res;
-}
-
-void Session::attach_stack(Event& e, int32_t key) {
-  if (key < 0) return;
-  auto it = pending_.find(e.tid);
-  if (it == pending_.end() || it->second.key != key || it->second.pid != e.pid) {
-    ++stacks_unpaired_;
-    return;
-  }
-  if (const auto& res = it->second.res) {
-    e.stack = res->stack;
-    e.site = res->site;
-    ++stacks_unwound_;
-  }
-  pending_.erase(it);
-}
-
 void Session::drop_stacks(uint32_t pid, bool exited) {
-  if (sym_ || warming_.valid()) symbolizer().forget(pid);
-  maps_.erase(pid);
-  memo_.erase(pid);
-  for (auto it = pending_.begin(); it != pending_.end();)
-    it = it->second.pid == pid ? pending_.erase(it) : std::next(it);
-  // Only pids known to have kernel state: -a sees many exits a second.
-  if (exited && stack_state_.erase(pid)) probe_->forget_stacks(pid);
+  if (stacks_.drop(pid, exited)) probe_->forget_stacks(pid);
 }
 
 }  // namespace fdw

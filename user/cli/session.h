@@ -1,23 +1,24 @@
 // A tracing session: the live pipeline shared by watch, top and record.
 //   Probe (ring buffer) -> decode -> enrich (/proc) -> sink + Aggregator
+// with call-stack records handed to the StackResolver (user/stacks/), which
+// fills each new fd's stack and site.
 // It seeds processes from /proc, turns kernel drop counters into Lost events
 // and re-syncs the affected processes from /proc.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/aggregator.h"
 #include "core/event.h"
 #include "probe/decoder.h"
 #include "probe/probe.h"
+#include "stacks/resolver.h"
 #include "sys/proc.h"
 #include "util/result.h"
 
@@ -36,22 +37,6 @@ struct SessionOptions {
   size_t max_frames = 32;        // frames kept per stack
   std::string cgroup;            // cgroup v2 dir: trace only processes in it and below (kernel filter)
 };
-
-struct StackStats {
-  uint64_t captured = 0;   // USTACK records submitted by the kernel side
-  uint64_t lost = 0;       // USTACK/UMAP records lost (ring buffer full)
-  uint64_t unwound = 0;    // fd events that got a non-empty stack
-  uint64_t unpaired = 0;   // fd events whose USTACK record never arrived
-  uint64_t reused = 0;     // of `unwound`, taken from an identical earlier sample
-};
-
-// Symbolized frames as Event::stack/site want them: file paths shortened to
-// their basename; the site is the innermost frame outside the C/C++ runtime
-// (libc, ld.so, vDSO, libpthread, libstdc++, libgcc_s), else the innermost
-// named frame, else "".
-std::vector<std::string> stack_texts(const std::vector<Frame>& frames);
-std::string stack_site(const std::vector<Frame>& frames);
-bool runtime_module(const std::string& module);
 
 class Session {
  public:
@@ -85,31 +70,19 @@ class Session {
 
   // True when every watched process has exited (never in system-wide mode).
   bool all_exited() const;
-  uint64_t decode_errors() const { return decode_errors_; }
+  uint64_t decode_errors() const { return decode_errors_ + stacks_.decode_errors(); }
   ProbeStats stats() const { return probe_->stats(); }
   StackStats stack_stats() const;
   // One line per optional kernel feature this kernel lacks: what is lost.
   std::vector<std::string> kernel_notes() const;
 
  private:
-  // A USTACK record, unwound and symbolized as soon as it arrives (its stack
-  // bytes are only valid in the ring buffer) and kept for its fd event.
-  struct Resolved {
-    std::vector<std::string> stack;
-    std::string site;
-  };
-
-  Session(const SessionOptions& o, Aggregator& agg) : opts_(o), agg_(agg) {}
+  Session(const SessionOptions& o, Aggregator& agg) : opts_(o), agg_(agg), stacks_(o.max_frames) {}
   void emit(Event e);
   void on_record(const void* data, size_t len);
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
-  // Call stacks: side-channel records, pairing, unwinding, per-process cleanup.
-  void warm_symbolizer();
-  bool on_stack_record(const void* data, size_t len);
-  std::shared_ptr<const Resolved> resolve(const UStackView& u);
-  void attach_stack(Event& e, int32_t key);
   void drop_stacks(uint32_t pid, bool exited);
 
   SessionOptions opts_;
@@ -123,46 +96,7 @@ class Session {
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
   bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
-  bool umap_kernel_ = false;     // the kernel sends UMAP records (else maps_from_proc)
-  void maps_from_proc(uint32_t pid);
-  std::unique_ptr<Symbolizer> sym_;               // made at the first stack
-  std::future<std::unique_ptr<Symbolizer>> warming_;  // sym_, being warmed up
-  Symbolizer& symbolizer();                       // sym_, once warm
-  struct Pending {
-    uint32_t pid = 0;
-    int32_t key = -1;
-    std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
-  };
-  std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
-  // The UMAP records of a process image, as sym_ should know them.
-  struct Maps {
-    std::map<uint64_t, UMap> all;  // by start address; a newer overlapping one replaces
-    std::string fresh;             // maps lines sym_ has not been given yet
-    bool rebuild = false;          // something was replaced: give sym_ `all` anew
-  };
-  std::unordered_map<uint32_t, Maps> maps_;  // by pid
-  void add_umap(UMap m);
-  uint64_t stacks_unwound_ = 0, stacks_unpaired_ = 0, stacks_reused_ = 0;
-  std::set<uint32_t> stack_state_;  // pids with per-process stack state in the kernel
-
-  // Unwinding memo.  A loop that leaks from one place gives samples with the
-  // same ip, sp and frame pointer and the same return addresses in the same
-  // stack slots; those unwind alike, so the texts are reused once the slots
-  // match.
-  struct MemoKey {
-    uint64_t ip, sp, fp_off;  // fp_off: rbp - sp, or ~0 when rbp is not in the copy
-    bool operator==(const MemoKey&) const = default;
-  };
-  struct MemoHash {
-    size_t operator()(const MemoKey& k) const {
-      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.fp_off << 17));
-    }
-  };
-  struct Memo {
-    std::vector<std::pair<uint32_t, uint64_t>> slots;  // (offset from sp, return address)
-    std::shared_ptr<const Resolved> res;
-  };
-  std::unordered_map<uint32_t, std::unordered_map<MemoKey, Memo, MemoHash>> memo_;  // by pid
+  StackResolver stacks_;  // call stacks -> Event::stack/site
 };
 
 }  // namespace fdw

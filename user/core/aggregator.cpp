@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <tuple>
 
 #include "core/classify.h"
+#include "core/suspects.h"
 #include "fdwatch_abi.h"
 
 namespace fdw {
@@ -78,15 +78,53 @@ void Aggregator::unshare(Proc& p) {
 
 void Aggregator::add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts) {
   entry.opened_ns = ts;
-  auto [it, inserted] = p.table->insert_or_assign(fd, std::move(entry));
-  (void)it;
-  (void)inserted;  // an fd we thought open: a close we missed, or the seeding race
+  // An fd we thought open: a close we missed, or the seeding race.
+  if (auto it = p.table->find(fd); it != p.table->end()) site_count(p, it->second, -1, ts);
+  site_count(p, entry, +1, ts);
+  p.table->insert_or_assign(fd, std::move(entry));
   ++p.opened;
 }
 
-void Aggregator::remove_fd(Proc& p, int fd) {
-  p.table->erase(fd);
+void Aggregator::remove_fd(Proc& p, int fd, uint64_t ts) {
+  if (auto it = p.table->find(fd); it != p.table->end()) erase_fd(p, it, ts);
   ++p.closed;
+}
+
+// Every removal from a table goes through here, so the site counts follow.
+FdTable::iterator Aggregator::erase_fd(Proc& p, FdTable::iterator it, uint64_t ts) {
+  site_count(p, it->second, -1, ts);
+  return p.table->erase(it);
+}
+
+void Aggregator::site_count(Proc& p, const FdEntry& en, int delta, uint64_t ts) {
+  if (en.seeded) return;
+  auto& g = p.sites[{en.site, int(en.kind)}];
+  g.open += delta;
+  sample_site(g, ts);
+}
+
+void Aggregator::sample_site(Proc::SiteGrowth& g, uint64_t ts) {
+  if (g.sampled && ts > g.last_ns) {
+    const uint64_t b = g.growth.bucket_ns();
+    const uint64_t gaps = std::min<uint64_t>((ts - g.last_ns) / b, 2 * 96);
+    for (uint64_t k = 1; k < gaps; ++k) g.growth.add(g.last_ns + k * b, double(g.last));
+  }
+  g.growth.add(ts, double(g.open));
+  g.last_ns = std::max(g.last_ns, ts);
+  g.last = g.open;
+  g.sampled = true;
+}
+
+// After the table was replaced (seeding, fork): count it anew.
+void Aggregator::recount_sites(Proc& p, uint64_t ts) {
+  for (auto& [key, g] : p.sites) g.open = 0;
+  for (auto& [fd, en] : *p.table)
+    if (!en.seeded) ++p.sites[{en.site, int(en.kind)}].open;
+  sample_sites(p, ts);
+}
+
+void Aggregator::sample_sites(Proc& p, uint64_t ts) {
+  for (auto& [key, g] : p.sites) sample_site(g, ts);
 }
 
 void Aggregator::sample(Proc& p, uint64_t ts) { p.growth.add(ts, double(p.table->size())); }
@@ -122,6 +160,7 @@ void Aggregator::apply(const Event& e) {
         (*p.table)[s.fd] = std::move(en);
       }
       if (!e.comm.empty()) p.comm = e.comm;
+      recount_sites(p, e.ts_ns);
       sample(p, e.ts_ns);
       return;
     }
@@ -165,6 +204,7 @@ void Aggregator::apply(const Event& e) {
           for (auto& [fd, en] : *c.table) en.inherited = true;
         }
       }
+      recount_sites(c, e.ts_ns);
       sample(c, e.ts_ns);
       return;
     }
@@ -173,7 +213,7 @@ void Aggregator::apply(const Event& e) {
       unshare(p);
       for (auto it = p.table->begin(); it != p.table->end();) {
         if (it->second.cloexec) {
-          it = p.table->erase(it);
+          it = erase_fd(p, it, e.ts_ns);
           ++p.closed;
         } else {
           ++it;
@@ -202,6 +242,7 @@ void Aggregator::apply(const Event& e) {
       if (!shared_with_live)
         for (auto& [fd, en] : *p.table)
           if (!en.seeded && !en.inherited) p.leaked_at_exit.emplace_back(fd, en);
+      sample_sites(p, e.ts_ns);
       sample(p, e.ts_ns);
       p.table = std::make_shared<FdTable>();
       return;
@@ -242,9 +283,9 @@ void Aggregator::apply(const Event& e) {
       // dup2/dup3 onto an open fd closes it first.  dup and F_DUPFD* only
       // take free numbers: an entry there was closed by another thread whose
       // close record has not arrived yet (see Close).
-      if (p.table->count(e.fd)) {
-        if (e.sys == FDW_SYS_DUP2 || e.sys == FDW_SYS_DUP3) remove_fd(p, e.fd);
-        else p.table->erase(e.fd);
+      if (auto it = p.table->find(e.fd); it != p.table->end()) {
+        if (e.sys == FDW_SYS_DUP2 || e.sys == FDW_SYS_DUP3) remove_fd(p, e.fd, e.ts_ns);
+        else erase_fd(p, it, e.ts_ns);
       }
       add_fd(p, e.fd, std::move(en), e.ts_ns);
       break;
@@ -264,7 +305,7 @@ void Aggregator::apply(const Event& e) {
                     ((e.flags & kCloseFdReused) ||
                      (e.value > 0 && !it->second.seeded && it->second.opened_ns > uint64_t(e.value)));
       if (it != p.table->end() && !reused) {
-        remove_fd(p, e.fd);
+        remove_fd(p, e.fd, e.ts_ns);
       } else if (!e.err) {
         ++p.closed;
       }
@@ -279,7 +320,7 @@ void Aggregator::apply(const Event& e) {
           it->second.cloexec = true;
           ++it;
         } else {
-          it = p.table->erase(it);
+          it = erase_fd(p, it, e.ts_ns);
           ++p.closed;
         }
       }
@@ -291,7 +332,11 @@ void Aggregator::apply(const Event& e) {
     }
     case EvType::SockAddr: {
       if (auto it = p.table->find(e.fd); it != p.table->end() && !e.target.empty()) {
-        it->second.kind = Kind::Socket;
+        if (it->second.kind != Kind::Socket) {
+          site_count(p, it->second, -1, e.ts_ns);
+          it->second.kind = Kind::Socket;
+          site_count(p, it->second, +1, e.ts_ns);
+        }
         it->second.target = e.target;
       }
       break;
@@ -320,7 +365,10 @@ void Aggregator::tick(uint64_t now_ns) {
     }
     p.tick_opened = p.opened;
     p.tick_closed = p.closed;
-    if (!p.exited) sample(p, now_ns);
+    if (!p.exited) {
+      sample(p, now_ns);
+      sample_sites(p, now_ns);
+    }
     ++it;
   }
   last_tick_ns_ = now_ns;
@@ -340,29 +388,6 @@ FdView fd_view(int fd, const FdEntry& en, uint64_t now_ns) {
   return v;
 }
 
-// Still-open fds grouped by creating site and grouping target, most first.
-std::vector<Suspect> suspects_of(const std::vector<FdView>& fds,
-                                 const std::vector<std::string>& sites) {
-  std::map<std::tuple<std::string, int, std::string>, Suspect> groups;
-  for (size_t i = 0; i < fds.size(); ++i) {
-    const FdView& f = fds[i];
-    if (f.seeded) continue;  // opened before we watched: no site, not a finding of ours
-    std::string gt = group_target(f.kind, f.target);
-    auto& s = groups[{sites[i], int(f.kind), gt}];
-    s.kind = f.kind;
-    s.site = sites[i];
-    s.target = gt;
-    ++s.count;
-    s.oldest_age_s = std::max(s.oldest_age_s, f.age_s);
-  }
-  std::vector<Suspect> out;
-  for (auto& [k, s] : groups) out.push_back(std::move(s));
-  std::stable_sort(out.begin(), out.end(), [](const Suspect& a, const Suspect& b) {
-    return a.count != b.count ? a.count > b.count : a.oldest_age_s > b.oldest_age_s;
-  });
-  return out;
-}
-
 void sort_oldest_first(std::vector<FdView>& v) {
   std::stable_sort(v.begin(), v.end(), [](const FdView& a, const FdView& b) {
     return a.age_s != b.age_s ? a.age_s > b.age_s : a.fd < b.fd;
@@ -370,6 +395,18 @@ void sort_oldest_first(std::vector<FdView>& v) {
 }
 
 }  // namespace
+
+SuspectContext Aggregator::suspect_context(const Proc& p, uint64_t open_total) const {
+  SuspectContext c;
+  c.growth = [&p](const std::string& site, Kind k) {
+    auto it = p.sites.find({site, int(k)});
+    return it == p.sites.end() ? 0.0 : it->second.growth.slope_per_s();
+  };
+  c.min_growth_per_s = opts_.min_growth_per_s;
+  c.limit_failures = p.failed.count(EMFILE) || p.failed.count(ENFILE);
+  c.open_total = open_total;
+  return c;
+}
 
 ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions& o) const {
   ProcView v;
@@ -398,7 +435,7 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
       v.leaked_at_exit.push_back(fd_view(fd, en, p.exit_ns));
       sites.push_back(en.site);
     }
-    v.suspects = suspects_of(v.leaked_at_exit, sites);
+    v.suspects = build_suspects(v.leaked_at_exit, sites, suspect_context(p, p.open_at_exit));
     sort_oldest_first(v.leaked_at_exit);
     if (!o.with_fds) v.leaked_at_exit.clear();
   } else {
@@ -411,7 +448,7 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
       v.by_kind[std::string(kind_name(en.kind))]++;
       v.oldest_age_s = std::max(v.oldest_age_s, fds.back().age_s);
     }
-    v.suspects = suspects_of(fds, sites);
+    v.suspects = build_suspects(fds, sites, suspect_context(p, v.open_fds));
     if (o.with_fds) {
       sort_oldest_first(fds);
       v.fds = std::move(fds);

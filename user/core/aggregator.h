@@ -18,6 +18,7 @@
 #include "core/event.h"
 #include "core/rate.h"
 #include "core/snapshot.h"
+#include "core/suspects.h"
 
 namespace fdw {
 
@@ -94,15 +95,35 @@ class Aggregator {
     SlopeEstimator growth;
     uint64_t tick_opened = 0, tick_closed = 0;  // counts at the previous tick
     double open_per_s = 0, close_per_s = 0;
+    // Per (call site, kind) of fds opened in the window (site "": without a
+    // stack): how many are open and the robust slope of that count, kept
+    // after exit for the verdict of the fds open at exit.  Quiet stretches
+    // are filled with one sample per bucket, so a burst long ago does not
+    // outweigh the flat time since.  A table shared with another process
+    // (CLONE_FILES) counts only this one's changes.
+    struct SiteGrowth {
+      int64_t open = 0;
+      SlopeEstimator growth;
+      uint64_t last_ns = 0;  // time of the last sample
+      bool sampled = false;
+      int64_t last = 0;      // value of the last sample
+    };
+    std::map<std::pair<std::string, int>, SiteGrowth> sites;
   };
 
   Proc& proc(uint32_t pid, uint64_t ts);
   Proc& fresh_proc(uint32_t pid, uint64_t ts);
   void add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts);
-  void remove_fd(Proc& p, int fd);
+  void remove_fd(Proc& p, int fd, uint64_t ts);
+  FdTable::iterator erase_fd(Proc& p, FdTable::iterator it, uint64_t ts);
+  void site_count(Proc& p, const FdEntry& en, int delta, uint64_t ts);
+  void recount_sites(Proc& p, uint64_t ts);
+  void sample_sites(Proc& p, uint64_t ts);
+  static void sample_site(Proc::SiteGrowth& g, uint64_t ts);
   void unshare(Proc& p);
   void sample(Proc& p, uint64_t ts);
   ProcView view(const Proc& p, uint64_t now_ns, const SnapshotOptions& o) const;
+  SuspectContext suspect_context(const Proc& p, uint64_t open_total) const;
 
   AggOptions opts_;
   uint64_t start_ns_ = 0;

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/event.h"
@@ -22,12 +23,28 @@ struct FdView {
   std::vector<std::string> stack;  // innermost first; empty when unknown
 };
 
+// The targets of one suspect's fds, summarized: a glob-like pattern of the
+// varying part ("/var/log/app/segment_*.log"), the most common ones with
+// their counts, and how many distinct ones there are.
+struct TargetSummary {
+  std::string pattern;
+  std::vector<std::pair<std::string, uint64_t>> examples;  // most common first, at most 3
+  uint64_t distinct = 0;
+};
+
+// Still-open fds of one call site and kind (without a site: of one target).
 struct Suspect {
   Kind kind = Kind::Other;
   std::string site;    // innermost application frame, or "" when unknown
-  std::string target;  // grouping target (files: path; sockets: "tcp ->PEER")
+  std::string target;  // the most common grouping target (files: path; sockets: "tcp ->PEER")
   uint64_t count = 0;
   double oldest_age_s = 0;
+  TargetSummary targets;
+  double growth_per_s = 0;  // robust slope of this site's open count over the window
+  // Verdict: the group grew over the window, or the process failed with
+  // EMFILE/ENFILE while the group held most of its fds.  Otherwise held.
+  bool leaking = false;
+  std::string hint;  // the fix for a known pattern (stacks/hints.h); leaking only
 };
 
 struct ProcView {
@@ -49,7 +66,7 @@ struct ProcView {
   double oldest_age_s = 0;
   std::map<std::string, uint64_t> by_kind;
   std::vector<FdView> fds;       // sorted oldest first (then by fd)
-  std::vector<Suspect> suspects; // most first
+  std::vector<Suspect> suspects; // leaking before held, most first
   // Exited processes: what was still open at exit.
   uint64_t open_at_exit = 0;
   std::vector<FdView> leaked_at_exit;

@@ -70,17 +70,63 @@ void text_groups(std::ostringstream& o, const std::vector<FdView>& fds, size_t m
   }
 }
 
+// "251 sockets", "1 file"
+std::string count_of(uint64_t n, Kind k) {
+  return std::to_string(n) + " " + std::string(kind_name(k)) + (n == 1 ? "" : "s");
+}
+
+// "tcp ->127.0.0.1:8081", "/var/log/app/segment_*.log (300 distinct)"
+std::string targets_text(const Suspect& s) {
+  if (s.targets.distinct <= 1) return s.target;
+  return s.targets.pattern + " (" + std::to_string(s.targets.distinct) + " distinct)";
+}
+
+// "hit the limit (EMFILE 121)", "limit in 5.3s", or "".
+std::string limit_text(const ProcView& p) {
+  for (const char* e : {"EMFILE", "ENFILE"})
+    if (auto it = p.failed.find(e); it != p.failed.end())
+      return std::string("hit the limit (") + e + " " + std::to_string(it->second) + ")";
+  if (!p.time_to_limit_s) return "";
+  return *p.time_to_limit_s <= 0 ? "at the limit" : "limit in " + format_duration(*p.time_to_limit_s);
+}
+
+// The report's first lines: one per leaking suspect of every process.
+void text_leaks(std::ostringstream& o, const Snapshot& snap) {
+  for (const ProcView& p : snap.processes)
+    for (const Suspect& s : p.suspects) {
+      if (!s.leaking) continue;
+      o << "LEAK " << (p.comm.empty() ? "?" : p.comm) << ": " << count_of(s.count, s.kind);
+      if (!s.site.empty()) o << " from " << s.site;
+      if (!s.target.empty()) o << " -> " << targets_text(s);
+      o << ", " << format_growth(s.growth_per_s);
+      if (std::string lim = limit_text(p); !lim.empty()) o << ", " << lim;
+      o << "\n";
+      if (!s.hint.empty()) o << "  hint: " << s.hint << "\n";
+    }
+}
+
+// Per process: the leaking call sites in full, the held ones briefly.
 void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool exited) {
-  size_t n = 0;
+  size_t leaks = 0, held = 0;
   for (auto& s : sus) {
-    if (s.site.empty()) continue;
-    if (n++ == 0)
-      o << (exited ? "  suspects (open at exit, by call site):\n"
-                   : "  suspects (still open, by call site):\n");
-    if (n > 10) break;
+    if (s.site.empty() || !s.leaking) continue;
+    if (leaks++ == 0)
+      o << (exited ? "  leaks (open at exit, by call site):\n" : "  leaks (still open, by call site):\n");
+    if (leaks > 10) break;
     o << "    " << s.count << " " << kind_name(s.kind) << " from " << s.site;
-    if (!s.target.empty()) o << " -> " << s.target;
-    o << " (oldest " << format_duration(s.oldest_age_s) << ")\n";
+    if (!s.target.empty()) o << " -> " << targets_text(s);
+    o << " (" << format_growth(s.growth_per_s) << ", oldest " << format_duration(s.oldest_age_s) << ")\n";
+  }
+  for (auto& s : sus) {
+    if (s.site.empty() || s.leaking) continue;
+    if (held++ == 0) o << (exited ? "  held (open at exit, not growing):\n" : "  held (not growing):\n");
+    if (held > 5) {
+      o << "    ...\n";
+      break;
+    }
+    o << "    " << s.count << " " << kind_name(s.kind) << " from " << s.site;
+    if (!s.target.empty()) o << " -> " << targets_text(s);
+    o << "\n";
   }
 }
 
@@ -92,6 +138,7 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
     << ", " << format_duration(s.elapsed_s) << ", " << s.lost_events << " events lost\n";
   if (s.lost_events)
     o << "  warning: events were lost; processes marked (inexact) were re-read from /proc\n";
+  text_leaks(o, s);
   for (const ProcView& p : s.processes) {
     o << "\n" << p.pid << " " << (p.comm.empty() ? "?" : p.comm);
     if (p.exited) o << "  (exited" << (p.exit_code ? ", status " + std::to_string(*p.exit_code) : "") << ")";
@@ -152,6 +199,22 @@ nlohmann::json fd_json(const FdView& f) {
           {"cloexec", f.cloexec}, {"seeded", f.seeded}};
 }
 
+nlohmann::json suspect_json(const Suspect& su) {
+  nlohmann::json ex = nlohmann::json::array(), counts = nlohmann::json::array();
+  for (auto& [t, n] : su.targets.examples) {
+    ex.push_back(t);
+    counts.push_back(n);
+  }
+  nlohmann::json j = {{"kind", kind_name(su.kind)}, {"site", su.site}, {"target", su.target},
+                      {"count", su.count}, {"oldest_age_s", std::round(su.oldest_age_s * 1000) / 1000},
+                      {"verdict", su.leaking ? "leaking" : "held"},
+                      {"growth_per_s", std::round(su.growth_per_s * 1000) / 1000},
+                      {"targets", {{"pattern", su.targets.pattern}, {"examples", ex}, {"counts", counts},
+                                   {"distinct", su.targets.distinct}}}};
+  if (!su.hint.empty()) j["hint"] = su.hint;
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json report_json(const Snapshot& s) {
@@ -179,10 +242,7 @@ nlohmann::json report_json(const Snapshot& s) {
     j["fds"] = nlohmann::json::array();
     for (auto& f : p.fds) j["fds"].push_back(fd_json(f));
     j["suspects"] = nlohmann::json::array();
-    for (auto& su : p.suspects)
-      j["suspects"].push_back({{"kind", kind_name(su.kind)}, {"site", su.site}, {"target", su.target},
-                               {"count", su.count},
-                               {"oldest_age_s", std::round(su.oldest_age_s * 1000) / 1000}});
+    for (auto& su : p.suspects) j["suspects"].push_back(suspect_json(su));
     if (p.exited) {
       j["open_at_exit"] = p.open_at_exit;
       j["leaked_at_exit"] = nlohmann::json::array();

@@ -1,0 +1,37 @@
+// Suspects: a process's still-open fds (for an exited one, those open at its
+// exit) grouped by creating call site and kind, one group per leak; fds
+// without a site are grouped by kind and target instead.  Each group gets its
+// targets summarized, its growth, a verdict and, when leaking, a hint.  Pure.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/snapshot.h"
+
+namespace fdw {
+
+struct SuspectContext {
+  // Robust slope (fds/s) of the open count of (site, kind) over the window.
+  std::function<double(const std::string& site, Kind kind)> growth;
+  double min_growth_per_s = 0.05;  // below this a group did not grow
+  bool limit_failures = false;     // the process failed with EMFILE/ENFILE
+  uint64_t open_total = 0;         // fds the process had open (at exit: open_at_exit)
+};
+
+// fds[i] was created at sites[i]; seeded fds are not suspects.  Leaking
+// groups first, then most fds first, then oldest first.
+std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::vector<std::string>& sites,
+                                    const SuspectContext& c);
+
+// Distinct targets with their counts -> pattern, the top three, distinct.
+TargetSummary summarize_targets(std::vector<std::pair<std::string, uint64_t>> counts);
+
+// One target: itself; several: their common prefix and suffix around a '*'
+// ("/var/log/app/segment_*.log", "tcp ->10.0.0.*:80").
+std::string target_pattern(const std::vector<std::string>& targets);
+
+}  // namespace fdw

@@ -1,0 +1,200 @@
+#include "stacks/resolver.h"
+
+#include <fstream>
+#include <sstream>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "fdwatch_abi.h"
+#include "stacks/sites.h"
+
+namespace fdw {
+
+// The first lookup in a module loads its symbols, line tables and, for libc
+// with its debug package, megabytes of DWARF: tens of milliseconds during
+// which nobody drains the ring buffer.
+void StackResolver::warm() {
+  if (sym_ || warming_.valid()) return;
+  warming_ = std::async(std::launch::async, [] {
+    auto sym = std::make_unique<Symbolizer>();
+    const uint32_t self = uint32_t(getpid());
+    (void)sym->symbolize(self, {reinterpret_cast<uint64_t>(&::socket),
+                                reinterpret_cast<uint64_t>(static_cast<int (*)(const char*, int, ...)>(&::open)),
+                                reinterpret_cast<uint64_t>(&::openat)});
+    sym->forget(self);
+    return sym;
+  });
+}
+
+Symbolizer& StackResolver::symbolizer() {
+  if (warming_.valid()) sym_ = warming_.get();
+  symbolizer();
+  return *sym_;
+}
+
+// Kernels without bpf_iter_task_vma send no UMAP records: the mappings are
+// read from /proc at a process's first stack (again after exec, which drops
+// them), while it still runs.
+void StackResolver::maps_from_proc(uint32_t pid) {
+  if (!maps_from_proc_ || maps_.count(pid)) return;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  std::ostringstream text;
+  text << in.rdbuf();
+  maps_[pid].fresh = text.str();  // "" when it is gone: no call sites then
+}
+
+bool StackResolver::on_record(const void* data, size_t len) {
+  uint16_t type = record_type(data, len);
+  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
+  std::string err;
+  uint32_t tgid;
+  std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
+  kernel_state_.insert(tgid);
+  if (type == FDW_EV_UMAP) {
+    if (auto m = decode_umap(data, len, &err))
+      add_umap(std::move(*m));
+    else
+      ++decode_errors_;
+  } else if (auto u = view_ustack(data, len, &err)) {
+    maps_from_proc(u->pid);
+    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u)});
+  } else {
+    ++decode_errors_;
+  }
+  return true;
+}
+
+namespace {
+
+// Where each return address of `frames` sits in the copied stack (searched
+// upward, 8-byte aligned, in frame order); false when one is not found.
+bool return_slots(const StackSample& s, const std::vector<Frame>& frames,
+                  std::vector<std::pair<uint32_t, uint64_t>>* slots) {
+  size_t off = 0;
+  uint64_t prev = frames.empty() ? 0 : frames[0].ip;
+  for (size_t i = 1; i < frames.size(); ++i) {
+    if (frames[i].ip == prev) continue;  // inlined frames share their caller's address
+    prev = frames[i].ip;
+    bool found = false;
+    for (; off + 8 <= s.stack.size(); off += 8) {
+      uint64_t w;
+      std::memcpy(&w, s.stack.data() + off, 8);
+      if (w == prev) {
+        slots->emplace_back(uint32_t(off), prev);
+        off += 8;
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+bool slots_match(const UStackView& u, const std::vector<std::pair<uint32_t, uint64_t>>& slots) {
+  for (auto [off, val] : slots) {
+    uint64_t w;
+    if (off + 8 > u.stack_len) return false;
+    std::memcpy(&w, u.stack + off, 8);
+    if (w != val) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Mappings normally only add up (ld.so loading libraries one by one); code
+// mapped where other code was (dlclose, then dlopen) replaces the old.
+void StackResolver::add_umap(UMap m) {
+  Maps& mp = maps_[m.pid];
+  auto it = mp.all.lower_bound(m.start);
+  if (it != mp.all.begin() && std::prev(it)->second.end > m.start) --it;
+  while (it != mp.all.end() && it->second.start < m.end) {
+    it = mp.all.erase(it);
+    mp.rebuild = true;
+  }
+  mp.fresh += m.maps_line();
+  mp.all.emplace(m.start, std::move(m));
+}
+
+// Gives sym_ the mappings of pid it does not know yet.
+void StackResolver::sync_maps(uint32_t pid) {
+  auto m = maps_.find(pid);
+  if (m == maps_.end() || (!m->second.rebuild && m->second.fresh.empty())) return;
+  Maps& mp = m->second;
+  if (mp.rebuild) {
+    sym_->forget(pid);
+    std::string all;
+    for (auto& [start, um] : mp.all) all += um.maps_line();
+    sym_->add_maps(pid, all);
+  } else {
+    sym_->add_maps(pid, mp.fresh);
+  }
+  mp.fresh.clear();
+  mp.rebuild = false;
+  memo_.erase(pid);  // more code known: earlier results may be partial
+}
+
+std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const UStackView& u) {
+  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  sync_maps(u.pid);
+  auto& memo = memo_[u.pid];
+  // rbp counts only as a frame pointer (into the copied stack); otherwise it
+  // is a general register whose value says nothing about the frames.
+  const uint64_t sp = u.regs.r[kRegSp], bp = u.regs.r[6];
+  const MemoKey mk{u.regs.r[kRegIp], sp, bp >= sp && bp - sp < u.stack_len ? bp - sp : ~0ull};
+  if (auto m = memo.find(mk); m != memo.end() && slots_match(u, m->second.slots)) {
+    ++reused_;
+    return m->second.res;
+  }
+  StackSample s;
+  s.pid = u.pid;
+  s.tid = u.tid;
+  s.regs = u.regs;
+  s.stack.assign(u.stack, u.stack + u.stack_len);
+  std::vector<Frame> frames = sym_->unwind(s, max_frames_);
+  if (frames.empty()) return nullptr;
+  auto res = std::make_shared<Resolved>();
+  res->stack = stack_texts(frames);
+  res->site = stack_site(frames);
+  Memo m;
+  if (return_slots(s, frames, &m.slots)) {
+    if (memo.size() >= 4096) memo.clear();
+    m.res = res;
+    memo.insert_or_assign(mk, std::move(m));
+  }
+  return res;
+}
+
+void StackResolver::attach(Event& e, int32_t key) {
+  if (key < 0) return;
+  auto it = pending_.find(e.tid);
+  if (it == pending_.end() || it->second.key != key || it->second.pid != e.pid) {
+    ++unpaired_;
+    return;
+  }
+  if (const auto& res = it->second.res) {
+    e.stack = res->stack;
+    e.site = res->site;
+    ++unwound_;
+  }
+  pending_.erase(it);
+}
+
+bool StackResolver::drop(uint32_t pid, bool exited) {
+  if (sym_ || warming_.valid()) symbolizer().forget(pid);
+  maps_.erase(pid);
+  memo_.erase(pid);
+  for (auto it = pending_.begin(); it != pending_.end();)
+    it = it->second.pid == pid ? pending_.erase(it) : std::next(it);
+  // Only pids known to have kernel state: -a sees many exits a second.
+  return exited && kernel_state_.erase(pid);
+}
+
+}  // namespace fdw

@@ -1,0 +1,114 @@
+// The record side of call stacks: USTACK and UMAP records in, Event::stack
+// and Event::site out.  The Session hands it every record first and asks it
+// to fill each successful OPEN/DUP event; everything about mappings, pairing,
+// unwinding and the unwinding memo stays here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event.h"
+#include "probe/decoder.h"
+#include "sys/symbolizer.h"
+
+namespace fdw {
+
+struct StackStats {
+  uint64_t captured = 0;   // USTACK records submitted by the kernel side
+  uint64_t lost = 0;       // USTACK/UMAP records lost (ring buffer full)
+  uint64_t unwound = 0;    // fd events that got a non-empty stack
+  uint64_t unpaired = 0;   // fd events whose USTACK record never arrived
+  uint64_t reused = 0;     // of `unwound`, taken from an identical earlier sample
+};
+
+class StackResolver {
+ public:
+  explicit StackResolver(size_t max_frames) : max_frames_(max_frames) {}
+
+  // Loads fdwatch's own libc into the Symbolizer (modules are shared by
+  // build-id), so the first traced stacks do not pay for it.  That takes a
+  // second on a slow machine: it runs beside the attach, and the first stack
+  // waits for it.
+  void warm();
+  // The kernel sends no UMAP records: read the mappings from /proc.
+  void set_maps_from_proc(bool on) { maps_from_proc_ = on; }
+
+  // USTACK and UMAP records (true: it was one of them, consumed).  A USTACK
+  // is unwound at once (its bytes live only in the ring buffer) and kept for
+  // the next fd event of its thread.
+  bool on_record(const void* data, size_t len);
+  // Fills e.stack/e.site from its thread's pending USTACK when `key` (the fd
+  // record's stack_id) matches it.
+  void attach(Event& e, int32_t key);
+
+  // The kernel side holds per-process stack state for pid (set_stacks).
+  void note_kernel_state(uint32_t pid) { kernel_state_.insert(pid); }
+  // Exec (exited = false) or exit: drops pid's mappings, pending stacks and
+  // memo.  True when pid's kernel-side state should be forgotten too.
+  bool drop(uint32_t pid, bool exited);
+
+  // Counts of this side; captured/lost come from the probe.
+  uint64_t unwound() const { return unwound_; }
+  uint64_t unpaired() const { return unpaired_; }
+  uint64_t reused() const { return reused_; }
+  uint64_t decode_errors() const { return decode_errors_; }
+
+ private:
+  struct Resolved {
+    std::vector<std::string> stack;
+    std::string site;
+  };
+  std::shared_ptr<const Resolved> resolve(const UStackView& u);
+  void add_umap(UMap m);
+  void sync_maps(uint32_t pid);
+  void maps_from_proc(uint32_t pid);
+  Symbolizer& symbolizer();  // sym_, once warm
+
+  size_t max_frames_;
+  std::unique_ptr<Symbolizer> sym_;  // made at warm() or the first stack
+  std::future<std::unique_ptr<Symbolizer>> warming_;  // sym_, being warmed up
+  bool maps_from_proc_ = false;
+  struct Pending {
+    uint32_t pid = 0;
+    int32_t key = -1;
+    std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
+  };
+  std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
+  // The UMAP records of a process image, as sym_ should know them.
+  struct Maps {
+    std::map<uint64_t, UMap> all;  // by start address; a newer overlapping one replaces
+    std::string fresh;             // maps lines sym_ has not been given yet
+    bool rebuild = false;          // something was replaced: give sym_ `all` anew
+  };
+  std::unordered_map<uint32_t, Maps> maps_;  // by pid
+  std::set<uint32_t> kernel_state_;          // pids with per-process stack state in the kernel
+  uint64_t unwound_ = 0, unpaired_ = 0, reused_ = 0, decode_errors_ = 0;
+
+  // Unwinding memo.  A loop that leaks from one place gives samples with the
+  // same ip, sp and frame pointer and the same return addresses in the same
+  // stack slots; those unwind alike, so the texts are reused once the slots
+  // match.
+  struct MemoKey {
+    uint64_t ip, sp, fp_off;  // fp_off: rbp - sp, or ~0 when rbp is not in the copy
+    bool operator==(const MemoKey&) const = default;
+  };
+  struct MemoHash {
+    size_t operator()(const MemoKey& k) const {
+      return std::hash<uint64_t>()(k.ip * 0x9e3779b97f4a7c15ull ^ k.sp ^ (k.fp_off << 17));
+    }
+  };
+  struct Memo {
+    std::vector<std::pair<uint32_t, uint64_t>> slots;  // (offset from sp, return address)
+    std::shared_ptr<const Resolved> res;
+  };
+  std::unordered_map<uint32_t, std::unordered_map<MemoKey, Memo, MemoHash>> memo_;  // by pid
+};
+
+}  // namespace fdw
