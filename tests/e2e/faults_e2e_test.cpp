@@ -357,14 +357,16 @@ TEST(FaultsE2E, WatchTopAndRecordAtOnceEachSeeEverything) {
   EXPECT_EQ(fw.wait(kLoad), 0) << fw.err();
   EXPECT_EQ(rec.wait(kLoad), 0) << rec.err();
   EXPECT_EQ(top.wait(kLoad), 0) << top.err();
-  const json* live = find_proc(json::parse(fw.out()), fx.pid());
+  const json live_report = json::parse(fw.out());
+  const json* live = find_proc(live_report, fx.pid());
   ASSERT_NE(live, nullptr);
   EXPECT_EQ((*live)["open_fds"], truth);
   EXPECT_EQ((*live)["opened"], 40 + 2 + 2);  // + the checkpoint's own two
   EXPECT_EQ((*live)["closed"], 1 + 2);
   Subprocess rep({kFdwatch, "report", log, "--json"});
   EXPECT_EQ(rep.wait(kLoad), 0) << rep.err();
-  const json* replayed = find_proc(json::parse(rep.out()), fx.pid());
+  const json replay_report = json::parse(rep.out());
+  const json* replayed = find_proc(replay_report, fx.pid());
   ASSERT_NE(replayed, nullptr);
   for (const char* k : {"open_fds", "opened", "closed", "by_kind"}) EXPECT_EQ((*replayed)[k], (*live)[k]) << k;
 }
