@@ -65,31 +65,31 @@ static __always_inline bool umap_stale(struct task_struct *task, __u32 tgid)
 }
 
 /* Copies as much of the stack above sp as can be read, up to n <= cap
- * bytes: one read normally; near the top of the stack (or at a page never
- * touched) that fails, and a binary search finds the readable length (to
- * the word: a mapping's end is page-aligned).  Returns the bytes copied. */
+ * bytes: one read normally.  Near the top of the stack that read crosses the
+ * end of the mapping, which is page-aligned: then the longest read that ends
+ * at a page boundary and works is taken.  Returns the bytes copied. */
 static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp, __u32 n, __u32 cap)
 {
-	__u32 lo = 0, hi, mid;
+	const __u32 first = 4096 - (sp & 4095); /* to the first page boundary */
+	__u32 len;
 
 	if (n > cap)
 		n = cap;
 	if (!bpf_probe_read_user(dst, n, (void *)sp))
 		return n;
-	hi = n;
 #pragma clang loop unroll(disable)
-	for (int i = 0; i < 12 && hi - lo > 8; i++) {
-		mid = ((lo + hi) / 2) & ~7U;
-		if (mid == 0 || mid > cap)
-			break;
-		if (!bpf_probe_read_user(dst, mid, (void *)sp))
-			lo = mid;
-		else
-			hi = mid;
+	for (int k = FDW_USTACK_MAX / 4096 - 1; k >= 0; k--) {
+		len = first + k * 4096;
+		if (len >= n)
+			continue;
+		/* bound the very register passed on */
+		asm volatile("%0 &= 0x7fff" : "+r"(len));
+		if (len > cap)
+			continue;
+		if (!bpf_probe_read_user(dst, len, (void *)sp))
+			return len;
 	}
-	if (lo > cap || (lo && bpf_probe_read_user(dst, lo, (void *)sp)))
-		lo = 0;
-	return lo;
+	return 0;
 }
 
 SEC("raw_tp")

@@ -5,11 +5,15 @@
 # libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
 # nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
-# checking fdwatch; golang-go builds the Go fixture of the call-site tests.
+# checking fdwatch; golang-go builds the Go fixture of the call-site tests;
+# libclang-rt-14-dev is clang's libFuzzer (tests/fuzz); jq reads JSON in
+# bench/soak.sh; qemu-system-x86, busybox-static and cpio boot the other
+# kernels of tests/vm.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
-  pkg-config cmake make g++ tmux strace bpftrace chromium golang-go
+  pkg-config cmake make g++ tmux strace bpftrace chromium golang-go libclang-rt-14-dev jq
+  qemu-system-x86 busybox-static cpio
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,6 +53,25 @@ fdw_ensure_deps() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=300 update
   apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"
+}
+
+# The fuzzed reader stays fuzzed: a clang build of tests/fuzz (build-fuzz/),
+# its corpus replayed (the crash reproducers kept there are the regression
+# tests), then FDWATCH_FUZZ_SECONDS (default 60; 0 skips) of fuzzing from it.
+# New inputs go to build-fuzz/corpus; a crash leaves its reproducer in
+# build-fuzz/ and fails the run.
+fdw_fuzz() {
+  local secs=${FDWATCH_FUZZ_SECONDS:-60} jobs=${FDWATCH_JOBS:-$(nproc)}
+  [[ $secs =~ ^[0-9]+$ ]] || { echo "fdwatch: FDWATCH_FUZZ_SECONDS=$secs: want whole seconds" >&2; return 2; }
+  ((secs > 0)) || return 0
+  local dir=$FDW_ROOT/build-fuzz
+  CC=clang CXX=clang++ cmake -S "$FDW_ROOT" -B "$dir" -DFDWATCH_FUZZ=ON -DFDWATCH_TESTS=OFF >/dev/null
+  cmake --build "$dir" -j"$jobs" --target log_reader_fuzz
+  local fuzz=$dir/tests/fuzz/log_reader_fuzz seeds=$FDW_ROOT/tests/fuzz/corpus
+  "$fuzz" -runs=0 "$seeds"
+  mkdir -p "$dir/corpus"
+  (cd "$dir" && "$fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+     -dict="$FDW_ROOT/tests/fuzz/log_reader.dict" -print_final_stats=1 corpus "$seeds")
 }
 
 # Configures (first time, or after CMakeLists changes) and builds everything.

@@ -95,13 +95,26 @@ class Subprocess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
+  // Collects output for `seconds`.
+  void read_for(double seconds) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) pump(20);
+  }
+  // The read end of the child's stdout (to watch it fill up unread), and
+  // closing it, as a reader that went away (`| head -1`) does.
+  int out_fd() const { return out_fd_; }
+  void close_out() {
+    if (out_fd_ >= 0) close(out_fd_);
+    out_fd_ = -1;
+  }
+
   const std::string& out() const { return out_; }
   const std::string& err() const { return err_; }
 
  private:
   // One round of reading whatever is available; false when nothing was read.
   bool pump(int timeout_ms) {
-    pollfd p[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    pollfd p[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};  // a closed fd (-1) is skipped
     if (poll(p, 2, timeout_ms) <= 0) return false;
     bool got = false;
     char buf[65536];

@@ -3,8 +3,8 @@
 // Besides "no crash, no leak, no hang":
 //  - every event the reader accepts survives encode -> parse -> decode;
 //  - every error names a line that exists;
-//  - compression is invisible: the compressed copy gives the same events and
-//    the same messages as the plain bytes.
+//  - compression is invisible: the compressed copy gives the same events, the
+//    same messages and the same closing record as the plain bytes.
 #include <sys/mman.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -28,6 +28,7 @@ struct Outcome {
   std::string open_error;
   std::vector<std::string> lines;     // accepted events, re-encoded
   std::vector<std::string> messages;  // errors
+  std::string end;                    // the closing record, "" if none
 };
 
 Outcome read_bytes(const uint8_t* data, size_t size) {
@@ -51,6 +52,12 @@ Outcome read_bytes(const uint8_t* data, size_t size) {
     if (!back || line_of(*back) != line) __builtin_trap();
     out.lines.push_back(std::move(line));
   }
+  if (const auto& end = reader.end()) {
+    if (end->line == 0 || end->line > reader.lines()) __builtin_trap();
+    out.end = std::to_string(end->line) + " " + std::to_string(end->ts_ns) + " " +
+              std::to_string(end->events) + " " + std::to_string(end->events_total) + " " +
+              (end->lost ? std::to_string(*end->lost) : "-") + (end->rotated ? " r" : "");
+  }
   for (const fdw::LogError& e : reader.errors()) {
     if (e.line == 0 || e.line > reader.lines() + 1) __builtin_trap();
     out.messages.push_back(e.message);
@@ -68,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t zn = ZSTD_compress(z.data(), z.size(), data, size, 1);
   if (ZSTD_isError(zn)) __builtin_trap();
   Outcome packed = read_bytes(z.data(), zn);
-  if (packed.open_error != plain.open_error || packed.lines != plain.lines || packed.messages != plain.messages)
+  if (packed.open_error != plain.open_error || packed.lines != plain.lines || packed.messages != plain.messages ||
+      packed.end != plain.end)
     __builtin_trap();
   return 0;
 }

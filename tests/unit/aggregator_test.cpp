@@ -276,6 +276,25 @@ TEST(Aggregator, LostEventsMarkInexactAndResyncReplacesTable) {
   auto p = only(a.snapshot(4 * kS));
   EXPECT_EQ(fds_of(p), (std::vector<int>{0, 7}));
   EXPECT_TRUE(p.inexact);  // stays marked: counts may be short
+  EXPECT_EQ(p.inexact_reason, "lost_events");
+}
+
+// /proc listed the fds but readlink gave EACCES: every listed fd counts, of
+// unknown kind, and the process says why it is inexact.
+TEST(Aggregator, UnreadableLinksCountTheListingAndMarkTheReason) {
+  Aggregator a;
+  Event s = seed_ev(0, 5, {{0, Kind::Other, "", false}, {1, Kind::Other, "", false}, {7, Kind::Other, "", false}});
+  s.flags = kSnapshotLinksUnreadable;
+  a.apply(s);
+  a.apply(open_ev(kS, 5, 8));  // new fds still come exact from the kernel
+  a.apply(ev(EvType::Lost, 2 * kS, 5));  // a later cause does not replace the first
+  auto p = only(a.snapshot(3 * kS));
+  EXPECT_EQ(p.open_fds, 4u);
+  EXPECT_EQ(fds_of(p), (std::vector<int>{0, 1, 7, 8}));
+  EXPECT_EQ(p.by_kind.at("other"), 3u);
+  EXPECT_TRUE(p.inexact);
+  EXPECT_EQ(p.inexact_reason, "links_unreadable");
+  EXPECT_EQ(a.inexact_live_pids(), (std::vector<uint32_t>{5}));  // re-read from /proc each tick
 }
 
 TEST(Aggregator, PidReuseStartsFresh) {
@@ -287,6 +306,7 @@ TEST(Aggregator, PidReuseStartsFresh) {
   auto p = only(a.snapshot(4 * kS));
   EXPECT_FALSE(p.exited);
   EXPECT_TRUE(p.inexact);  // we did not see it start
+  EXPECT_EQ(p.inexact_reason, "unseen_start");
   EXPECT_EQ(fds_of(p), (std::vector<int>{9}));
   EXPECT_EQ(p.opened, 1u);
 }

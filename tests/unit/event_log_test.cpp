@@ -7,9 +7,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <climits>
@@ -187,6 +190,7 @@ struct ReadResult {
   std::vector<Event> events;
   std::vector<LogError> errors;
   uint64_t unknown = 0, lines = 0, errors_total = 0;
+  std::optional<LogEnd> end;
 };
 
 ReadResult read_log(const std::string& path, LogReaderOptions o = {}) {
@@ -200,6 +204,7 @@ ReadResult read_log(const std::string& path, LogReaderOptions o = {}) {
   r.unknown = rd.skipped_unknown();
   r.lines = rd.lines();
   r.errors_total = rd.errors_total();
+  r.end = rd.end();
   return r;
 }
 
@@ -466,6 +471,7 @@ TEST(LogWriter, PlainRoundTripStatsModeAndNoFdLeak) {
   {
     LogWriter w;
     ASSERT_TRUE(w.open(path).ok());
+    ASSERT_TRUE(w.publish().ok());
     EXPECT_EQ(open_fd_count(), fds_before + 1);
     // The log fd must not leak into programs fdwatch runs (-- CMD).
     bool cloexec_seen = false;
@@ -511,6 +517,7 @@ TEST(LogWriter, BuffersAbout64KiB) {
   std::string path = d.file("buffered.jsonl");
   LogWriter w;
   ASSERT_TRUE(w.open(path).ok());
+  ASSERT_TRUE(w.publish().ok());
   ASSERT_TRUE(w.write_header(sample_header()).ok());
   Event e = open_event(1, 3, std::string(100, 'p'));
   size_t line = line_of(e).size();
@@ -585,14 +592,30 @@ TEST(LogWriter, ReaderIsCompressedFlag) {
 }
 
 // Expected file sizes of a plain rotating log, computed from line lengths.
+// The closing record a rotated file ends with (docs/event-log.md).
+size_t rotated_end_size(uint64_t ts, uint64_t events, uint64_t total) {
+  return ("{\"type\":\"end\",\"ts\":" + std::to_string(ts) + ",\"pid\":0,\"events\":" +
+          std::to_string(events) + ",\"events_total\":" + std::to_string(total) + ",\"rotated\":true}\n")
+      .size();
+}
+
+// Expected file sizes of a plain rotating log, computed from line lengths: a
+// file is closed when the next line and the closing record would not fit.
 std::vector<uint64_t> simulate_rotation(const std::vector<Event>& evs, uint64_t max) {
   std::vector<uint64_t> sizes{header_line().size()};
-  size_t in_file = 0;
+  uint64_t in_file = 0, total = 0, last_ts = 0;
   for (auto& e : evs) {
     size_t n = line_of(e).size();
-    if (in_file > 0 && sizes.back() + n > max) sizes.push_back(header_line().size()), in_file = 0;
+    uint64_t ts = std::max(last_ts, e.ts_ns);
+    if (in_file > 0 && sizes.back() + n + rotated_end_size(ts, in_file + 1, total + 1) > max) {
+      sizes.back() += rotated_end_size(last_ts, in_file, total);
+      sizes.push_back(header_line().size());
+      in_file = 0;
+    }
     sizes.back() += n;
     ++in_file;
+    ++total;
+    last_ts = ts;
   }
   return sizes;
 }
@@ -718,13 +741,28 @@ TEST(LogWriter, ErrorsAreValues) {
   EXPECT_EQ(h.write(Event{}).error, "write: log closed");
   EXPECT_TRUE(h.close().ok());  // idempotent
 
+  // A write that fails (here: past RLIMIT_FSIZE, as a full disk would) is
+  // sticky, and names the file.
   LogWriter full;
-  ASSERT_TRUE(full.open("/dev/full", uncompressed()).ok());
+  std::string big = d.file("full.jsonl");
+  ASSERT_TRUE(full.open(big, uncompressed()).ok());
+  ASSERT_TRUE(full.publish().ok());
   ASSERT_TRUE(full.write_header(sample_header()).ok());
   ASSERT_TRUE(full.write(Event{}).ok());  // still buffered
-  EXPECT_EQ(full.flush().error, "write /dev/full: No space left on device");
-  EXPECT_EQ(full.write(Event{}).error, "write /dev/full: No space left on device");  // sticky
-  EXPECT_EQ(full.close().error, "write /dev/full: No space left on device");
+  {
+    struct rlimit old {};
+    getrlimit(RLIMIT_FSIZE, &old);
+    auto prev = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit tiny = {16, old.rlim_max};
+    setrlimit(RLIMIT_FSIZE, &tiny);
+    LogStatus st = full.flush();
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    EXPECT_EQ(st.error, "write " + big + ": File too large");
+  }
+  EXPECT_EQ(full.write(Event{}).error, "write " + big + ": File too large");  // sticky
+  EXPECT_EQ(full.close().error, "write " + big + ": File too large");
+  EXPECT_EQ(fs::file_size(big), 16u);  // what got through stays
 
   LogWriter lvl;
   LogWriterOptions o;
@@ -756,6 +794,7 @@ TEST(LogWriter, FlushedZstdLiveFileIsReadable) {
   auto evs = sample_events(30);
   LogWriter w;
   ASSERT_TRUE(w.open(path).ok());
+  ASSERT_TRUE(w.publish().ok());  // as record does once attached
   ASSERT_TRUE(w.write_header(sample_header()).ok());
   for (size_t i = 0; i < 10; ++i) ASSERT_TRUE(w.write(evs[i]).ok());
   ASSERT_TRUE(w.flush().ok());
@@ -1037,6 +1076,129 @@ TEST(LogReader, FuzzCorpusReplays) {
   EXPECT_EQ(hex.events[0].comm, std::string("\xff\x00\xfe", 3));
   EXPECT_EQ(hex.events[0].target, std::string("a\0b\xf0\x9f\x98\x80", 7));
   EXPECT_EQ(hex.events[0].stack, (std::vector<std::string>{"\xc0\x80", "\t"}));
+}
+
+
+// ---- the closing record and staged files ------------------------------------
+
+TEST(LogWriter, CleanStopEndsWithClosingRecord) {
+  TempDir d;
+  for (const char* name : {"end.jsonl", "end.jsonl.zst"}) {
+    SCOPED_TRACE(name);
+    std::string path = d.file(name);
+    auto evs = sample_events(300);
+    LogWriter w;
+    ASSERT_TRUE(w.open(path).ok());
+    ASSERT_TRUE(w.write_header(sample_header()).ok());
+    for (auto& e : evs) ASSERT_TRUE(w.write(e).ok());
+    ASSERT_TRUE(w.write_end(evs.back().ts_ns + 5, 7).ok());
+    ASSERT_TRUE(w.close().ok());
+    auto r = read_log(path);
+    EXPECT_TRUE(r.errors.empty());
+    EXPECT_EQ(r.events.size(), evs.size());
+    ASSERT_TRUE(r.end.has_value());
+    EXPECT_EQ(r.end->line, evs.size() + 2);
+    EXPECT_EQ(r.end->ts_ns, evs.back().ts_ns + 5);
+    EXPECT_EQ(r.end->events, evs.size());
+    EXPECT_EQ(r.end->events_total, evs.size());
+    EXPECT_EQ(r.end->lost, std::optional<uint64_t>(7));
+    EXPECT_FALSE(r.end->rotated);
+    EXPECT_EQ(r.unknown, 0u);  // the closing record is not an unknown type
+  }
+  std::string plain = slurp(d.file("end.jsonl"));
+  std::string last = plain.substr(plain.rfind('\n', plain.size() - 2) + 1);
+  EXPECT_EQ(last, "{\"type\":\"end\",\"ts\":" + std::to_string(sample_events(300).back().ts_ns + 5) +
+                      ",\"pid\":0,\"events\":300,\"events_total\":300,\"lost\":7}\n");
+}
+
+TEST(LogReader, CutLogHasNoClosingRecordAndReplaysToLastLine) {
+  TempDir d;
+  auto evs = sample_events(50);
+  std::string path = d.file("cut.jsonl");
+  LogWriter w;
+  ASSERT_TRUE(w.open(path, uncompressed()).ok());
+  ASSERT_TRUE(w.write_header(sample_header()).ok());
+  for (auto& e : evs) ASSERT_TRUE(w.write(e).ok());
+  ASSERT_TRUE(w.close().ok());  // no write_end: as a killed recorder leaves it
+  auto r = read_log(path);
+  EXPECT_FALSE(r.end.has_value());
+  EXPECT_EQ(r.events.size(), evs.size());
+  // cut inside the last event: every complete record before it replays
+  std::string text = slurp(path);
+  spit(path, text.substr(0, text.size() - 10));
+  r = read_log(path);
+  EXPECT_FALSE(r.end.has_value());
+  EXPECT_EQ(r.events.size(), evs.size() - 1);
+  EXPECT_EQ(messages(r), std::vector<std::string>{"line 51: truncated last line (no newline at end of file)"});
+  // events after a closing record (cat of two logs): the stream is not closed
+  spit(path, header_line() + "{\"type\":\"end\",\"ts\":1,\"pid\":0,\"events\":0}\n" + line_of(evs[0]));
+  r = read_log(path);
+  EXPECT_FALSE(r.end.has_value());
+  EXPECT_EQ(r.events.size(), 1u);
+}
+
+TEST(LogWriter, RotatedFilesEndWithRotatedRecord) {
+  TempDir d;
+  std::string path = d.file("rot.jsonl");
+  auto evs = sample_events(400);
+  LogWriter w;
+  ASSERT_TRUE(w.open(path, rotating(8 * 1024, 3)).ok());
+  ASSERT_TRUE(w.write_header(sample_header()).ok());
+  for (auto& e : evs) ASSERT_TRUE(w.write(e).ok());
+  ASSERT_TRUE(w.write_end(evs.back().ts_ns, 0).ok());
+  ASSERT_TRUE(w.close().ok());
+  ASSERT_GE(w.stats().rotations, 1u);
+  auto older = read_log(path + ".1");
+  ASSERT_TRUE(older.end.has_value());
+  EXPECT_TRUE(older.end->rotated);
+  EXPECT_EQ(older.end->events, older.events.size());
+  auto cur = read_log(path);
+  ASSERT_TRUE(cur.end.has_value());
+  EXPECT_FALSE(cur.end->rotated);
+  EXPECT_EQ(cur.end->events, cur.events.size());
+  EXPECT_EQ(cur.end->events_total, evs.size());
+}
+
+// A writer that is never published (a recording that failed to start) leaves
+// an existing log exactly as it was, and nothing else behind.
+TEST(LogWriter, UnpublishedWriterNeverTouchesTheTarget) {
+  TempDir d;
+  std::string path = d.file("old.jsonl");
+  spit(path, "precious\n");
+  {
+    LogWriter w;
+    ASSERT_TRUE(w.open(path).ok());
+    ASSERT_TRUE(w.write_header(sample_header()).ok());
+    for (auto& e : sample_events(3000)) ASSERT_TRUE(w.write(e).ok());
+    EXPECT_EQ(slurp(path), "precious\n");
+  }
+  EXPECT_EQ(slurp(path), "precious\n");
+  size_t entries = 0;
+  for (auto& ent : fs::directory_iterator(d.path())) (void)ent, ++entries;
+  EXPECT_EQ(entries, 1u);
+  // published: the new log replaces the old one, 0600
+  LogWriter w;
+  ASSERT_TRUE(w.open(path).ok());
+  ASSERT_TRUE(w.write_header(sample_header()).ok());
+  ASSERT_TRUE(w.publish().ok());
+  ASSERT_TRUE(w.close().ok());
+  EXPECT_EQ(slurp(path), header_line());
+  struct stat sb {};
+  ASSERT_EQ(stat(path.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+}
+
+TEST(LogReader, FuzzSeedsWithClosingRecords) {
+  std::string dir = std::string(SOURCE_DIR) + "/tests/fuzz/corpus/";
+  auto closed = read_log(dir + "closed.jsonl");
+  ASSERT_TRUE(closed.end.has_value());
+  EXPECT_EQ(closed.end->events, 2u);
+  EXPECT_EQ(closed.end->lost, std::optional<uint64_t>(0));
+  auto more = read_log(dir + "end_then_more.jsonl");
+  EXPECT_FALSE(more.end.has_value());
+  EXPECT_EQ(more.events.size(), 3u);
+  EXPECT_EQ(messages(more),
+            std::vector<std::string>{"line 4: closing record: a count is not a non-negative integer"});
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // the work and returns the exit status.  Parsing is testable on its own.
 #pragma once
 
-#include <csignal>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "util/result.h"
+#include "util/stop_signals.h"
 
 namespace fdw {
 
@@ -88,8 +88,15 @@ void split_command(int argc, char** argv, std::vector<std::string>* own,
 // Prints "fdwatch: <message>" and "hint: <hint>" to stderr; returns exit code.
 int report_error(const Error& e);
 
-// Set by SIGINT/SIGTERM (installed by install_stop_signals).
-extern volatile sig_atomic_t g_stop_signal;
-void install_stop_signals();
+// Gives up every capability for good (effective, permitted, inheritable,
+// ambient; no_new_privs so none comes back): `report` reads a file and
+// needs none, even when run as root.
+Result<void> drop_capabilities();
+
+// Prints the final report (watch, report): the whole of `text` on stdout,
+// or nothing when a stop signal arrived after `stops_seen` (g_stop_count at
+// the end of the loop) while it was being made.  kExitOk, or the quiet exit
+// status of that signal or of a vanished reader (SIGPIPE).
+int print_final(const std::string& text, int stops_seen);
 
 }  // namespace fdw

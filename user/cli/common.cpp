@@ -1,4 +1,9 @@
-#include <csignal>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -6,20 +11,19 @@
 
 namespace fdw {
 
-volatile sig_atomic_t g_stop_signal = 0;
+Result<void> drop_capabilities() {
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &h, none) != 0) return Error::from_errno("cannot drop capabilities", errno);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Error::from_errno("cannot set no_new_privs", errno);
+  return {};
+}
 
-namespace {
-void on_stop(int sig) { g_stop_signal = sig; }
-}  // namespace
-
-void install_stop_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: the poll must wake up
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+int print_final(const std::string& text, int stops_seen) {
+  if (g_stop_count != stops_seen) return signal_exit_status(g_stop_signal);
+  if (!write_stdout(text)) return signal_exit_status(SIGPIPE);
+  return kExitOk;
 }
 
 int report_error(const Error& e) {

@@ -2,12 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 
 #include "cli/replay.h"
+#include "util/private_file.h"
 #include "views/html_report.h"
 #include "views/report.h"
 
@@ -129,18 +130,6 @@ std::vector<Event> FlightRecorder::bundle_events(uint32_t pid) const {
   return out;
 }
 
-namespace {
-
-Result<void> write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return Error{"cannot write " + path, "", 0, 1};
-  return {};
-}
-
-}  // namespace
-
 Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   std::vector<Event> evs = bundle_events(p.pid);
   uint64_t w0 = evs.empty() ? p.ts : evs.front().ts_ns;
@@ -167,11 +156,15 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   wo.zstd = false;
   std::string log = dir + "/events.jsonl";
   LogStatus st = w.open(log, wo);
+  if (st) st = w.publish();  // a new private directory: a partial log should stay and replay
   if (st) st = w.write_header(h);
+  uint64_t lost = 0;
   for (const Event& e : evs) {
     if (!st) break;
     st = w.write(e);
+    if (e.type == EvType::Lost) lost += uint64_t(std::max<int64_t>(e.value, 0));
   }
+  if (st) st = w.write_end(p.ts, lost);
   if (st) st = w.close();
   if (!st) return Error{log + ": " + st.error, "", 0, 1};
 
@@ -181,9 +174,9 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   for (const Event& e : evs) rp.feed(e);
   Snapshot snap = rp.finish();
   std::string title = "fdwatch postmortem: pid " + std::to_string(p.pid) + " (" + p.kind + ")";
-  if (auto r = write_text(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
-  if (auto r = write_text(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
-  if (auto r = write_text(dir + "/report.html", render_html(rp.html(title))); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.html", render_html(rp.html(title))); !r) return r.error();
   return dir;
 }
 

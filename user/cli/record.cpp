@@ -81,6 +81,18 @@ LogHeader base_header(const RecordOptions& o) {
   return h;
 }
 
+// The flight recorder's directory: made 0700 if missing; an existing one
+// must be a real directory (a symlink planted in /var/tmp is refused).
+Result<void> bundle_dir(const std::string& dir) {
+  if (mkdir(dir.c_str(), 0700) == 0) return {};
+  if (errno != EEXIST) return Error::from_errno("cannot create " + dir, errno);
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0) return Error::from_errno(dir, errno);
+  if (S_ISLNK(st.st_mode)) return Error{dir + ": is a symbolic link; refusing to follow it", "", ELOOP, 1};
+  if (!S_ISDIR(st.st_mode)) return Error{dir + ": not a directory", "", ENOTDIR, 1};
+  return {};
+}
+
 }  // namespace
 
 int run_record(const RecordOptions& o) {
@@ -97,14 +109,15 @@ int run_record(const RecordOptions& o) {
     for (auto& t : o.triggers) (void)parse_trigger(t, fo);
     if (o.triggers.empty()) fo.on_emfile = true;
     fo.header = header;
-    if (mkdir(o.output.c_str(), 0700) != 0 && errno != EEXIST)
-      return report_error(Error::from_errno("cannot create " + o.output, errno));
+    if (auto d = bundle_dir(o.output); !d) return report_error(d.error());
     flight.emplace(std::move(fo));
   } else {
+    // Staged: nothing appears at o.output (an old log stays whole) until the
+    // session has started; every early return below removes the new file.
     LogWriterOptions wo;
     wo.max_size_bytes = o.max_size;
     wo.keep_files = o.keep;
-    if (LogStatus st = writer.open(o.output, wo); !st) return report_error(Error{o.output + ": " + st.error, "", 0, 1});
+    if (LogStatus st = writer.open(o.output, wo); !st) return report_error(Error{st.error, "", 0, 1});
   }
 
   Aggregator agg;
@@ -147,6 +160,9 @@ int run_record(const RecordOptions& o) {
     });
   }
   if (auto r = s.start(); !r) return report_error(r.error());
+  if (!ring && !header_written && werr) write_header(monotonic_ns());
+  if (!ring && werr) werr = writer.publish();
+  if (!werr) return report_error(Error{werr.error, "", 0, 1});
   if (!o.quiet) {
     std::string what = o.all ? "all processes" : std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");
     if (ring)
@@ -160,14 +176,16 @@ int run_record(const RecordOptions& o) {
   uint64_t next_tick = start + 1'000'000'000ull;
   int rc = kExitOk;
   uint64_t bundles = 0;
+  // A bundle that cannot be written (disk full) ends the recording, exit 1:
+  // a flight recorder that silently stops writing bundles is worse.
   auto write_bundles = [&] {
     if (!flight) return;
     for (auto& r : flight->write_pending()) {
       if (r) {
         ++bundles;
         fprintf(stderr, "fdwatch: postmortem bundle %s\n", r.value().c_str());
-      } else {
-        fprintf(stderr, "fdwatch: postmortem bundle: %s\n", r.error().message.c_str());
+      } else if (rc == kExitOk) {
+        rc = report_error(Error{"postmortem bundle: " + r.error().message, r.error().hint, 0, 1});
       }
     }
   };
@@ -184,7 +202,7 @@ int run_record(const RecordOptions& o) {
       next_tick += 1'000'000'000ull;
       if (next_tick < now) next_tick = now + 1'000'000'000ull;
     }
-    if (!werr) break;
+    if (!werr || rc != kExitOk) break;
     if (o.duration_s > 0 && now - start >= uint64_t(o.duration_s * 1e9)) break;
     if (s.all_exited() || g_stop_signal) break;
   }
@@ -198,9 +216,11 @@ int run_record(const RecordOptions& o) {
               (unsigned long long)bundles, bundles == 1 ? "" : "s", (unsigned long long)lost);
     return rc;
   }
-  if (!header_written && werr) write_header(monotonic_ns());
+  if (werr) werr = writer.write_end(monotonic_ns(), lost);
   if (werr) werr = writer.close();
-  if (!werr) return report_error(Error{o.output + ": " + werr.error, "", 0, 1});
+  if (!werr)
+    return report_error(Error{"recording stopped: " + werr.error,
+                              "what was written before replays: fdwatch report " + o.output, 0, 1});
   LogWriterStats st = writer.stats();
   std::string notes;
   if (st.rotations) notes += " (" + std::to_string(st.rotations) + " rotations)";

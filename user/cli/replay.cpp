@@ -1,5 +1,6 @@
 #include "cli/replay.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace fdw {
@@ -100,9 +101,18 @@ Result<ReplayFileResult> replay_file(const std::string& path, const ReplayOption
   while (r.next(e)) {
     // a header without a start time (hand-written logs): the first event's
     if (!rp) rp.emplace(out.header.start_mono_ns ? out.header.start_mono_ns : e.ts_ns, o);
-    if (!rp->feed(e)) break;
+    if (!rp->feed(e)) {
+      out.stopped_at_until = true;
+      break;
+    }
   }
   if (!rp) rp.emplace(out.header.start_mono_ns, o);
+  out.end = r.end();
+  out.lines = r.lines();
+  if (out.end && !out.stopped_at_until) rp->extend_to(out.end->ts_ns);
+  uint64_t start = rp->start_ns(), last = std::max(rp->end_ns(), out.end ? out.end->ts_ns : 0);
+  out.span_s = last > start ? double(last - start) / 1e9 : 0;
+  out.pid_seen = o.pid && rp->saw(*o.pid);
   out.snapshot = rp->finish();
   out.snapshot.kernel.release = out.header.kernel;
   if (o.series) out.html = rp->html("fdwatch report: " + path);

@@ -3,6 +3,7 @@
 // and the growth slope come out as they did live.  No syscalls, no clock.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -33,6 +34,8 @@ class Replay {
   // Applies one event (in log order); false once the event lies past --until
   // (it is not applied; the caller stops feeding).
   bool feed(const Event& e);
+  // The window went on, without events, until ts (a closing record's time).
+  void extend_to(uint64_t ts) { end_ns_ = std::max(end_ns_, std::min(ts, stop_ns_)); }
   // Last tick and the final state, as watch prints it at the end.
   Snapshot finish();
   // After finish(): the HTML input (series, EMFILE moments, names).
@@ -40,6 +43,9 @@ class Replay {
 
   uint64_t events() const { return events_; }
   uint64_t end_ns() const { return end_ns_; }
+  uint64_t start_ns() const { return start_ns_; }
+  // Whether any event fed so far concerned pid (as actor, child or snapshot).
+  bool saw(uint32_t pid) const { return pids_.count(pid) != 0; }
 
  private:
   void tick_to(uint64_t ts);
@@ -63,6 +69,11 @@ struct ReplayFileResult {
   std::vector<LogError> errors; // the first ones the reader kept
   uint64_t errors_total = 0;
   uint64_t events = 0;          // events read from the file (before --until)
+  std::optional<LogEnd> end;    // the closing record; nullopt: the log was cut
+  uint64_t lines = 0;           // lines read, header included
+  bool stopped_at_until = false;  // an event past --until was found
+  double span_s = 0;            // log start to its last event (or closing record)
+  bool pid_seen = false;        // ReplayOptions::pid occurs in the log
 };
 
 // Whole-file replay.  An Error only when the file cannot be opened or is not

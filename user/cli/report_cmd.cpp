@@ -1,10 +1,10 @@
 // fdwatch report FILE: replay an event log and print the watch report.
 #include <cstdio>
-#include <fstream>
-#include <iostream>
 
 #include "cli/cli.h"
 #include "cli/replay.h"
+#include "util/private_file.h"
+#include "views/format.h"
 #include "views/html_report.h"
 #include "views/report.h"
 
@@ -30,6 +30,7 @@ constexpr size_t kMaxErrorsShown = 20;
 }
 
 int run_report(const ReportCmdOptions& o) {
+  if (auto d = drop_capabilities(); !d) return report_error(d.error());
   ReplayOptions ro;
   if (o.pid) ro.pid = o.pid;
   if (o.until_s >= 0) ro.until_s = o.until_s;
@@ -37,6 +38,11 @@ int run_report(const ReportCmdOptions& o) {
   auto r = replay_file(o.file, ro);
   if (!r) return report_error(r.error());
   const ReplayFileResult& res = r.value();
+  if (o.pid && !res.pid_seen)
+    return report_error(Error{"pid " + std::to_string(o.pid) + ": not in " + o.file, "", 0, 1});
+  if (o.until_s >= 0 && !res.stopped_at_until && o.until_s > res.span_s)
+    return report_error(Error{"--until " + fmt("%g", o.until_s) + ": past the end of " + o.file +
+                                  " (it covers " + fmt("%.1f", res.span_s) + " s)", "", 0, 1});
   size_t shown = 0;
   for (const LogError& e : res.errors) {
     if (shown == kMaxErrorsShown) break;
@@ -50,15 +56,22 @@ int run_report(const ReportCmdOptions& o) {
   if (res.errors_total > shown)
     fprintf(stderr, "fdwatch: %s: %llu more bad lines\n", o.file.c_str(),
             (unsigned long long)(res.errors_total - shown));
-  if (o.json) std::cout << report_json(res.snapshot).dump(2) << "\n";
-  else std::cout << render_report_text(res.snapshot);
-  std::cout.flush();
-  if (!o.html.empty()) {
-    std::ofstream f(o.html, std::ios::trunc);
-    f << render_html(res.html);
-    f.close();
-    if (!f) return report_error(Error{"cannot write " + o.html, "", 0, 1});
+  const bool complete = res.end.has_value();  // a rotated file is whole too
+  if (!complete)
+    fprintf(stderr, "fdwatch: %s: the log ends without its closing record (recording killed, disk "
+            "full, or still running); replayed up to its last complete record\n", o.file.c_str());
+  std::string text;
+  if (o.json) {
+    nlohmann::json j = report_json(res.snapshot);
+    j["log"] = {{"complete", complete}, {"lines", res.lines}};
+    text = j.dump(2) + "\n";
+  } else {
+    text = render_report_text(res.snapshot);
   }
+  if (!write_stdout(text))
+    return signal_exit_status(SIGPIPE);
+  if (!o.html.empty())
+    if (auto w = write_private_file(o.html, render_html(res.html)); !w) return report_error(w.error());
   if (res.events == 0) return report_error(Error{o.file + ": no events could be read", "", 0, 1});
   return kExitOk;
 }

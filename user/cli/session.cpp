@@ -42,11 +42,31 @@ std::vector<std::string> Session::kernel_notes() const {
 void Session::emit(Event e) {
   if (sink_) sink_(e);
   agg_.apply(e);
-  if (e.type == EvType::Exit) drop_stacks(e.pid, true);
+  if (e.type == EvType::Exit) {
+    drop_stacks(e.pid, true);
+    starts_.erase(e.pid);
+  }
+}
+
+bool Session::reused(uint32_t pid) const {
+  auto it = starts_.find(pid);
+  if (it == starts_.end()) return false;
+  auto now = read_start_time(pid);
+  return now && *now != it->second;
+}
+
+// The exit of a process whose exit record never came (exit code unknown).
+void Session::invent_exit(uint32_t pid, uint64_t ts) {
+  Event x;
+  x.type = EvType::Exit;
+  x.ts_ns = ts;
+  x.pid = pid;
+  emit(x);
 }
 
 // Comm, uid, parent and limit of a process seen for the first time.
 void Session::first_sight(uint32_t pid, uint64_t ts) {
+  if (auto st = read_start_time(pid)) starts_[pid] = *st;
   Event c;
   c.type = EvType::Comm;
   c.ts_ns = ts;
@@ -67,6 +87,13 @@ void Session::first_sight(uint32_t pid, uint64_t ts) {
 }
 
 void Session::seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec) {
+  // A re-read must not merge a newcomer with the pid into the old table: the
+  // old one is gone; system-wide, the newcomer is a process of its own.
+  if (resync && reused(pid)) {
+    invent_exit(pid, ts);
+    if (!opts_.all) return;
+    resync = false;
+  }
   auto snap = read_fd_table(pid, ts, &sockets_);
   if (!snap) return;  // gone meanwhile: its exit event will say so
   if (drop_cloexec)
@@ -213,6 +240,10 @@ void Session::tick() {
     }
     for (uint32_t pid : watched_) {
       if (!agg_.knows(pid) || agg_.exited(pid)) continue;
+      if (!process_exists(pid) || reused(pid)) {
+        invent_exit(pid, now);
+        continue;
+      }
       // prctl(PR_SET_NAME) renames are not events: refresh the few we watch
       std::string comm = read_comm(pid);
       if (!comm.empty() && comm != agg_.comm(pid)) {
@@ -223,13 +254,6 @@ void Session::tick() {
         c.comm = comm;
         c.value = -1;
         emit(c);
-      }
-      if (!process_exists(pid)) {
-        Event x;
-        x.type = EvType::Exit;
-        x.ts_ns = now;
-        x.pid = pid;
-        emit(x);
       }
     }
   }

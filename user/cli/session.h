@@ -82,6 +82,10 @@ class Session {
   void on_record(const void* data, size_t len);
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
+  // True when pid now names another process than the one we track (its exit
+  // was lost and the pid handed out again).
+  bool reused(uint32_t pid) const;
+  void invent_exit(uint32_t pid, uint64_t ts);
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   void drop_stacks(uint32_t pid, bool exited);
 
@@ -95,6 +99,7 @@ class Session {
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
+  std::unordered_map<uint32_t, uint64_t> starts_;  // start time of each tracked live pid
   bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
   StackResolver stacks_;  // call stacks -> Event::stack/site
 };

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <iostream>
 
 #include "cli/cli.h"
 #include "cli/session.h"
@@ -125,13 +124,9 @@ int run_top(const TopOptions& o) {
   for (uint64_t i = 0; o.iterations == 0 || i < o.iterations; ++i) {
     Snapshot snap = src.next(o.delay_s);
     if (src.error()) return report_error(*src.error());
-    if (o.json) {
-      std::cout << top_json_frame(snap, bo).dump() << "\n";
-    } else {
-      if (i) std::cout << "\n";
-      std::cout << render_batch_frame(snap, bo);
-    }
-    std::cout.flush();
+    std::string frame = o.json ? top_json_frame(snap, bo).dump() + "\n"
+                               : (i ? "\n" : "") + render_batch_frame(snap, bo);
+    if (!write_stdout(frame)) return signal_exit_status(SIGPIPE);  // reader gone: quietly
     if (g_stop_signal) break;
   }
   return kExitOk;

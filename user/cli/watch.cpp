@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 
 #include "cli/cli.h"
 #include "cli/session.h"
@@ -206,16 +205,14 @@ int run_watch(const WatchOptions& o) {
       if (now >= stop_at) break;
     }
   }
+  // A signal from now on interrupts the final report itself (print_final).
+  const int stops_seen = g_stop_count;
   // drain what is left, then one last tick so rates include the tail
   (void)s.drain();
   s.tick();
   Snapshot snap = agg.snapshot(monotonic_ns());
-  if (o.json) {
-    std::cout << report_json(snap).dump(2) << "\n";
-  } else {
-    std::cout << render_report_text(snap);
-  }
-  std::cout.flush();
+  if (int q = print_final(o.json ? report_json(snap).dump(2) + "\n" : render_report_text(snap), stops_seen))
+    return q;
   if (StackStats st = s.stack_stats(); st.lost || st.unpaired)
     fprintf(stderr, "fdwatch: note: %llu call-stack records lost (ring buffer full); %llu fds have "
             "no call site\n", (unsigned long long)st.lost, (unsigned long long)st.unpaired);

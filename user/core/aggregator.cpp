@@ -54,6 +54,11 @@ std::vector<uint32_t> Aggregator::inexact_live_pids() const {
   return out;
 }
 
+void Aggregator::mark_inexact(Proc& p, std::string_view reason) {
+  if (!p.inexact) p.inexact_reason = std::string(reason);
+  p.inexact = true;
+}
+
 Aggregator::Proc& Aggregator::fresh_proc(uint32_t pid, uint64_t ts) {
   Proc& p = procs_[pid];
   p = Proc{};
@@ -68,7 +73,7 @@ Aggregator::Proc& Aggregator::proc(uint32_t pid, uint64_t ts) {
   auto it = procs_.find(pid);
   if (it != procs_.end() && !it->second.exited) return it->second;
   Proc& p = fresh_proc(pid, ts);
-  p.inexact = true;
+  mark_inexact(p, kInexactUnseenStart);
   return p;
 }
 
@@ -161,6 +166,7 @@ void Aggregator::apply(const Event& e) {
       }
       if (!e.comm.empty()) p.comm = e.comm;
       recount_sites(p, e.ts_ns);
+      if (e.flags & kSnapshotLinksUnreadable) mark_inexact(p, kInexactLinksUnreadable);
       sample(p, e.ts_ns);
       return;
     }
@@ -178,9 +184,9 @@ void Aggregator::apply(const Event& e) {
     }
     case EvType::Lost: {
       if (e.pid == 0) {
-        for (auto& [pid, p] : procs_) p.inexact = true;
+        for (auto& [pid, p] : procs_) mark_inexact(p, kInexactLostEvents);
       } else if (auto it = procs_.find(e.pid); it != procs_.end()) {
-        it->second.inexact = true;
+        mark_inexact(it->second, kInexactLostEvents);
       }
       return;
     }
@@ -190,13 +196,14 @@ void Aggregator::apply(const Event& e) {
       c.ppid = e.pid;
       c.comm = e.comm;
       if (pit == procs_.end() || pit->second.exited) {
-        c.inexact = true;  // parent unknown: the inherited table is unknown
+        mark_inexact(c, kInexactUnseenStart);  // parent unknown: the inherited table is unknown
       } else {
         Proc& parent = pit->second;
         if (c.comm.empty()) c.comm = parent.comm;
         c.rlimit = parent.rlimit;
         c.uid = parent.uid;
         c.inexact = parent.inexact;
+        c.inexact_reason = parent.inexact_reason;
         if (e.shared_files) {
           c.table = parent.table;
         } else {
@@ -416,6 +423,7 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
   v.uid = p.uid;
   v.exited = p.exited;
   v.inexact = p.inexact;
+  v.inexact_reason = p.inexact_reason;
   v.opened = p.opened;
   v.closed = p.closed;
   for (auto& [err, n] : p.failed) v.failed[errno_name(err)] += n;

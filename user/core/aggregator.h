@@ -88,6 +88,7 @@ class Aggregator {
     std::map<uint16_t, uint64_t> calls;  // fdw_sys -> traced calls (ok or failed)
     std::optional<uint64_t> rlimit;
     bool exited = false, inexact = false;
+    std::string inexact_reason;  // the first cause, a kInexact* name
     std::optional<int> exit_code;
     uint64_t first_ns = 0, exit_ns = 0;
     uint64_t open_at_exit = 0;
@@ -112,6 +113,7 @@ class Aggregator {
   };
 
   Proc& proc(uint32_t pid, uint64_t ts);
+  static void mark_inexact(Proc& p, std::string_view reason);
   Proc& fresh_proc(uint32_t pid, uint64_t ts);
   void add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts);
   void remove_fd(Proc& p, int fd, uint64_t ts);

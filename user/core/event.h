@@ -46,6 +46,16 @@ constexpr uint32_t kCloseRangeCloexec = 4;  // CLOSE_RANGE_CLOEXEC
 // Close flags: when the close returned, its fd number already held another
 // thread's new file, whose record may have been applied first.
 constexpr uint32_t kCloseFdReused = 1;
+// Snapshot flags: /proc listed the fds but their links could not be read
+// (readlink EACCES: an LSM, or a ptrace restriction on the process), so every
+// fd is counted with kind Other and no target, and the process is inexact.
+constexpr uint32_t kSnapshotLinksUnreadable = 1;
+
+// Why a process is inexact (ProcView::inexact_reason, report JSON
+// "inexact_reason"); the first cause seen wins.
+inline constexpr std::string_view kInexactLostEvents = "lost_events";       // ring buffer full
+inline constexpr std::string_view kInexactUnseenStart = "unseen_start";     // born before we could see it (pid reuse, unknown parent)
+inline constexpr std::string_view kInexactLinksUnreadable = "links_unreadable";  // kSnapshotLinksUnreadable
 
 // One fd as seen by /proc at seeding time (Snapshot events).
 struct SeedFd {
@@ -68,7 +78,7 @@ struct Event {
   uint32_t child = 0;   // Fork: child tgid
   bool shared_files = false;  // Fork: CLONE_FILES
   int64_t value = 0;    // Limit: soft limit; Cloexec: 1/0; CloseRange: hi; Lost: count; Exit: code
-  uint32_t flags = 0;   // CloseRange flags; open flags
+  uint32_t flags = 0;   // CloseRange flags; open flags; Snapshot: kSnapshot* flags
   Kind kind = Kind::Other;   // Open/Dup/SockAddr: kind of the new fd
   Kind kind2 = Kind::Other;  // Open: kind of fd2 (pipe/socketpair)
   std::string target;   // Open/SockAddr: what the fd refers to (readlink-like)

@@ -54,6 +54,7 @@ struct ProcView {
   uint32_t uid = UINT32_MAX; // UINT32_MAX when unknown (filled by enricher)
   bool exited = false;
   bool inexact = false;      // events may have been lost; resynced from /proc
+  std::string inexact_reason;  // when inexact: one of the kInexact* names (core/event.h)
   uint64_t open_fds = 0;
   uint64_t opened = 0, closed = 0;
   std::map<std::string, uint64_t> failed;  // errno name -> count

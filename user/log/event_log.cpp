@@ -1,6 +1,7 @@
 #include "log/event_log.h"
 
 #include "core/classify.h"
+#include "util/private_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -578,7 +579,8 @@ struct LogWriter::Impl {
   std::string path;
   LogWriterOptions opts;
   bool zstd = false;
-  UniqueFd fd;
+  std::optional<StagedFile> file;  // the current file, published once the log goes live
+  bool live = false;               // publish() called: files appear at `path` at once
   ZSTD_CCtx* cctx = nullptr;
   std::string in;    // JSON not yet handed on (to the file, or to zstd)
   std::string out;   // compressed bytes not yet written
@@ -587,10 +589,13 @@ struct LogWriter::Impl {
   uint64_t file_disk = 0;    // bytes of the current file already written
   uint64_t file_events = 0;  // events in the current file
   uint64_t zfed = 0, zout = 0;  // JSON bytes given to zstd, compressed bytes out (all files)
+  uint64_t last_ts = 0;         // of the last event written
   LogWriterStats st;
   std::string failed;  // sticky error
 
   ~Impl() { ZSTD_freeCCtx(cctx); }
+
+  int fd() const { return file ? file->fd() : -1; }
 
   LogStatus set_failed(std::string msg) {
     failed = std::move(msg);
@@ -599,7 +604,7 @@ struct LogWriter::Impl {
 
   LogStatus write_out(const std::string& buf) {
     if (buf.empty()) return {};
-    if (int e = write_all(fd.get(), buf.data(), buf.size()))
+    if (int e = write_all(fd(), buf.data(), buf.size()))
       return set_failed("write " + path + ": " + errno_text(e));
     file_disk += buf.size();
     st.bytes += buf.size();
@@ -656,9 +661,11 @@ struct LogWriter::Impl {
   }
 
   LogStatus open_file() {
-    int raw = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (raw < 0) return set_failed("open " + path + ": " + errno_text(errno));
-    fd = UniqueFd(raw);
+    auto f = StagedFile::create(path);
+    if (!f) return set_failed(f.error().message);
+    file.emplace(std::move(f.value()));
+    if (live)
+      if (auto r = file->publish(); !r) return set_failed(r.error().message);
     file_disk = 0;
     file_events = 0;
     if (zstd) {
@@ -670,16 +677,41 @@ struct LogWriter::Impl {
     return {};
   }
 
+  LogStatus publish() {
+    live = true;
+    if (auto r = file->publish(); !r) return set_failed(r.error().message);
+    return {};
+  }
+
   LogStatus close_file() {
-    if (fd.get() < 0) return {};
+    if (fd() < 0) return {};
     LogStatus s = drain(true, ZSTD_e_end);
-    int e = fd.reset();
+    if (s) s = publish();
+    int e = file->close_fd();
     if (s && e) s = set_failed("close " + path + ": " + errno_text(e));
     return s;
   }
 
+  // The closing record: what a reader needs to tell a whole file from a cut one.
+  static std::string end_line(uint64_t ts, uint64_t events, uint64_t total,
+                              std::optional<uint64_t> lost, bool rotated) {
+    std::string l = "{\"type\":\"" + std::string(kEndType) + "\",\"ts\":" + std::to_string(ts) +
+                    ",\"pid\":0,\"events\":" + std::to_string(events) +
+                    ",\"events_total\":" + std::to_string(total);
+    if (lost) l += ",\"lost\":" + std::to_string(*lost);
+    if (rotated) l += ",\"rotated\":true";
+    return l + "}\n";
+  }
+
+  void append_end(uint64_t ts, std::optional<uint64_t> lost, bool rotated) {
+    std::string l = end_line(ts, file_events, st.events, lost, rotated);
+    in += l;
+    st.json_bytes += l.size();
+  }
+
   // FILE -> FILE.1 -> ... -> FILE.keep_files (dropped), then a fresh FILE.
   LogStatus rotate() {
+    append_end(last_ts, std::nullopt, true);
     if (auto s = close_file(); !s) return s;
     auto name = [&](int i) { return path + "." + std::to_string(i); };
     int keep = opts.keep_files;
@@ -705,19 +737,19 @@ struct LogWriter::Impl {
 
 LogWriter::LogWriter() = default;
 LogWriter::~LogWriter() {
-  if (impl_) (void)close();
+  if (impl_ && impl_->live) (void)close();  // an unpublished file is removed with impl_
 }
 LogWriter::LogWriter(LogWriter&&) noexcept = default;
 LogWriter& LogWriter::operator=(LogWriter&& o) noexcept {
   if (this != &o) {
-    if (impl_) (void)close();
+    if (impl_ && impl_->live) (void)close();
     impl_ = std::move(o.impl_);
   }
   return *this;
 }
 
 LogStatus LogWriter::open(const std::string& path, const LogWriterOptions& opts) {
-  if (impl_) (void)close();
+  if (impl_ && impl_->live) (void)close();
   impl_ = std::make_unique<Impl>();
   impl_->path = path;
   impl_->opts = opts;
@@ -732,7 +764,7 @@ LogStatus LogWriter::write_header(const LogHeader& h) {
   if (!impl_) return {"write_header: log not open"};
   Impl& m = *impl_;
   if (!m.failed.empty()) return {m.failed};
-  if (m.fd.get() < 0) return {"write_header: log closed"};
+  if (m.fd() < 0) return {"write_header: log closed"};
   if (m.header) return {"write_header: header already written"};
   m.header.emplace();
   append_header_line(*m.header, h);
@@ -745,7 +777,7 @@ LogStatus LogWriter::write(const Event& ev) {
   if (!impl_) return {"write: log not open"};
   Impl& m = *impl_;
   if (!m.failed.empty()) return {m.failed};
-  if (m.fd.get() < 0) return {"write: log closed"};
+  if (m.fd() < 0) return {"write: log closed"};
   if (!m.header) return {"write: header not written yet"};
   m.line.clear();
   append_event_line(m.line, ev);
@@ -755,36 +787,57 @@ LogStatus LogWriter::write(const Event& ev) {
   // The header-only check guarantees progress when one line exceeds the limit.
   if (m.opts.max_size_bytes > 0 && m.file_events > 0) {
     uint64_t max = m.opts.max_size_bytes;
+    // room for the closing record a rotation after this event would write
+    const uint64_t room = m.line.size() + Impl::end_line(std::max(m.last_ts, ev.ts_ns), m.file_events + 1,
+                                                         m.st.events + 1, std::nullopt, true).size();
     // No ratio yet: compress what we have once, rather than guess.
-    if (m.zstd && m.zfed == 0 && m.projected_size(m.line.size()) > max)
+    if (m.zstd && m.zfed == 0 && m.projected_size(room) > max)
       if (auto s = m.compress(ZSTD_e_flush); !s) return s;
-    if (m.projected_size(m.line.size()) > max)
+    if (m.projected_size(room) > max)
       if (auto s = m.rotate(); !s) return s;
   }
   m.in += m.line;
   m.st.json_bytes += m.line.size();
+  m.last_ts = std::max(m.last_ts, ev.ts_ns);
   ++m.file_events;
   ++m.st.events;
+  return m.drain(false);
+}
+
+LogStatus LogWriter::publish() {
+  if (!impl_) return {"publish: log not open"};
+  if (!impl_->failed.empty()) return {impl_->failed};
+  if (impl_->fd() < 0) return {"publish: log closed"};
+  return impl_->publish();
+}
+
+LogStatus LogWriter::write_end(uint64_t ts_ns, uint64_t lost) {
+  if (!impl_) return {"write_end: log not open"};
+  Impl& m = *impl_;
+  if (!m.failed.empty()) return {m.failed};
+  if (m.fd() < 0) return {"write_end: log closed"};
+  if (!m.header) return {"write_end: header not written yet"};
+  m.append_end(std::max(ts_ns, m.last_ts), lost, false);
   return m.drain(false);
 }
 
 LogStatus LogWriter::flush() {
   if (!impl_) return {"flush: log not open"};
   if (!impl_->failed.empty()) return {impl_->failed};
-  if (impl_->fd.get() < 0) return {};
+  if (impl_->fd() < 0) return {};
   return impl_->drain(true, ZSTD_e_flush);
 }
 
 LogStatus LogWriter::close() {
   if (!impl_) return {};
   if (!impl_->failed.empty()) {
-    impl_->fd.reset();
+    if (impl_->file) (void)impl_->file->close_fd();
     return {impl_->failed};
   }
   return impl_->close_file();
 }
 
-bool LogWriter::is_open() const { return impl_ && impl_->fd.get() >= 0; }
+bool LogWriter::is_open() const { return impl_ && impl_->fd() >= 0; }
 const std::string& LogWriter::path() const {
   static const std::string empty;
   return impl_ ? impl_->path : empty;
@@ -812,8 +865,30 @@ struct LogReader::Impl {
   LogHeader header;
   uint64_t line_no = 0, events = 0, unknown = 0, errors_total = 0;
   std::vector<LogError> errors;
+  std::optional<LogEnd> end;  // the last record, if it was a closing one
 
   ~Impl() { ZSTD_freeDCtx(dctx); }
+
+  // A closing record's fields; a wrong-typed one is an error (the record
+  // still counts as the end: it was written by a clean stop).
+  void read_end(const json& j, uint64_t n) {
+    LogEnd e;
+    e.line = n;
+    auto u64 = [&](const char* k, uint64_t& out) {
+      const json* f = find(j, k);
+      if (!f) return true;
+      if (!f->is_number_unsigned()) return false;
+      out = f->get<uint64_t>();
+      return true;
+    };
+    uint64_t lost = 0;
+    bool ok = u64("ts", e.ts_ns) && u64("events", e.events) && u64("events_total", e.events_total) &&
+              u64("lost", lost);
+    if (find(j, "lost")) e.lost = lost;
+    if (const json* r = find(j, "rotated"); r && r->is_boolean()) e.rotated = r->get<bool>();
+    if (!ok) error(n, "closing record: a count is not a non-negative integer");
+    end = e;
+  }
 
   void error(uint64_t line_nr, const std::string& msg) {
     ++errors_total;
@@ -1043,6 +1118,11 @@ bool LogReader::next(Event& ev) {
       // Rotated files concatenated (cat FILE.2 FILE.1 FILE) repeat the header.
       std::string herr;
       if (!header_from_json(*j, &herr)) m.error(n, "another log's header: " + herr);
+      m.end.reset();
+      continue;
+    }
+    if (type && type->is_string() && type->get_ref<const std::string&>() == kEndType) {
+      m.read_end(*j, n);
       continue;
     }
     if (type && type->is_string() && !evtype_from_name(type->get_ref<const std::string&>())) {
@@ -1057,6 +1137,7 @@ bool LogReader::next(Event& ev) {
     }
     ev = std::move(*e);
     ++m.events;
+    m.end.reset();
     return true;
   }
   m.end_of_stream();
@@ -1072,5 +1153,9 @@ uint64_t LogReader::lines() const { return impl_ ? impl_->line_no : 0; }
 uint64_t LogReader::events() const { return impl_ ? impl_->events : 0; }
 uint64_t LogReader::skipped_unknown() const { return impl_ ? impl_->unknown : 0; }
 bool LogReader::compressed() const { return impl_ && impl_->zstd; }
+const std::optional<LogEnd>& LogReader::end() const {
+  static const std::optional<LogEnd> none;
+  return impl_ ? impl_->end : none;
+}
 
 }  // namespace fdw

@@ -23,6 +23,10 @@ inline constexpr std::string_view kEventLogSchema = "fdwatch.events.v1";
 // Longest line a reader accepts by default, so the longest a writer writes.
 // A snapshot of a process with ~300k open fds is about this long.
 inline constexpr size_t kMaxLogLineBytes = 16u << 20;
+// Type of the closing record a writer ends each file with on a clean stop (or
+// rotation): {"type":"end","ts":T,"pid":0,"events":N,"events_total":M,
+// "lost":L,"rotated":true}.  It is not an Event; readers report it apart.
+inline constexpr std::string_view kEndType = "end";
 
 // First line of every log file (and of every rotated file).
 struct LogHeader {
@@ -41,6 +45,16 @@ struct [[nodiscard]] LogStatus {
   std::string error;  // empty on success
   bool ok() const { return error.empty(); }
   explicit operator bool() const { return ok(); }
+};
+
+// A closing record as read back.
+struct LogEnd {
+  uint64_t line = 0;          // where it was
+  uint64_t ts_ns = 0;
+  uint64_t events = 0;        // events in its file
+  uint64_t events_total = 0;  // events in all the files of the recording so far
+  std::optional<uint64_t> lost;
+  bool rotated = false;       // the file ended by rotation; the recording went on
 };
 
 // One problem found while reading; `line` is 1-based (the header is line 1).
@@ -94,23 +108,33 @@ struct LogWriterStats {
 class LogWriter {
  public:
   LogWriter();
-  ~LogWriter();  // close()s, ignoring errors
+  ~LogWriter();  // close()s a published log, ignoring errors; removes an unpublished one
   LogWriter(LogWriter&&) noexcept;
   LogWriter& operator=(LogWriter&&) noexcept;
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
-  // Creates/truncates `path` (mode 0600: logs name other users' files).
+  // Starts a new file for `path` (util/private_file.h: mode 0600, staged next
+  // to it, a symlink or special file at `path` refused).  Nothing appears at
+  // `path` until publish() or close(); a writer destroyed before either
+  // removes its file, so a failed start never harms an existing log.
   LogStatus open(const std::string& path, const LogWriterOptions& opts = {});
+  // Moves the file into place at `path` (replacing what was there); from now
+  // on a reader of `path` sees the log as it is written, rotated files too.
+  LogStatus publish();
   // Must come first; remembered and repeated at the top of each rotated file.
   LogStatus write_header(const LogHeader& h);
   // An event whose line would exceed kMaxLogLineBytes is refused (the writer
   // stays usable); any other error is sticky.
   LogStatus write(const Event& ev);
+  // The closing record (kEndType) of a clean stop: the events written and
+  // `lost`, the events the session could not see.  Last before close().
+  LogStatus write_end(uint64_t ts_ns, uint64_t lost);
   // Hands buffered data to the kernel; for zstd also ends the current block so
   // a reader of the live file can decode everything written so far.
   LogStatus flush();
-  // Finishes the zstd frame and closes the file.  Idempotent.
+  // Finishes the zstd frame, publishes and closes the file.  Idempotent.
+  // After an error a published file stays as far as it was written.
   LogStatus close();
 
   bool is_open() const;
@@ -156,6 +180,10 @@ class LogReader {
   uint64_t lines() const;            // lines read so far, header included
   uint64_t events() const;           // events returned by next()
   uint64_t skipped_unknown() const;  // well-formed lines of an unknown type
+  // The closing record, when it is the last record read so far (the stream
+  // is complete once next() has returned false); nullopt: the log was cut
+  // (killed recorder, full disk) or is still being written.
+  const std::optional<LogEnd>& end() const;
   bool compressed() const;
 
  private:

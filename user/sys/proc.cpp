@@ -95,6 +95,19 @@ std::optional<uint32_t> read_ppid(uint32_t pid) {
   return ppid;
 }
 
+std::optional<uint64_t> read_start_time(uint32_t pid) {
+  std::string st = read_small(proc_path(pid, "stat"));
+  auto rp = st.rfind(')');
+  if (rp == std::string::npos) return std::nullopt;
+  std::istringstream in(st.substr(rp + 2));
+  std::string field;
+  for (int i = 3; i < 22 && in >> field; ++i) {  // fields 3 (state) .. 21
+  }
+  uint64_t start;
+  if (!(in >> start)) return std::nullopt;
+  return start;
+}
+
 std::optional<uint64_t> parse_nofile_limit(const std::string& text) {
   std::istringstream in(text);
   std::string line;
@@ -220,6 +233,12 @@ Result<Event> read_fd_table(uint32_t pid, uint64_t ts_ns, SocketTable* sockets) 
     s.fd = atoi(de->d_name);
     char buf[4096];
     ssize_t n = readlinkat(dfd, de->d_name, buf, sizeof(buf));
+    if (n < 0 && (errno == EACCES || errno == EPERM)) {
+      // listed but not readable: count it, kind and target unknown
+      ev.flags |= kSnapshotLinksUnreadable;
+      ev.fds.push_back(std::move(s));
+      continue;
+    }
     if (n <= 0) continue;  // closed while we read
     std::string link(buf, size_t(n));
     struct stat st{};

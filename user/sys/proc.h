@@ -19,6 +19,9 @@ std::vector<uint32_t> list_pids();            // every tgid in /proc
 std::string read_comm(uint32_t pid);          // "" when gone
 std::optional<uint32_t> read_uid(uint32_t pid);
 std::optional<uint32_t> read_ppid(uint32_t pid);
+// Start time (clock ticks after boot, /proc/PID/stat field 22): with the pid,
+// it names one process; a pid with another start time was reused.
+std::optional<uint64_t> read_start_time(uint32_t pid);
 // Soft RLIMIT_NOFILE from /proc/PID/limits; nullopt when gone or unlimited.
 std::optional<uint64_t> read_nofile_limit(uint32_t pid);
 // readlink /proc/PID/fd/FD; "" when the fd or the process is gone.

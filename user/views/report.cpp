@@ -142,7 +142,7 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
   for (const ProcView& p : s.processes) {
     o << "\n" << p.pid << " " << (p.comm.empty() ? "?" : p.comm);
     if (p.exited) o << "  (exited" << (p.exit_code ? ", status " + std::to_string(*p.exit_code) : "") << ")";
-    if (p.inexact) o << "  (inexact)";
+    if (p.inexact) o << "  (inexact" << (p.inexact_reason.empty() ? "" : ": " + p.inexact_reason) << ")";
     o << "\n";
     char line[160];
     if (p.exited) {
@@ -226,6 +226,7 @@ nlohmann::json report_json(const Snapshot& s) {
     j["comm"] = p.comm;
     j["exited"] = p.exited;
     j["inexact"] = p.inexact;
+    if (p.inexact) j["inexact_reason"] = p.inexact_reason;
     j["open_fds"] = p.open_fds;
     j["opened"] = p.opened;
     j["closed"] = p.closed;

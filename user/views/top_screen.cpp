@@ -2,13 +2,11 @@
 
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -16,6 +14,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "util/stop_signals.h"
 
 // curses.h defines macros (timeout, erase, refresh, OK, ERR) that clash with
 // ordinary names, so it comes last and is used only in this file.
@@ -51,33 +51,6 @@ UserNameFn passwd_user_names() {
 }
 
 namespace {
-
-volatile sig_atomic_t g_stop = 0;
-extern "C" void on_stop_signal(int) { g_stop = 1; }
-
-// SIGINT/SIGTERM set a flag; no SA_RESTART, so a blocked poll returns EINTR
-// and the loop sees the flag.  Installed before curses starts, so curses does
-// not install its own handlers, and restored on the way out.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 // Owns the curses screen: the terminal is restored however the loop ends.
 class Curses {
@@ -183,7 +156,7 @@ int run_top_screen(TopSource& src, TopState st, double delay_s) {
   if (!(delay_s >= 0.1)) delay_s = 0.1;  // also catches NaN
   const auto delay = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(std::min(delay_s, 3600.0)));
-  StopSignals signals;
+  install_stop_signals();  // before curses starts, so it installs none of its own
   Curses term;
   if (!term.ok()) {
     std::fprintf(stderr, "fdwatch: top: cannot initialise the terminal (TERM=%s)\n",
@@ -198,7 +171,7 @@ int run_top_screen(TopSource& src, TopState st, double delay_s) {
   auto shown = [&]() -> const Snapshot& { return st.paused ? frozen : live; };
   auto next_tick = Clock::now() + delay;
   bool dirty = true;
-  while (!g_stop) {
+  while (!g_stop_signal) {
     if (dirty) {
       top_settle(st, shown(), LINES);
       term.draw(top_render(shown(), st, COLS, LINES, user_name));
@@ -210,7 +183,7 @@ int run_top_screen(TopSource& src, TopState st, double delay_s) {
       next_tick = Clock::now() + delay;
       dirty = !st.paused;
     }
-    for (int ch; !g_stop && (ch = getch()) != ERR;) {
+    for (int ch; !g_stop_signal && (ch = getch()) != ERR;) {
       int key = map_key(ch);
       if (key < 0) continue;
       const bool was_paused = st.paused;

@@ -32,7 +32,7 @@ class TopSource {
 // screen and for batch mode.
 UserNameFn passwd_user_names();
 
-// Runs the screen until 'q', SIGINT or SIGTERM, redrawing every delay_s
+// Runs the screen until 'q' or a stop signal (util/stop_signals.h), redrawing every delay_s
 // seconds and right after each key; the terminal is restored on every exit.
 // While paused, next() is still called (no events are lost) but the frozen
 // snapshot stays on screen.  Returns 0, or 1 after printing
