@@ -1,8 +1,10 @@
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/cli.h"
+#include "sys/proc.h"
 
 namespace fdw {
 
@@ -20,6 +22,12 @@ void install_stop_signals() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+Result<void> check_pids_exist(const std::vector<uint32_t>& pids) {
+  for (uint32_t pid : pids)
+    if (!process_exists(pid)) return Error{"no such process: " + std::to_string(pid), "", ESRCH, 1};
+  return {};
 }
 
 int report_error(const Error& e) {

@@ -1,10 +1,11 @@
 // fdwatch report FILE: replay an event log and print the watch report.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "cli/numeric.h"
 #include "cli/replay.h"
+#include "util/file.h"
 #include "views/html_report.h"
 #include "views/report.h"
 
@@ -13,9 +14,9 @@ namespace fdw {
 void setup_report(CLI::App& app, ReportCmdOptions& o) {
   app.add_option("file", o.file, "Event log written by fdwatch record (plain or .zst)")->required();
   app.add_flag("--json", o.json, "Print the report as fdwatch.report.v1 JSON");
-  app.add_option("-p,--pid", o.pid, "Only this process")->check(CLI::PositiveNumber);
+  app.add_option("-p,--pid", o.pid, "Only this process")->check(pid_value());
   app.add_option("--until", o.until_s, "Stop at this many seconds after the log start")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_value(0, kMaxDuration));
   app.add_option("--html", o.html, "Also write a one-file HTML report (timeline) to this path");
   app.footer(
       "Examples:\n"
@@ -54,10 +55,7 @@ int run_report(const ReportCmdOptions& o) {
   else std::cout << render_report_text(res.snapshot);
   std::cout.flush();
   if (!o.html.empty()) {
-    std::ofstream f(o.html, std::ios::trunc);
-    f << render_html(res.html);
-    f.close();
-    if (!f) return report_error(Error{"cannot write " + o.html, "", 0, 1});
+    if (auto w = write_private_file(o.html, render_html(res.html)); !w) return report_error(w.error());
   }
   if (res.events == 0) return report_error(Error{o.file + ": no events could be read", "", 0, 1});
   return kExitOk;
