@@ -18,6 +18,7 @@
 
 #include "fdwatch.skel.h"
 #include "fdwatch_abi.h"
+#include "probe/libbpf_log.h"
 
 namespace fdw {
 
@@ -28,20 +29,20 @@ bool exists(const std::string& p) {
   return stat(p.c_str(), &st) == 0;
 }
 
-// libbpf prints warnings (e.g. about missing optional features) to stderr by
-// default; keep only real errors, and only when FDWATCH_DEBUG is set show all.
-int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
-  static const bool debug = getenv("FDWATCH_DEBUG") != nullptr;
-  if (!debug && level != LIBBPF_WARN) return 0;
-  if (!debug) return 0;
-  return vfprintf(stderr, fmt, ap);
-}
-
 bool has_cap(int cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   if (syscall(SYS_capget, &hdr, data) != 0) return false;
   return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+// "cannot load the BPF programs: <strerror> (verifier: <why>)" and the
+// pointer to doctor; FDWATCH_DEBUG=1 prints the whole log.
+Error load_error(int e) {
+  std::string why = verifier_reason(libbpf_log_text());
+  std::string msg = "cannot load the BPF programs: " + std::string(std::strerror(e));
+  if (!why.empty()) msg += " (verifier: " + why + ")";
+  return Error{msg, "run 'fdwatch doctor'; FDWATCH_DEBUG=1 prints the whole verifier log", e, 1};
 }
 
 }  // namespace
@@ -85,11 +86,11 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
   if (auto r = check_privileges(); !r) return r.error();
   if (auto r = check_btf(); !r) return r.error();
   if (auto r = ensure_tracefs(); !r) return r.error();
-  libbpf_set_print(libbpf_print);
+  libbpf_log_begin();
 
   std::unique_ptr<Probe> p(new Probe());
   p->skel_ = fdwatch_bpf__open();
-  if (!p->skel_) return Error::from_errno("cannot open the BPF object", errno);
+  if (!p->skel_) return Error::from_errno("cannot open the BPF object", errno, "run 'fdwatch doctor'");
   auto* ro = p->skel_->rodata;
   ro->targ_all = o.all;
   ro->follow_children = o.follow_children;
@@ -125,11 +126,10 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
   }
 
   if (int err = fdwatch_bpf__load(p->skel_); err)
-    return Error::from_errno("cannot load the BPF programs", -err,
-                             "run with FDWATCH_DEBUG=1 to see the verifier log");
+    return load_error(-err);
   if (int err = fdwatch_bpf__attach(p->skel_); err)
     return Error::from_errno("cannot attach the tracepoints", -err,
-                             "is tracefs mounted at /sys/kernel/tracing?");
+                             "run 'fdwatch doctor' (is tracefs mounted at /sys/kernel/tracing?)");
   p->rb_ = ring_buffer__new(bpf_map__fd(p->skel_->maps.events), &Probe::on_record, p.get(), nullptr);
   if (!p->rb_) return Error::from_errno("cannot open the ring buffer", errno);
   return p;
