@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 
 #include "cli/replay.h"
+#include "util/file.h"
 #include "views/html_report.h"
 #include "views/report.h"
 
@@ -129,18 +129,6 @@ std::vector<Event> FlightRecorder::bundle_events(uint32_t pid) const {
   return out;
 }
 
-namespace {
-
-Result<void> write_text(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return Error{"cannot write " + path, "", 0, 1};
-  return {};
-}
-
-}  // namespace
-
 Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   std::vector<Event> evs = bundle_events(p.pid);
   uint64_t w0 = evs.empty() ? p.ts : evs.front().ts_ns;
@@ -181,9 +169,13 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   for (const Event& e : evs) rp.feed(e);
   Snapshot snap = rp.finish();
   std::string title = "fdwatch postmortem: pid " + std::to_string(p.pid) + " (" + p.kind + ")";
-  if (auto r = write_text(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
-  if (auto r = write_text(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
-  if (auto r = write_text(dir + "/report.html", render_html(rp.html(title))); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
+  HtmlInput page = rp.html(title);
+  page.host = h.host;
+  page.kernel = h.kernel;
+  page.start_unix_ns = h.start_time_unix_ns;
+  if (auto r = write_private_file(dir + "/report.html", render_html(page)); !r) return r.error();
   return dir;
 }
 
