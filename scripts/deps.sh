@@ -5,11 +5,13 @@
 # libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
 # nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
-# checking fdwatch.
+# checking fdwatch.  scdoc builds the man page; dpkg-dev (dpkg-shlibdeps) the
+# .deb; man-db and bash-completion are what the package tests use it with.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
   pkg-config cmake make g++ tmux strace bpftrace chromium
+  scdoc dpkg-dev man-db bash-completion
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
