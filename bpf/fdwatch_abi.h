@@ -27,9 +27,9 @@
 /* Record types (fdw_event.type). */
 enum fdw_ev_type {
 	FDW_EV_OPEN = 1,     /* an fd-creating call returned: ret = fd or -errno; fd2 = second fd */
-	FDW_EV_CLOSE = 2,    /* close(fd2) returned ret (0 or -errno); arg = bpf_ktime_get_ns() when
-			      * the call entered: an fd another thread opened after that
-			      * cannot be the one this call closed */
+	FDW_EV_CLOSE = 2,    /* close(fd2) returned ret (0 or -errno); io_uring closes: arg =
+			      * bpf_ktime_get_ns() at submission (an fd another thread opened
+			      * after that cannot be the one closed), else 0 */
 	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) succeeded */
 	FDW_EV_DUP = 4,      /* dup/dup2/dup3/F_DUPFD*: ret = new fd, fd2 = old fd */
 	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX: fd2 = fd, arg = 1 set / 0 clear */
@@ -131,7 +131,7 @@ struct fdw_event_path {
 enum fdw_stat {
 	FDW_STAT_EVENTS = 0,  /* records submitted */
 	FDW_STAT_DROPS = 1,   /* records lost: ring buffer full */
-	FDW_STAT_NO_ENTER = 2, /* sys_exit without a matching sys_enter (attached mid-call) */
+	/* 2 and 5 are retired */
 	FDW_STAT_FORKS = 3,   /* children added to the target set by --children */
 	FDW_STAT_UNTRACKED = 4, /* fd changes made in ways we cannot follow (io_uring with
 				 * CQE_SKIP_SUCCESS, multishot recvmsg): the process is
@@ -139,6 +139,20 @@ enum fdw_stat {
 	FDW_STAT_USTACKS = 6, /* USTACK records submitted */
 	FDW_STAT_USTACK_LOST = 7, /* USTACK/UMAP records not sent: ring buffer (nearly) full */
 	FDW_STAT__COUNT = 8
+};
+
+/*
+ * Dispatch (maps "sys_progs" and "stages", filled by userspace after load).
+ * sys_progs[nr] is the handler program of syscall number nr (this arch's
+ * numbering, below FDW_NR_MAX); stages[FDW_STAGE_*] are the programs a new-fd
+ * record passes through after its handler.
+ */
+#define FDW_NR_MAX 512
+enum fdw_stage {
+	FDW_STAGE_UMAP = 0,   /* send the process's mappings (needs bpf_iter_task_vma) */
+	FDW_STAGE_USTACK = 1, /* copy registers and the top of the user stack */
+	FDW_STAGE_PATH = 2,   /* name the file, emit the record */
+	FDW_STAGE__COUNT = 3
 };
 
 /*

@@ -1,8 +1,9 @@
-# bpf_object(<target> <file.bpf.c>)
-# Compiles a BPF C file with clang -target bpf against the committed vmlinux.h,
-# generates its libbpf skeleton with bpftool, and exposes it as an INTERFACE
-# library whose include directory holds <name>.skel.h.  Any header under bpf/
-# or vmlinux/ is a dependency, so editing the ABI header rebuilds the object.
+# bpf_object(<target> <name> <file.bpf.c>...)
+# Compiles each BPF C file with clang -target bpf against the committed
+# vmlinux.h, links them into one <name>.bpf.o (bpftool gen object; maps and
+# rodata declared __weak in shared headers become one each), generates its
+# libbpf skeleton <name>.skel.h, and exposes it as an INTERFACE library.  Any
+# header under bpf/ or vmlinux/ is a dependency of every file.
 find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 
@@ -28,20 +29,31 @@ foreach(d ${_dirs})
   endif()
 endforeach()
 
-function(bpf_object target src)
-  get_filename_component(name ${src} NAME_WE)   # fdwatch.bpf.c -> fdwatch
+function(bpf_object target name)
   set(outdir ${CMAKE_BINARY_DIR}/bpf)
   set(obj ${outdir}/${name}.bpf.o)
   set(skel ${outdir}/${name}.skel.h)
-  file(GLOB deps ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/vmlinux/${BPF_ARCH}/*.h)
+  file(GLOB_RECURSE deps ${CMAKE_SOURCE_DIR}/bpf/*.h ${CMAKE_SOURCE_DIR}/vmlinux/${BPF_ARCH}/*.h)
+  set(parts "")
+  foreach(src ${ARGN})
+    get_filename_component(part ${src} NAME_WE)   # open.bpf.c -> open
+    set(part_obj ${outdir}/parts/${part}.bpf.o)
+    add_custom_command(
+      OUTPUT ${part_obj}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}/parts
+      COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_ARCH} -Wall
+              -I${CMAKE_SOURCE_DIR}/vmlinux/${BPF_ARCH} -I${CMAKE_SOURCE_DIR}/bpf
+              ${BPF_SYS_INCLUDES} -c ${src} -o ${part_obj}
+      DEPENDS ${src} ${deps}
+      COMMENT "BPF ${part}.bpf.c"
+      VERBATIM)
+    list(APPEND parts ${part_obj})
+  endforeach()
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_ARCH} -Wall
-            -I${CMAKE_SOURCE_DIR}/vmlinux/${BPF_ARCH} -I${CMAKE_SOURCE_DIR}/bpf
-            ${BPF_SYS_INCLUDES} -c ${src} -o ${obj}
-    DEPENDS ${src} ${deps}
-    COMMENT "BPF ${name}.bpf.c"
+    COMMAND ${BPFTOOL} gen object ${obj} ${parts}
+    DEPENDS ${parts}
+    COMMENT "BPF link ${name}.bpf.o"
     VERBATIM)
   add_custom_command(
     OUTPUT ${skel}

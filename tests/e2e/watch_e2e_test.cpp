@@ -5,9 +5,12 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
+#include "common/bpf_progs.h"
 #include "common/require_root.h"
 #include "common/subprocess.h"
 #include "common/temp_dir.h"
@@ -108,6 +111,37 @@ TEST(WatchE2E, LiveTableEqualsProcAtCheckpoint) {
   EXPECT_EQ((*p)["exited"], false);
   EXPECT_EQ((*p)["inexact"], false);
   EXPECT_EQ((*p)["by_kind"]["socket"], 4);
+}
+
+// Call sites of a process that is still running, on every kernel: where the
+// kernel cannot send the mappings (no bpf_iter_task_vma), they come from /proc.
+TEST(WatchE2E, LiveProcessLeakSitesOnEveryKernel) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  std::string cp = tmp.path() + "/cp1";
+  Subprocess fx({kFixtures + "/fx_checkpoint", "wait", "3*file:/dev/null", "checkpoint:" + cp, "wait"});
+  Subprocess fw({kFdwatch, "-p", std::to_string(fx.pid()), "--json", "-q"});
+  ASSERT_TRUE(fw.wait_stderr("attached", 60)) << fw.err();
+  fx.signal(SIGUSR1);
+  ASSERT_TRUE(fdw::test::wait_for_file(cp, 60));
+  fw.signal(SIGINT);
+  ASSERT_EQ(fw.wait(60), 0) << fw.err();
+  auto report = json::parse(fw.out());
+  const json* p = find_proc(report, fx.pid());
+  ASSERT_NE(p, nullptr) << fw.out();
+  int with_site = 0;
+  for (auto& f : (*p)["fds"]) {
+    if (f["target"] != "/dev/null" || f["seeded"].get<bool>()) continue;
+    bool found = false;
+    for (auto& fr : f["stack"]) found |= fr.get<std::string>().rfind("open_one (fx_checkpoint.c:", 0) == 0;
+    with_site += found;
+    EXPECT_TRUE(found) << f.dump();
+  }
+  EXPECT_EQ(with_site, 3) << fw.out();
+  bool suspect = false;
+  for (auto& su : (*p)["suspects"])
+    suspect |= su["count"] == 3 && su["site"].get<std::string>().rfind("open_one (fx_checkpoint.c:", 0) == 0;
+  EXPECT_TRUE(suspect) << (*p)["suspects"].dump();
 }
 
 TEST(WatchE2E, EmfileCountsAndLimitAreExact) {
@@ -226,7 +260,8 @@ TEST(WatchE2E, WithoutPrivilegesSaysSoAndHowToFix) {
             "hint: run it with sudo\n");
 }
 
-TEST(WatchE2E, MountsTracefsWhenMissing) {
+// Raw tracepoints need no tracefs: fdwatch runs without it and mounts nothing.
+TEST(WatchE2E, NeedsNoTracefs) {
   FDW_REQUIRE_ROOT();
   // detach tracefs wherever it is mounted (lazily: other tracers keep their links)
   for (const char* m : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"})
@@ -236,7 +271,35 @@ TEST(WatchE2E, MountsTracefsWhenMissing) {
   ASSERT_NE(stat("/sys/kernel/tracing/events", &st), 0) << "tracefs still visible";
   Subprocess sleeper({"/bin/sleep", "30"});
   Subprocess fw({kFdwatch, "-p", std::to_string(sleeper.pid()), "--duration", "0.5", "--json"});
-  EXPECT_EQ(fw.wait(30), 0) << fw.err();
-  EXPECT_EQ(stat("/sys/kernel/tracing/events/syscalls", &st), 0);
+  EXPECT_EQ(fw.wait(60), 0) << fw.err();
+  EXPECT_NE(stat("/sys/kernel/tracing/events", &st), 0) << "fdwatch mounted tracefs";
   EXPECT_EQ(json::parse(fw.out())["processes"][0]["pid"], sleeper.pid());
+}
+
+// After the report, none of fdwatch's programs stays loaded (links and
+// programs go with the process); checked as long as it takes.
+TEST(WatchE2E, NothingStaysAttachedAfterExit) {
+  FDW_REQUIRE_ROOT();
+  auto ours = [] {
+    std::set<uint32_t> ids;
+    for (auto& p : fdw::test::loaded_progs())
+      if (p.name == "dispatch_sys_ex" || p.name == "stage_path" || p.name == "on_fork") ids.insert(p.id);
+    return ids;
+  };
+  const std::set<uint32_t> before = ours();
+  Subprocess sleeper({"/bin/sleep", "30"});
+  Subprocess fw({kFdwatch, "-p", std::to_string(sleeper.pid())});
+  ASSERT_TRUE(fw.wait_stderr("attached", 60)) << fw.err();
+  std::set<uint32_t> mine;
+  for (uint32_t id : ours())
+    if (!before.count(id)) mine.insert(id);
+  EXPECT_EQ(mine.size(), 3u);
+  fw.signal(SIGINT);
+  ASSERT_EQ(fw.wait(60), 0) << fw.err();
+  for (;;) {
+    auto now = ours();
+    bool gone = std::none_of(mine.begin(), mine.end(), [&](uint32_t id) { return now.count(id); });
+    if (gone) break;
+    usleep(20 * 1000);  // freeing is deferred (RCU): poll until it happened
+  }
 }

@@ -167,57 +167,6 @@ TEST(Lifecycle, LostEventsMarkInexactAndResync) {
   EXPECT_GE(v.inexact_seen(), 1);
 }
 
-// A syscall whose tracepoints this kernel lacks is reported once and skipped;
-// everything else is still traced.  Faked with a copy of tracefs's event
-// directory that lacks memfd_secret.
-TEST(Lifecycle, MissingSyscallIsSkippedOnce) {
-  FDW_REQUIRE_ROOT();
-  ASSERT_TRUE(ensure_tracefs());
-  const std::string real = tracefs_dir() + "/events";
-  TempDir fake;
-  namespace fs = std::filesystem;
-  for (auto& de : fs::directory_iterator(real)) {
-    std::string name = de.path().filename();
-    if (name != "syscalls") {
-      fs::create_directory_symlink(de.path(), fake.path() + "/" + name);
-      continue;
-    }
-    fs::create_directory(fake.path() + "/syscalls");
-    for (auto& sc : fs::directory_iterator(de.path())) {
-      std::string n = sc.path().filename();
-      if (n == "sys_enter_memfd_secret" || n == "sys_exit_memfd_secret") continue;
-      fs::create_directory_symlink(sc.path(), fake.path() + "/syscalls/" + n);
-    }
-  }
-  ProbeOptions po;
-  po.self_tgid = 1;  // trace this test process itself
-  po.tracefs_events = fake.path();
-  auto probe = Probe::open(po);
-  ASSERT_TRUE(probe) << probe.error().message;
-  Probe& p = *probe.value();
-  EXPECT_EQ(p.skipped(), std::vector<std::string>{"memfd_secret"});
-  ASSERT_TRUE(p.add_target(uint32_t(getpid())));
-
-  long secret = syscall(SYS_memfd_secret, 0);  // may fail: not traced either way
-  int memfd = int(syscall(SYS_memfd_create, "skip-test", 0));
-  ASSERT_GE(memfd, 0);
-  std::vector<Event> seen;
-  Probe::RecordFn fn = [&](const void* d, size_t n) {
-    std::string e;
-    if (auto ev = decode_record(d, n, &e); ev && ev->pid == uint32_t(getpid())) seen.push_back(*ev);
-  };
-  ASSERT_TRUE(p.poll(0, fn));
-  if (secret >= 0) close(int(secret));
-  close(memfd);
-  int memfd_events = 0, secret_events = 0;
-  for (auto& e : seen) {
-    memfd_events += e.sys == FDW_SYS_MEMFD_CREATE && e.fd == memfd;
-    secret_events += e.sys == FDW_SYS_MEMFD_SECRET;
-  }
-  EXPECT_EQ(memfd_events, 1);
-  EXPECT_EQ(secret_events, 0);
-}
-
 // A tick that finds a watched process dead must not invent its exit while
 // the real exit record (with the exit code) is still in the ring.
 TEST(Lifecycle, ExitCodeSurvivesATickBeforeTheDrain) {

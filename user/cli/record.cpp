@@ -121,8 +121,7 @@ int run_record(const RecordOptions& o) {
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
-  for (auto& name : s.skipped_syscalls())
-    fprintf(stderr, "fdwatch: note: this kernel has no %s syscall; not traced\n", name.c_str());
+  for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
 
   // The header goes out with the first event (the seeding snapshot at the
   // window start), so its start_mono_ns is exactly the live window start.
@@ -208,8 +207,7 @@ int run_record(const RecordOptions& o) {
       if (now >= stop_at) break;
     }
   }
-  for (int i = 0; i < 8 && werr; ++i)
-    if (auto r = s.poll(); !r) break;
+  if (werr) (void)s.drain();
   s.tick();
   write_bundles();
   const uint64_t lost = s.stats().drops;

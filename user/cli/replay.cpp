@@ -104,6 +104,7 @@ Result<ReplayFileResult> replay_file(const std::string& path, const ReplayOption
   }
   if (!rp) rp.emplace(out.header.start_mono_ns, o);
   out.snapshot = rp->finish();
+  out.snapshot.kernel.release = out.header.kernel;
   if (o.series) {
     out.html = rp->html("fdwatch report: " + path);
     out.html.host = out.header.host;

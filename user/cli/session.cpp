@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
@@ -22,13 +24,25 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   po.ring_bytes = o.ring_bytes;
   po.stacks = o.stacks;
   po.stack_bytes = o.stack_bytes;
+  po.cgroup = o.cgroup;
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
-  for (auto& name : s->probe_->skipped())
-    if (name == "io_uring_submit_req" || name == "io_uring_complete") s->uring_untraced_ = true;
+  s->uring_untraced_ = !s->probe_->has("io_uring_tracepoints");
+  s->umap_kernel_ = s->probe_->has("bpf_iter_task_vma");
+  KernelInfo k{kernel_release(), {}};
+  for (auto& f : s->probe_->features())
+    if (!f.present) k.missing.push_back(f.name);
+  agg.set_kernel(std::move(k));
   if (o.stacks) s->warm_symbolizer();
   return s;
+}
+
+std::vector<std::string> Session::kernel_notes() const {
+  std::vector<std::string> out;
+  for (auto& f : probe_->features())
+    if (!f.present) out.push_back("kernel " + kernel_release() + " has no " + f.name + "; " + f.without);
+  return out;
 }
 
 // The first lookup in a module loads its symbols, line tables and, for libc
@@ -36,14 +50,24 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
 // which nobody drains the ring buffer.  Paying that now, on fdwatch's own
 // libc (the Symbolizer shares modules across processes by build-id), keeps
 // it out of the first stacks of the traced processes.
+// That takes a second on a slow machine, so it runs beside the attach, and
+// the first stack waits for it (symbolizer()).
 void Session::warm_symbolizer() {
-  if (sym_) return;
-  sym_ = std::make_unique<Symbolizer>();
-  const uint32_t self = uint32_t(getpid());
-  (void)sym_->symbolize(self, {reinterpret_cast<uint64_t>(&::socket),
-                               reinterpret_cast<uint64_t>(static_cast<int (*)(const char*, int, ...)>(&::open)),
-                               reinterpret_cast<uint64_t>(&::openat)});
-  sym_->forget(self);
+  warming_ = std::async(std::launch::async, [] {
+    auto sym = std::make_unique<Symbolizer>();
+    const uint32_t self = uint32_t(getpid());
+    (void)sym->symbolize(self, {reinterpret_cast<uint64_t>(&::socket),
+                                reinterpret_cast<uint64_t>(static_cast<int (*)(const char*, int, ...)>(&::open)),
+                                reinterpret_cast<uint64_t>(&::openat)});
+    sym->forget(self);
+    return sym;
+  });
+}
+
+Symbolizer& Session::symbolizer() {
+  if (warming_.valid()) sym_ = warming_.get();
+  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  return *sym_;
 }
 
 void Session::emit(Event e) {
@@ -180,6 +204,17 @@ Result<void> Session::poll() {
   return {};
 }
 
+Result<void> Session::drain() {
+  Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
+  // bounded: a process that keeps writing cannot hold the stop off
+  for (int i = 0; i < 64; ++i) {
+    auto r = probe_->poll(0, fn);
+    if (!r) return r.error();
+    if (*r == 0) break;
+  }
+  return {};
+}
+
 void Session::tick() {
   uint64_t now = monotonic_ns();
   ProbeStats st = probe_->stats();
@@ -305,6 +340,17 @@ StackStats Session::stack_stats() const {
 }
 
 // USTACK and UMAP records: true when the record was one of them.
+// Kernels without bpf_iter_task_vma send no UMAP records: the mappings are
+// read from /proc at a process's first stack (again after exec, which drops
+// them), while it still runs.
+void Session::maps_from_proc(uint32_t pid) {
+  if (umap_kernel_ || maps_.count(pid)) return;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  std::ostringstream text;
+  text << in.rdbuf();
+  maps_[pid].fresh = text.str();  // "" when it is gone: no call sites then
+}
+
 bool Session::on_stack_record(const void* data, size_t len) {
   uint16_t type = record_type(data, len);
   if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
@@ -318,6 +364,7 @@ bool Session::on_stack_record(const void* data, size_t len) {
     else
       ++decode_errors_;
   } else if (auto u = view_ustack(data, len, &err)) {
+    maps_from_proc(u->pid);
     pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u)});
   } else {
     ++decode_errors_;
@@ -379,7 +426,7 @@ void Session::add_umap(UMap m) {
 }
 
 std::shared_ptr<const Session::Resolved> Session::resolve(const UStackView& u) {
-  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  symbolizer();
   if (auto m = maps_.find(u.pid); m != maps_.end() && (m->second.rebuild || !m->second.fresh.empty())) {
     Maps& mp = m->second;
     if (mp.rebuild) {
@@ -438,7 +485,7 @@ void Session::attach_stack(Event& e, int32_t key) {
 }
 
 void Session::drop_stacks(uint32_t pid, bool exited) {
-  if (sym_) sym_->forget(pid);
+  if (sym_ || warming_.valid()) symbolizer().forget(pid);
   maps_.erase(pid);
   memo_.erase(pid);
   for (auto it = pending_.begin(); it != pending_.end();)

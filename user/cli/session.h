@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
@@ -33,6 +34,7 @@ struct SessionOptions {
   bool stacks = false;
   uint32_t stack_bytes = 8192;   // user stack copied per call (<= FDW_USTACK_MAX)
   size_t max_frames = 32;        // frames kept per stack
+  std::string cgroup;            // cgroup v2 dir: trace only processes in it and below (kernel filter)
 };
 
 struct StackStats {
@@ -76,6 +78,8 @@ class Session {
 
   // Drains the ring buffer once (waits up to poll_ms for the first record).
   Result<void> poll();
+  // Consumes what the ring buffer holds now, without waiting (at the stop).
+  Result<void> drain();
   // Per interval: lost-event accounting, resync, liveness, aggregator tick.
   void tick();
 
@@ -84,7 +88,8 @@ class Session {
   uint64_t decode_errors() const { return decode_errors_; }
   ProbeStats stats() const { return probe_->stats(); }
   StackStats stack_stats() const;
-  const std::vector<std::string>& skipped_syscalls() const { return probe_->skipped(); }
+  // One line per optional kernel feature this kernel lacks: what is lost.
+  std::vector<std::string> kernel_notes() const;
 
  private:
   // A USTACK record, unwound and symbolized as soon as it arrives (its stack
@@ -118,7 +123,11 @@ class Session {
   std::set<uint32_t> watched_;            // -p targets and followed children
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
   bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
+  bool umap_kernel_ = false;     // the kernel sends UMAP records (else maps_from_proc)
+  void maps_from_proc(uint32_t pid);
   std::unique_ptr<Symbolizer> sym_;               // made at the first stack
+  std::future<std::unique_ptr<Symbolizer>> warming_;  // sym_, being warmed up
+  Symbolizer& symbolizer();                       // sym_, once warm
   struct Pending {
     uint32_t pid = 0;
     int32_t key = -1;

@@ -107,8 +107,7 @@ int run_watch(const WatchOptions& o) {
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
-  for (auto& name : s.skipped_syscalls())
-    fprintf(stderr, "fdwatch: note: this kernel has no %s syscall; not traced\n", name.c_str());
+  for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
   if (auto r = s.start(); !r) return report_error(r.error());
 
   TracedCommand child;
@@ -150,10 +149,7 @@ int run_watch(const WatchOptions& o) {
     }
   }
   // drain what is left, then one last tick so rates include the tail
-  for (int i = 0; i < 8; ++i) {
-    auto r = s.poll();
-    if (!r) break;
-  }
+  (void)s.drain();
   s.tick();
   Snapshot snap = agg.snapshot(monotonic_ns());
   if (o.json) {

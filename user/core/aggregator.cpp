@@ -430,6 +430,7 @@ Snapshot Aggregator::snapshot(uint64_t now_ns, const SnapshotOptions& o) const {
   s.start_ns = start_ns_;
   s.elapsed_s = secs(now_ns, start_ns_);
   s.lost_events = lost_events_;
+  s.kernel = kernel_;
   s.events = events_;
   s.events_per_s = events_per_s_;
   for (auto& [pid, p] : procs_) {

@@ -61,6 +61,7 @@ class Aggregator {
   void tick(uint64_t now_ns);
   void set_lost_events(uint64_t total) { lost_events_ = total; }
   uint64_t lost_events() const { return lost_events_; }
+  void set_kernel(KernelInfo k) { kernel_ = std::move(k); }
 
   Snapshot snapshot(uint64_t now_ns, const SnapshotOptions& o = {}) const;
 
@@ -107,6 +108,7 @@ class Aggregator {
   uint64_t start_ns_ = 0;
   bool started_ = false;
   uint64_t lost_events_ = 0;
+  KernelInfo kernel_;
   uint64_t events_ = 0;
   uint64_t last_tick_ns_ = 0, tick_events_ = 0;
   double events_per_s_ = 0;

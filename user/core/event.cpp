@@ -42,12 +42,6 @@ std::string_view kind_name(Kind k) {
   return i < kKindNames.size() ? kKindNames[i] : "other";
 }
 
-std::optional<Kind> kind_from_name(std::string_view s) {
-  for (size_t i = 0; i < kKindNames.size(); ++i)
-    if (kKindNames[i] == s) return static_cast<Kind>(i);
-  return std::nullopt;
-}
-
 std::string_view evtype_name(EvType t) {
   auto i = static_cast<size_t>(t);
   return i < kEvNames.size() ? kEvNames[i] : "unknown";
@@ -61,13 +55,6 @@ std::optional<EvType> evtype_from_name(std::string_view s) {
 
 std::string_view sys_name(uint16_t sys) {
   return sys < kSysNames.size() ? kSysNames[sys] : "";
-}
-
-std::optional<uint16_t> sys_from_name(std::string_view s) {
-  if (s.empty()) return 0;
-  for (size_t i = 1; i < kSysNames.size(); ++i)
-    if (kSysNames[i] == s) return static_cast<uint16_t>(i);
-  return std::nullopt;
 }
 
 }  // namespace fdw

@@ -19,7 +19,6 @@ enum class Kind : uint8_t {
 constexpr int kKindCount = static_cast<int>(Kind::Other) + 1;
 
 std::string_view kind_name(Kind k);
-std::optional<Kind> kind_from_name(std::string_view s);
 
 enum class EvType : uint8_t {
   Open,        // fd (and fd2) created, or failed with err
@@ -42,7 +41,6 @@ std::optional<EvType> evtype_from_name(std::string_view s);
 
 // Syscall names, indexed by enum fdw_sys (bpf/fdwatch_abi.h).
 std::string_view sys_name(uint16_t sys);
-std::optional<uint16_t> sys_from_name(std::string_view s);
 
 constexpr uint32_t kCloseRangeCloexec = 4;  // CLOSE_RANGE_CLOEXEC
 // Close flags: when the close returned, its fd number already held another

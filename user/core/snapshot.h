@@ -63,6 +63,13 @@ struct ProcView {
   }
 };
 
+// The traced kernel: its release and the optional features it lacks
+// (probe/features.h names).
+struct KernelInfo {
+  std::string release;
+  std::vector<std::string> missing;
+};
+
 struct Snapshot {
   uint64_t now_ns = 0;
   uint64_t start_ns = 0;
@@ -71,6 +78,7 @@ struct Snapshot {
   uint64_t events = 0;        // events applied
   double events_per_s = 0;    // over the last tick
   std::vector<ProcView> processes;  // sorted by pid
+  KernelInfo kernel;
 };
 
 }  // namespace fdw

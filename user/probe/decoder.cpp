@@ -126,6 +126,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
     case FDW_EV_CLOSE:
       e.type = EvType::Close;
       e.fd = r.fd2;
+      e.value = r.arg;  // io_uring: submission time (0 for close(2))
       if (r.ret < 0) e.err = -r.ret;
       if (r.flags & FDW_F_FD_REUSED) e.flags |= kCloseFdReused;
       break;

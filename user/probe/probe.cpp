@@ -2,8 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/capability.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,12 +13,13 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <thread>
+#include <deque>
+#include <mutex>
 #include <vector>
 
 #include "fdwatch.skel.h"
 #include "fdwatch_abi.h"
-#include "probe/libbpf_log.h"
+#include "probe/syscalls.h"
 
 namespace fdw {
 
@@ -29,6 +30,46 @@ bool exists(const std::string& p) {
   return stat(p.c_str(), &st) == 0;
 }
 
+// libbpf's messages: all of them on stderr with FDWATCH_DEBUG set; else the
+// last lines of its warnings are kept, so that a failed load can say why.
+std::mutex g_log_mu;
+std::deque<std::string> g_log;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  static const bool debug = getenv("FDWATCH_DEBUG") != nullptr;
+  if (debug) return vfprintf(stderr, fmt, ap);
+  if (level != LIBBPF_WARN) return 0;
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(nullptr, 0, fmt, ap2);
+  va_end(ap2);
+  if (n <= 0) return 0;
+  std::string text(size_t(n) + 1, '\0');
+  vsnprintf(text.data(), text.size(), fmt, ap);
+  text.resize(size_t(n));
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    g_log.push_back(text.substr(start, nl - start));
+  if (start < text.size()) g_log.push_back(text.substr(start));
+  while (g_log.size() > 200) g_log.pop_front();
+  return 0;
+}
+
+// The verifier's (or libbpf's) last line that says what went wrong.
+std::string load_failure_reason() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  for (auto it = g_log.rbegin(); it != g_log.rend(); ++it) {
+    const std::string& l = *it;
+    if (l.empty() || l.find("END PROG LOAD LOG") != std::string::npos ||
+        l.rfind("processed ", 0) == 0 || l.find("verification time") != std::string::npos ||
+        l.find("failed to load") != std::string::npos || l.find("stack depth") != std::string::npos)
+      continue;
+    return l.rfind("libbpf: ", 0) == 0 ? l.substr(8) : l;
+  }
+  return "";
+}
+
 bool has_cap(int cap) {
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
@@ -36,13 +77,11 @@ bool has_cap(int cap) {
   return data[cap / 32].effective & (1u << (cap % 32));
 }
 
-// "cannot load the BPF programs: <strerror> (verifier: <why>)" and the
-// pointer to doctor; FDWATCH_DEBUG=1 prints the whole log.
-Error load_error(int e) {
-  std::string why = verifier_reason(libbpf_log_text());
-  std::string msg = "cannot load the BPF programs: " + std::string(std::strerror(e));
-  if (!why.empty()) msg += " (verifier: " + why + ")";
-  return Error{msg, "run 'fdwatch doctor'; FDWATCH_DEBUG=1 prints the whole verifier log", e, 1};
+// Programs whose section names a tracepoint ("raw_tp/sys_exit") are attached;
+// handlers and stages ("raw_tp") are reached by tail calls.
+bool attachable(const bpf_program* prog) {
+  const char* sec = bpf_program__section_name(prog);
+  return sec && strchr(sec, '/') != nullptr && bpf_program__autoload(prog);
 }
 
 }  // namespace
@@ -63,41 +102,22 @@ Result<void> check_btf(const std::string& path) {
                ENOENT, 1};
 }
 
-std::string tracefs_dir() {
-  if (exists("/sys/kernel/tracing/events")) return "/sys/kernel/tracing";
-  if (exists("/sys/kernel/debug/tracing/events")) return "/sys/kernel/debug/tracing";
-  return "";
+bool Probe::has(const std::string& feature) const {
+  for (auto& f : features_)
+    if (f.name == feature) return f.present;
+  return false;
 }
 
-Result<void> ensure_tracefs() {
-  if (!tracefs_dir().empty()) return {};
-  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0) {
-    int e = errno;
-    return Error::from_errno("cannot mount tracefs at /sys/kernel/tracing", e,
-                             "mount it yourself: mount -t tracefs tracefs /sys/kernel/tracing");
-  }
-  if (tracefs_dir().empty())
-    return Error{"tracefs mounted at /sys/kernel/tracing but has no events/",
-                 "is CONFIG_FTRACE_SYSCALLS enabled in this kernel?", ENOENT, 1};
-  return {};
-}
-
-Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
-  if (auto r = check_privileges(); !r) return r.error();
-  if (auto r = check_btf(); !r) return r.error();
-  if (auto r = ensure_tracefs(); !r) return r.error();
-  libbpf_log_begin();
-
-  std::unique_ptr<Probe> p(new Probe());
-  p->skel_ = fdwatch_bpf__open();
-  if (!p->skel_) return Error::from_errno("cannot open the BPF object", errno, "run 'fdwatch doctor'");
-  auto* ro = p->skel_->rodata;
+// Rodata, map sizes, and which optional programs this kernel can load.
+Result<void> Probe::configure(const ProbeOptions& o) {
+  auto* ro = skel_->rodata;
   ro->targ_all = o.all;
   ro->follow_children = o.follow_children;
+  ro->targ_cgroup = !o.cgroup.empty();
   ro->self_tgid = o.self_tgid ? o.self_tgid : uint32_t(getpid());
   ro->wake_bytes = o.wake_bytes;
   if (o.ring_bytes) {
-    if (int err = bpf_map__set_max_entries(p->skel_->maps.events, uint32_t(o.ring_bytes)); err)
+    if (int err = bpf_map__set_max_entries(skel_->maps.events, uint32_t(o.ring_bytes)); err)
       return Error::from_errno("cannot size the ring buffer to " + std::to_string(o.ring_bytes) + " bytes", -err);
   }
   ro->stacks_default = o.stacks;
@@ -107,58 +127,116 @@ Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
                  "", EINVAL, 1};
   ro->stack_bytes = o.stack_bytes;
 
-  // A syscall this kernel lacks is skipped (reported once), never fatal.
-  const std::string events = o.tracefs_events.empty() ? tracefs_dir() + "/events/" : o.tracefs_events + "/";
-  bpf_program* prog;
-  bpf_object__for_each_program(prog, p->skel_->obj) {
-    const char* sec = bpf_program__section_name(prog);
-    std::string s = sec ? sec : "";
-    if (s.rfind("tp/", 0) != 0) continue;
-    std::string tp = s.substr(3);  // "syscalls/sys_enter_openat"
-    if (exists(events + tp)) continue;
-    bpf_program__set_autoload(prog, false);
-    auto slash = tp.rfind('/');
-    std::string name = tp.substr(slash + 1);
-    for (const char* pre : {"sys_enter_", "sys_exit_"})
-      if (name.rfind(pre, 0) == 0) name = name.substr(strlen(pre));
-    if (std::find(p->skipped_.begin(), p->skipped_.end(), name) == p->skipped_.end())
-      p->skipped_.push_back(name);
-  }
+  UringShape shape = UringShape::None;
+  features_ = probe_kernel_features(&shape);
+  for (auto& f : features_)
+    if (std::find(o.without.begin(), o.without.end(), f.name) != o.without.end()) f.present = false;
+  ro->umap_kernel = has("bpf_iter_task_vma");
+  bpf_program__set_autoload(skel_->progs.stage_umap, ro->umap_kernel);
+  const UringShape uring = has("io_uring_tracepoints") ? shape : UringShape::None;
+  bpf_program__set_autoload(skel_->progs.uring_submit, uring != UringShape::None);
+  bpf_program__set_autoload(skel_->progs.uring_complete_fields, uring == UringShape::Fields);
+  bpf_program__set_autoload(skel_->progs.uring_complete_cqe, uring == UringShape::Cqe);
+  return {};
+}
 
-  if (int err = fdwatch_bpf__load(p->skel_); err)
-    return load_error(-err);
-  if (int err = fdwatch_bpf__attach(p->skel_); err)
-    return Error::from_errno("cannot attach the tracepoints", -err,
-                             "run 'fdwatch doctor' (is tracefs mounted at /sys/kernel/tracing?)");
+// Handlers into sys_progs by syscall number, stages into stages.
+Result<void> Probe::fill_dispatch() {
+  const int sys_fd = bpf_map__fd(skel_->maps.sys_progs);
+  const int stage_fd = bpf_map__fd(skel_->maps.stages);
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog) || attachable(prog)) continue;
+    std::string name = bpf_program__name(prog);
+    uint32_t key;
+    int map_fd = sys_fd;
+    if (name == "stage_umap") {
+      key = FDW_STAGE_UMAP, map_fd = stage_fd;
+    } else if (name == "stage_ustack") {
+      key = FDW_STAGE_USTACK, map_fd = stage_fd;
+    } else if (name == "stage_path") {
+      key = FDW_STAGE_PATH, map_fd = stage_fd;
+    } else {
+      int nr = name.rfind("sys_", 0) == 0 ? syscall_nr(name.substr(4)) : -1;
+      if (nr < 0 || nr >= FDW_NR_MAX)
+        return Error{"BPF program " + name + " has no syscall number", "", EINVAL, 1};
+      key = uint32_t(nr);
+    }
+    int fd = bpf_program__fd(prog);
+    if (bpf_map_update_elem(map_fd, &key, &fd, BPF_ANY) != 0)
+      return Error::from_errno("cannot install BPF program " + name, errno);
+  }
+  return {};
+}
+
+Result<void> Probe::attach() {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!attachable(prog)) continue;
+    bpf_link* l = bpf_program__attach(prog);
+    if (!l)
+      return Error::from_errno(std::string("cannot attach ") + bpf_program__section_name(prog), errno,
+                               "run 'fdwatch doctor' to see what this kernel supports");
+    links_.push_back(l);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Probe>> Probe::open(const ProbeOptions& o) {
+  if (auto r = check_privileges(); !r) return r.error();
+  if (auto r = check_btf(); !r) return r.error();
+  libbpf_set_print(libbpf_print);
+
+  std::unique_ptr<Probe> p(new Probe());
+  p->skel_ = fdwatch_bpf__open();
+  if (!p->skel_) return Error::from_errno("cannot open the BPF object", errno);
+  if (auto r = p->configure(o); !r) return r.error();
+  if (int err = fdwatch_bpf__load(p->skel_); err) {
+    std::string why = load_failure_reason();
+    return Error{"cannot load the BPF programs: " + std::string(strerror(-err)) +
+                     (why.empty() ? "" : " (" + why + ")"),
+                 "run 'fdwatch doctor' to see what this kernel supports; FDWATCH_DEBUG=1 shows "
+                 "the verifier's log",
+                 -err, 1};
+  }
+  if (!o.cgroup.empty()) {
+    int cg = ::open(o.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cg < 0)
+      return Error::from_errno("cannot open cgroup " + o.cgroup, errno,
+                               "give a cgroup v2 directory, e.g. /sys/fs/cgroup/system.slice/foo.service");
+    uint32_t zero = 0;
+    int err = bpf_map_update_elem(bpf_map__fd(p->skel_->maps.cgroup_filter), &zero, &cg, BPF_ANY);
+    int e = errno;
+    ::close(cg);
+    if (err != 0)
+      return Error::from_errno("cannot filter on cgroup " + o.cgroup, e, "is it a cgroup v2 directory?");
+  }
+  if (auto r = p->fill_dispatch(); !r) return r.error();
+  if (auto r = p->attach(); !r) return r.error();
   p->rb_ = ring_buffer__new(bpf_map__fd(p->skel_->maps.events), &Probe::on_record, p.get(), nullptr);
   if (!p->rb_) return Error::from_errno("cannot open the ring buffer", errno);
   return p;
 }
 
 Probe::~Probe() {
+  for (bpf_link* l : links_) bpf_link__destroy(l);
   if (rb_) ring_buffer__free(rb_);
-  if (!skel_) return;
-  // Detaching a tracepoint waits for an RCU-tasks grace period (~50-100 ms);
-  // one after the other that is seconds for ~100 programs.  Concurrent
-  // waiters share grace periods, so the links are destroyed in parallel.
-  std::vector<bpf_link**> links;
-  const bpf_object_skeleton* sk = skel_->skeleton;
-  for (int i = 0; sk && i < sk->prog_cnt; ++i) {
-    auto* ps = reinterpret_cast<const bpf_prog_skeleton*>(
-        reinterpret_cast<const char*>(sk->progs) + size_t(i) * size_t(sk->prog_skel_sz));
-    if (ps->link && *ps->link) links.push_back(ps->link);
+  if (skel_) fdwatch_bpf__destroy(skel_);
+}
+
+std::vector<LoadedProgram> Probe::programs() const {
+  std::vector<LoadedProgram> out;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    LoadedProgram p{bpf_program__name(prog), 0};
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) p.verified_insns = info.verified_insns;
+    out.push_back(std::move(p));
   }
-  std::vector<std::thread> workers;
-  const size_t kWorkers = 64;
-  for (size_t w = 0; w < kWorkers && w < links.size(); ++w)
-    workers.emplace_back([&links, w, kWorkers] {
-      for (size_t i = w; i < links.size(); i += kWorkers) {
-        bpf_link__destroy(*links[i]);
-        *links[i] = nullptr;
-      }
-    });
-  for (auto& t : workers) t.join();
-  fdwatch_bpf__destroy(skel_);
+  return out;
 }
 
 int Probe::on_record(void* ctx, void* data, size_t len) {
@@ -172,10 +250,6 @@ Result<void> Probe::add_target(uint32_t tgid) {
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.targets), &tgid, &one, BPF_ANY) != 0)
     return Error::from_errno("cannot add pid " + std::to_string(tgid) + " to the targets", errno);
   return {};
-}
-
-void Probe::remove_target(uint32_t tgid) {
-  bpf_map_delete_elem(bpf_map__fd(skel_->maps.targets), &tgid);
 }
 
 Result<void> Probe::set_stacks(uint32_t tgid, bool on) {
@@ -219,7 +293,6 @@ ProbeStats Probe::stats() const {
   };
   s.events = sum(FDW_STAT_EVENTS);
   s.drops = sum(FDW_STAT_DROPS);
-  s.no_enter = sum(FDW_STAT_NO_ENTER);
   s.forks = sum(FDW_STAT_FORKS);
   s.ustacks = sum(FDW_STAT_USTACKS);
   s.ustack_lost = sum(FDW_STAT_USTACK_LOST);

@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "probe/features.h"
 #include "util/result.h"
 
 struct fdwatch_bpf;
 struct ring_buffer;
+struct bpf_link;
 
 namespace fdw {
 
@@ -25,19 +27,27 @@ struct ProbeOptions {
   // Ring-buffer size in bytes (a power of two, at least the page size);
   // 0 keeps the built-in 16 MiB.  Tests make it tiny to force drops.
   uint64_t ring_bytes = 0;
-  // Where to look for the tracepoints this kernel has; "" = the mounted
-  // tracefs.  Tests point it at a copy that lacks some, to fake old kernels.
-  std::string tracefs_events;
   // Call stacks (USTACK/UMAP records) for every traced process unless
   // overridden per process by set_stacks().
   bool stacks = false;
   uint32_t stack_bytes = 8192;  // user stack bytes copied per call (FDW_USTACK_DEFAULT), <= FDW_USTACK_MAX
+  // A cgroup v2 directory: when set, only processes in it and below are
+  // traced (filtered in the kernel, on top of `all` or the targets).
+  std::string cgroup;
+  // Optional kernel features to act as if missing (KernelFeature::name):
+  // tests take the fallbacks of older kernels with them.
+  std::vector<std::string> without;
+};
+
+// One loaded program and what verifying it cost (bpf_prog_info).
+struct LoadedProgram {
+  std::string name;
+  uint32_t verified_insns = 0;  // 0 on kernels before 5.16, which do not say
 };
 
 struct ProbeStats {
   uint64_t events = 0;     // records submitted by the kernel side
   uint64_t drops = 0;      // records lost: ring buffer full
-  uint64_t no_enter = 0;   // exits without a matching enter
   uint64_t forks = 0;      // children added by --children
   uint64_t ustacks = 0;    // USTACK records submitted
   uint64_t ustack_lost = 0;  // USTACK/UMAP records not sent: ring buffer (nearly) full
@@ -47,14 +57,14 @@ class Probe {
  public:
   using RecordFn = std::function<void(const void* data, size_t len)>;
 
-  // Checks privileges/BTF/tracefs, loads and attaches.  Errors carry a hint.
+  // Checks privileges and BTF, probes the kernel's optional features, loads
+  // and attaches.  Errors carry a hint.
   static Result<std::unique_ptr<Probe>> open(const ProbeOptions& o);
   ~Probe();
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
 
   Result<void> add_target(uint32_t tgid);
-  void remove_target(uint32_t tgid);
   // Turns call stacks on or off for one process, overriding ProbeOptions::stacks.
   Result<void> set_stacks(uint32_t tgid, bool on);
   // Drops the override (and the per-process stack state) of a process that is gone.
@@ -65,23 +75,27 @@ class Probe {
   ProbeStats stats() const;
   // Records lost per tgid since the last call (and clears them).
   std::vector<std::pair<uint32_t, uint64_t>> take_lost();
-  // Syscalls this kernel lacks; their programs were not loaded.
-  const std::vector<std::string>& skipped() const { return skipped_; }
+  // The optional kernel features, as probed (and narrowed by `without`).
+  const std::vector<KernelFeature>& features() const { return features_; }
+  bool has(const std::string& feature) const;
+  // Every program this probe loaded.
+  std::vector<LoadedProgram> programs() const;
 
  private:
   Probe() = default;
+  Result<void> configure(const ProbeOptions& o);
+  Result<void> fill_dispatch();
+  Result<void> attach();
   fdwatch_bpf* skel_ = nullptr;
   ring_buffer* rb_ = nullptr;
+  std::vector<bpf_link*> links_;
   const RecordFn* fn_ = nullptr;
-  std::vector<std::string> skipped_;
+  std::vector<KernelFeature> features_;
   static int on_record(void* ctx, void* data, size_t len);
 };
 
 // Setup steps, exposed for tests and for messages.
 Result<void> check_privileges();
 Result<void> check_btf(const std::string& path = "/sys/kernel/btf/vmlinux");
-// Mounts tracefs at /sys/kernel/tracing when its events are not visible.
-Result<void> ensure_tracefs();
-std::string tracefs_dir();  // the mounted tracefs root
 
 }  // namespace fdw

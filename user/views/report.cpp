@@ -193,6 +193,7 @@ nlohmann::json report_json(const Snapshot& s) {
   }
   return {{"schema", "fdwatch.report.v1"},
           {"lost_events", s.lost_events},
+          {"kernel", {{"release", s.kernel.release}, {"missing", s.kernel.missing}}},
           {"elapsed_s", std::round(s.elapsed_s * 1000) / 1000},
           {"processes", std::move(procs)}};
 }

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Building a record and sending it through the stages.  A handler starts the
+ * record of its call in this CPU's `pending` slot and ends with
+ * pending_finish(), which tail-calls, as needed:
+ *
+ *   USTACK (stacks on, a new fd) -> [UMAP, when the mappings changed] ->
+ *   USTACK -> PATH (a file to name, or queued SCM_RIGHTS fds) -> emitted
+ *
+ * A stage that is missing (not loaded on this kernel) is skipped: the tail
+ * call falls through and the record goes out with what it has.
+ */
+#ifndef FDW_PENDING_H
+#define FDW_PENDING_H
+
+#include "lib/file.h"
+
+static __always_inline struct pending *pending_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pendings, &zero);
+}
+
+/* A fresh record of the current call; with_path: a struct fdw_event_path. */
+static __always_inline struct pending *pending_begin(__u16 type, __u16 sys, bool with_path)
+{
+	struct pending *p = pending_get();
+
+	if (!p)
+		return NULL;
+	event_init(&p->rec.h, type, sys, with_path ? sizeof(p->rec) : sizeof(p->rec.h));
+	if (with_path)
+		p->rec.h.flags = FDW_F_HAS_PATH;
+	p->rec.path[0] = 0;
+	p->file = 0;
+	p->want_path = with_path;
+	p->want_stack = 0;
+	p->umap_tried = 0;
+	p->scm_n = 0;
+	p->scm_i = 0;
+	return p;
+}
+
+static __always_inline bool stacks_on(__u32 tgid)
+{
+	__u8 *v = bpf_map_lookup_elem(&stack_pids, &tgid);
+
+	return v ? *v != 0 : stacks_default;
+}
+
+/* The last stage: PATH when there is something to name, else out it goes. */
+static __always_inline int pending_emit(void *ctx, struct pending *p)
+{
+	if (p->file || p->scm_n)
+		bpf_tail_call(ctx, &stages, FDW_STAGE_PATH);
+	if (p->scm_n) /* the queue cannot be emitted without its stage */
+		mark_resync(bpf_get_current_pid_tgid() >> 32, FDW_STAT_UNTRACKED);
+	else
+		output(&p->rec, p->want_path);
+	return 0;
+}
+
+static __always_inline int pending_finish(void *ctx, struct pending *p)
+{
+	if (p->want_stack && stacks_on(bpf_get_current_pid_tgid() >> 32))
+		bpf_tail_call(ctx, &stages, FDW_STAGE_USTACK);
+	return pending_emit(ctx, p);
+}
+
+/* ---- the shapes of records handlers emit ------------------------------- */
+
+/* Fills the description of the file now at fd; keeps it for the PATH stage
+ * when it has a name there (a path, or a unix socket's address). */
+static __always_inline void describe_fd(struct pending *p, int fd)
+{
+	struct file *f = fill_file(&p->rec.h, fd);
+
+	if (f && p->want_path && (has_path(&p->rec.h) || p->rec.h.sock.family == AF_UNIX_))
+		p->file = (__u64)f;
+}
+
+/* A call that returns one new fd (or -errno); with_path: one that may be a
+ * file with a path, or a unix socket with one. */
+static __always_inline int emit_new_fd(void *ctx, __u16 sys, long ret, bool cloexec, bool with_path)
+{
+	struct pending *p = pending_begin(FDW_EV_OPEN, sys, with_path);
+
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	if (cloexec)
+		p->rec.h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		describe_fd(p, ret);
+		p->want_stack = 1;
+	}
+	return pending_finish(ctx, p);
+}
+
+/* An open-family call: a new fd plus the path the caller gave (kept when
+ * the kernel's cannot be resolved). */
+static __always_inline int emit_open_path(void *ctx, __u16 sys, long ret, bool cloexec,
+					  const char *upath, __s64 flags)
+{
+	struct pending *p = pending_begin(FDW_EV_OPEN, sys, true);
+
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	p->rec.h.arg = flags;
+	if (cloexec)
+		p->rec.h.flags |= FDW_F_CLOEXEC;
+	if (upath)
+		bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), upath);
+	if (ret >= 0) {
+		describe_fd(p, ret);
+		p->want_stack = 1;
+	}
+	return pending_finish(ctx, p);
+}
+
+/* A call that fills an int[2] with two new fds (pipe, pipe2, socketpair). */
+static __always_inline int emit_fd_pair(void *ctx, __u16 sys, long ret, bool cloexec, const int *ufds)
+{
+	struct pending *p = pending_begin(FDW_EV_OPEN, sys, false);
+	int fds[2] = {-1, -1};
+
+	if (!p)
+		return 0;
+	if (cloexec)
+		p->rec.h.flags |= FDW_F_CLOEXEC;
+	p->rec.h.ret = ret;
+	if (ret >= 0) {
+		bpf_probe_read_user(fds, sizeof(fds), ufds);
+		p->rec.h.ret = fds[0];
+		p->rec.h.fd2 = fds[1];
+		/* mode/ino/name describe fds[0]; both ends share the kind */
+		fill_file(&p->rec.h, fds[0]);
+		p->rec.h.arg = fds[1] >= 0 ? (__s64)BPF_CORE_READ(fd_file(fds[1]), f_inode, i_ino) : 0;
+		p->want_stack = 1;
+	}
+	return pending_finish(ctx, p);
+}
+
+/* dup/dup2/dup3/F_DUPFD*: ret = the new fd of oldfd's file. */
+static __always_inline int emit_dup(void *ctx, __u16 sys, long ret, int oldfd, bool cloexec)
+{
+	struct pending *p = pending_begin(FDW_EV_DUP, sys, true);
+
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	p->rec.h.fd2 = oldfd;
+	if (cloexec)
+		p->rec.h.flags |= FDW_F_CLOEXEC;
+	if (ret >= 0) {
+		describe_fd(p, ret);
+		p->want_stack = 1;
+	}
+	return pending_finish(ctx, p);
+}
+
+/* bind/connect/listen on fd returned: the socket's addresses after the call. */
+static __always_inline int emit_sockaddr(void *ctx, __u16 sys, long ret, int fd)
+{
+	struct pending *p;
+
+	if (ret < 0 && ret != -115 /* EINPROGRESS: connect under way, addresses set */)
+		return 0;
+	p = pending_begin(FDW_EV_SOCKADDR, sys, true);
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	p->rec.h.fd2 = fd;
+	describe_fd(p, fd);
+	return pending_emit(ctx, p);
+}
+
+/* A record with no file to describe. */
+static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2, __s64 arg, __s64 arg2)
+{
+	struct pending *p = pending_begin(type, sys, false);
+
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	p->rec.h.fd2 = fd2;
+	p->rec.h.arg = arg;
+	p->rec.h.arg2 = arg2;
+	output(&p->rec, false);
+	return 0;
+}
+
+#endif /* FDW_PENDING_H */

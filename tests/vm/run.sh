@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The kernel matrix: boots Debian's packaged kernels under qemu (TCG: this
+# machine's /dev/kvm cannot boot a stock kernel) with an initramfs holding
+# busybox, fdwatch, its libraries, the fixtures and the e2e test binary, and
+# runs the e2e tests that matter for portability in each guest.
+#
+#   tests/vm/run.sh [BUILD_DIR]        default: ./build; kernels: $FDW_VM_KERNELS
+#
+# Kernel packages are fetched with apt-get download and unpacked with dpkg -x
+# (never installed) into BUILD_DIR/vm.  Exits non-zero when a guest does not
+# boot, times out, or a test fails in it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd)
+WORK=$BUILD/vm
+# meta package -> the kernel it names
+KERNELS=${FDW_VM_KERNELS:-"linux-image-cloud-amd64 linux-image-6.12-cloud-amd64"}
+GUEST_TIMEOUT=${FDW_VM_TIMEOUT:-900}
+# e2e tests run in every guest: exact tables, EMFILE counts, call sites, top
+TESTS=${FDW_VM_TESTS:-"WatchE2E.LiveTableEqualsProcAtCheckpoint:WatchE2E.EmfileCountsAndLimitAreExact:WatchE2E.CommandModeReportsLeaksAndExitsWithStatus:WatchE2E.LiveProcessLeakSitesOnEveryKernel:TopE2E.BatchJsonFramesCarryTheLeaker"}
+
+mkdir -p "$WORK"
+
+# Prints the vmlinuz path of the kernel a meta package depends on.
+fetch_kernel() {
+  local meta=$1 pkg dir
+  pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-/ { print $2; exit }')
+  [ -n "$pkg" ] || { echo "vm: no kernel package behind $meta" >&2; return 1; }
+  dir=$WORK/$pkg
+  if [ ! -d "$dir/boot" ]; then
+    (cd "$WORK" && apt-get download "$pkg" >&2)
+    dpkg -x "$WORK/${pkg}"_*.deb "$dir"
+  fi
+  ls "$dir"/boot/vmlinuz-*
+}
+
+# Copies a file and, for an ELF file, the shared libraries it needs, to the
+# same paths under $1.
+copy_with_libs() {
+  local dest=$1 f lib
+  shift
+  for f in "$@"; do
+    mkdir -p "$dest$(dirname "$f")"
+    cp -L "$f" "$dest$f"
+    ldd "$f" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+      [ -e "$dest$lib" ] && continue
+      mkdir -p "$dest$(dirname "$lib")"
+      cp -L "$lib" "$dest$lib"
+    done
+  done
+}
+
+build_initramfs() {
+  local root=$WORK/rootfs out=$WORK/initramfs.cpio.gz
+  rm -rf "$root"
+  mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,run}
+  cp /bin/busybox "$root/bin/busybox"
+  for a in sh mount mkdir cat echo poweroff sleep ls ln rm sed grep hostname; do
+    ln -sf busybox "$root/bin/$a"
+  done
+  # the tests find everything at the build paths compiled into them
+  copy_with_libs "$root" "$BUILD/fdwatch" "$BUILD/tests/fdwatch_e2e_tests" /usr/bin/strace \
+    /usr/bin/setpriv "$BUILD"/tests/fixtures/* "$BUILD"/demo/*
+  # sources the stacks tests read for line numbers
+  mkdir -p "$root$ROOT/tests/e2e"
+  cp -r "$ROOT/tests/e2e/fixtures" "$root$ROOT/tests/e2e/"
+  cp -r "$ROOT/demo" "$root$ROOT/"
+  echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+  echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> "$root/etc/passwd"
+  echo "127.0.0.1 localhost" > "$root/etc/hosts"
+  echo "fdwatch-vm" > "$root/etc/hostname"
+  cat > "$root/init" <<INIT
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
+ip link set lo up 2>/dev/null || busybox ip link set lo up
+hostname fdwatch-vm
+echo "VMTEST kernel \$(cat /proc/sys/kernel/osrelease)"
+cd /tmp
+CI=true $BUILD/tests/fdwatch_e2e_tests --gtest_color=no --gtest_filter='$TESTS'
+echo "VMTEST exit \$?"
+poweroff -f
+INIT
+  chmod +x "$root/init"
+  (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out"
+  echo "$out"
+}
+
+initrd=$(build_initramfs)
+fail=0
+for meta in $KERNELS; do
+  vmlinuz=$(fetch_kernel "$meta")
+  log=$WORK/$(basename "$vmlinuz").log
+  echo "vm: booting $(basename "$vmlinuz") (log: $log)"
+  timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 3072 -smp 2 -nographic \
+    -no-reboot -kernel "$vmlinuz" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 quiet" </dev/null >"$log" 2>&1 || true
+  grep -E "^VMTEST|^\[ *(OK|FAILED|SKIPPED) *\]|^\[  PASSED|tests? ran" "$log" | tr -d '\r' || true
+  status=$(tr -d '\r' <"$log" | awk '/^VMTEST exit/ { print $3 }')
+  if [ "$status" != 0 ]; then
+    echo "vm: $(basename "$vmlinuz"): FAILED (exit '${status:-none}': no boot, timeout or failing tests)"
+    fail=1
+  fi
+done
+exit $fail
