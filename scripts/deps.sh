@@ -8,12 +8,13 @@
 # checking fdwatch; golang-go builds the Go fixture of the call-site tests;
 # libclang-rt-14-dev is clang's libFuzzer (tests/fuzz); jq reads JSON in
 # bench/soak.sh; qemu-system-x86, busybox-static and cpio boot the other
-# kernels of tests/vm.
+# kernels of tests/vm; scdoc builds the man page, dpkg-dev (dpkg-shlibdeps)
+# the .deb, and man-db and bash-completion are what the package tests use.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
   pkg-config cmake make g++ tmux strace bpftrace chromium golang-go libclang-rt-14-dev jq
-  qemu-system-x86 busybox-static cpio
+  qemu-system-x86 busybox-static cpio scdoc dpkg-dev man-db bash-completion
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "version.h"
 
 int main(int argc, char** argv) {
   using namespace fdw;
@@ -10,7 +11,7 @@ int main(int argc, char** argv) {
   split_command(argc, argv, &own, &command);
 
   CLI::App app{"fdwatch: find who leaks file descriptors, what, from where, and how fast.", "fdwatch"};
-  app.set_version_flag("--version", "fdwatch 0.1.0");
+  app.set_version_flag("--version", "fdwatch " FDWATCH_VERSION);
   WatchOptions watch;
   setup_watch(app, watch);
   TopOptions top;
@@ -23,6 +24,10 @@ int main(int argc, char** argv) {
   CLI::App* report_cmd = app.add_subcommand("report", "Replay an event log and print the report");
   setup_report(*report_cmd, report);
 
+  DoctorOptions doctor;
+  CLI::App* doctor_cmd = app.add_subcommand("doctor", "Check what this host supports and whether tracing works");
+  setup_doctor(*doctor_cmd, doctor);
+
   std::vector<std::string> rev(own.rbegin(), own.rend());
   try {
     app.parse(rev);
@@ -30,6 +35,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ValidationError& e) {
+    return report_error(Error{e.what(), "", 0, kExitUsage});  // names option and value
   } catch (const CLI::ParseError& e) {
     return report_error(Error{e.what(), "see fdwatch --help", 0, kExitUsage});
   }
@@ -38,14 +45,18 @@ int main(int argc, char** argv) {
     return run_top(top);
   }
   if (*record_cmd) {
-    if (!command.empty()) return report_error(Error{"record takes no command", "use -p PID", 0, kExitUsage});
     record.argv.assign(argv, argv + argc);
+    record.command = command;
     if (auto r = validate_record(record); !r) return report_error(r.error());
     return run_record(record);
   }
   if (*report_cmd) {
     if (!command.empty()) return report_error(Error{"report takes no command", "", 0, kExitUsage});
     return run_report(report);
+  }
+  if (*doctor_cmd) {
+    if (!command.empty()) return report_error(Error{"doctor takes no command", "", 0, kExitUsage});
+    return run_doctor(doctor);
   }
   watch.command = command;
   if (auto r = validate_watch(watch); !r) return report_error(r.error());

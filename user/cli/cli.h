@@ -47,7 +47,14 @@ struct TopOptions {
   std::string sort;         // "" = fds
   bool json = false;
   size_t rows = 0;
+  // Batch text width (-w); unset: $COLUMNS, else the terminal's, else 80.
+  // 0: every column, nothing cut.
+  std::optional<uint64_t> width;
 };
+
+// The width batch frames are rendered at, as top(1) picks it: -w, then
+// $COLUMNS, then the terminal's width, then 80.  0 means unlimited.
+int top_batch_width(const std::optional<uint64_t>& width, const char* columns_env, int tty_columns);
 
 void setup_top(CLI::App& app, TopOptions& o);
 int run_top(const TopOptions& o);
@@ -75,15 +82,27 @@ struct RecordOptions {
   std::vector<std::string> triggers;  // emfile, pct:N
   bool quiet = false;
   std::vector<std::string> argv;    // the command line, for the log header
+  std::vector<std::string> command;  // after "--": record it and its children
 };
 
 void setup_record(CLI::App& app, RecordOptions& o);
 Result<void> validate_record(const RecordOptions& o);
 int run_record(const RecordOptions& o);
 
+struct DoctorOptions {
+  bool json = false;
+};
+
+void setup_doctor(CLI::App& app, DoctorOptions& o);
+int run_doctor(const DoctorOptions& o);
+
 // Splits argv at the first "--": fdwatch's own arguments, then the command.
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command);
+
+// "no such process: N" for the first pid that does not exist.  Checked
+// before the BPF object is loaded, so a typo fails at once.
+Result<void> check_pids_exist(const std::vector<uint32_t>& pids);
 
 // Prints "fdwatch: <message>" and "hint: <hint>" to stderr; returns exit code.
 int report_error(const Error& e);

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 
 #include "cli/cli.h"
+#include "sys/proc.h"
 
 namespace fdw {
 
@@ -24,6 +26,12 @@ int print_final(const std::string& text, int stops_seen) {
   if (g_stop_count != stops_seen) return signal_exit_status(g_stop_signal);
   if (!write_stdout(text)) return signal_exit_status(SIGPIPE);
   return kExitOk;
+}
+
+Result<void> check_pids_exist(const std::vector<uint32_t>& pids) {
+  for (uint32_t pid : pids)
+    if (!process_exists(pid)) return Error{"no such process: " + std::to_string(pid), "", ESRCH, 1};
+  return {};
 }
 
 int report_error(const Error& e) {

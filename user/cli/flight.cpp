@@ -176,7 +176,11 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   std::string title = "fdwatch postmortem: pid " + std::to_string(p.pid) + " (" + p.kind + ")";
   if (auto r = write_private_file(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
   if (auto r = write_private_file(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
-  if (auto r = write_private_file(dir + "/report.html", render_html(rp.html(title))); !r) return r.error();
+  HtmlInput page = rp.html(title);
+  page.host = h.host;
+  page.kernel = h.kernel;
+  page.start_unix_ns = h.start_time_unix_ns;
+  if (auto r = write_private_file(dir + "/report.html", render_html(page)); !r) return r.error();
   return dir;
 }
 

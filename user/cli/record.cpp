@@ -8,23 +8,26 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "cli/command.h"
+#include "cli/numeric.h"
 #include "cli/flight.h"
 #include "cli/session.h"
 #include "log/event_log.h"
+#include "version.h"
 
 namespace fdw {
 
 void setup_record(CLI::App& app, RecordOptions& o) {
   app.add_option("-o,--output", o.output, "Log file (FILE.zst compresses); with --ring, the bundle directory")
       ->required();
-  app.add_option("-p,--pid", o.pids, "Process to record (repeatable)")->check(CLI::PositiveNumber);
+  app.add_option("-p,--pid", o.pids, "Process to record (repeatable)")->check(pid_value());
   app.add_flag("-a,--all", o.all, "Record every process on the host");
   app.add_flag("-c,--children", o.children, "Also record children the processes start");
   app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_value(0, kMaxDuration));
   app.add_option("--max-size", o.max_size, "Rotate the log when it reaches this many bytes")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--keep", o.keep, "Rotated files to keep (FILE.1 newest)")->check(CLI::Range(1, 1000));
+      ->check(count_value(0, uint64_t(1) << 62, "bytes"));
+  app.add_option("--keep", o.keep, "Rotated files to keep (FILE.1 newest)")->check(count_value(1, 1000, "files"));
   app.add_option("--ring", o.ring, "Flight recorder: keep this much history in memory (10m, 90s, 1h)");
   app.add_option("--trigger", o.triggers, "Flight recorder trigger: emfile, pct:N (repeatable; default emfile)");
   app.add_flag("-q,--quiet", o.quiet, "No messages on stderr except errors and bundle paths");
@@ -32,14 +35,16 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       "Examples:\n"
       "  sudo fdwatch record -p $(pidof facade) -o facade.jsonl.zst -d 3600\n"
       "  sudo fdwatch record -a -o all.jsonl --max-size 100000000 --keep 3\n"
+      "  sudo fdwatch record -o build.jsonl.zst -- make -j4\n"
       "  sudo fdwatch record -a --ring 10m --trigger emfile --trigger pct:90 -o /var/tmp/fdw\n"
       "  fdwatch report facade.jsonl.zst");
 }
 
 Result<void> validate_record(const RecordOptions& o) {
-  int modes = (!o.pids.empty()) + o.all;
-  if (modes == 0) return Error{"nothing to record: give -p PID or -a", "see fdwatch record --help", 0, kExitUsage};
-  if (modes > 1) return Error{"-p and -a are exclusive", "see fdwatch record --help", 0, kExitUsage};
+  int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
+  if (modes == 0)
+    return Error{"nothing to record: give -p PID, -a, or -- CMD", "see fdwatch record --help", 0, kExitUsage};
+  if (modes > 1) return Error{"-p, -a and -- CMD are exclusive", "see fdwatch record --help", 0, kExitUsage};
   if (o.all && o.children)
     return Error{"--children has no meaning with -a (every process is recorded)", "", 0, kExitUsage};
   if (o.ring.empty() && !o.triggers.empty())
@@ -72,7 +77,7 @@ LogHeader base_header(const RecordOptions& o) {
     h.host = u.nodename;
     h.kernel = u.release;
   }
-  h.version = "0.1.0";
+  h.version = FDWATCH_VERSION;
   // CLOCK_MONOTONIC counts from boot (minus suspend): unix = boot + ts
   uint64_t m = monotonic_ns();
   int64_t r = realtime_ns();
@@ -96,6 +101,7 @@ Result<void> bundle_dir(const std::string& dir) {
 }  // namespace
 
 int run_record(const RecordOptions& o) {
+  if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
   install_stop_signals();
   const bool ring = !o.ring.empty();
   LogHeader header = base_header(o);
@@ -124,7 +130,7 @@ int run_record(const RecordOptions& o) {
   SessionOptions so;
   so.pids = o.pids;
   so.all = o.all;
-  so.follow_children = o.children;
+  so.follow_children = o.children || !o.command.empty();
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
@@ -160,11 +166,18 @@ int run_record(const RecordOptions& o) {
     });
   }
   if (auto r = s.start(); !r) return report_error(r.error());
+  TracedCommand child;
+  if (!o.command.empty()) {
+    auto c = start_traced_command(s, o.command);
+    if (!c) return report_error(c.error());
+    child = c.value();
+  }
   if (!ring && !header_written && werr) write_header(monotonic_ns());
   if (!ring && werr) werr = writer.publish();
   if (!werr) return report_error(Error{werr.error, "", 0, 1});
   if (!o.quiet) {
     std::string what = o.all ? "all processes" : std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");
+    if (child.pid > 0) what = o.command[0] + " (pid " + std::to_string(child.pid) + ") and its children";
     if (ring)
       fprintf(stderr, "fdwatch: attached; flight recorder on %s (%s window), bundles in %s; Ctrl-C to stop\n",
               what.c_str(), o.ring.c_str(), o.output.c_str());
@@ -174,6 +187,7 @@ int run_record(const RecordOptions& o) {
 
   const uint64_t start = monotonic_ns();
   uint64_t next_tick = start + 1'000'000'000ull;
+  uint64_t stop_at = 0;  // -- CMD: after a signal, give the child a moment to exit
   int rc = kExitOk;
   uint64_t bundles = 0;
   // A bundle that cannot be written (disk full) ends the recording, exit 1:
@@ -204,7 +218,12 @@ int run_record(const RecordOptions& o) {
     }
     if (!werr || rc != kExitOk) break;
     if (o.duration_s > 0 && now - start >= uint64_t(o.duration_s * 1e9)) break;
-    if (s.all_exited() || g_stop_signal) break;
+    if (s.all_exited()) break;
+    if (g_stop_signal) {
+      if (child.pid < 0) break;
+      if (!stop_at) stop_at = now + 3'000'000'000ull;
+      if (now >= stop_at) break;
+    }
   }
   if (werr) (void)s.drain();
   s.tick();
@@ -214,7 +233,7 @@ int run_record(const RecordOptions& o) {
     if (!o.quiet)
       fprintf(stderr, "fdwatch: flight recorder stopped: %llu bundle%s written; %llu events lost\n",
               (unsigned long long)bundles, bundles == 1 ? "" : "s", (unsigned long long)lost);
-    return rc;
+    return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
   }
   if (werr) werr = writer.write_end(monotonic_ns(), lost);
   if (werr) werr = writer.close();
@@ -228,7 +247,7 @@ int run_record(const RecordOptions& o) {
   fprintf(stderr, "fdwatch: recorded %llu events, %llu bytes to %s; %llu events lost%s\n",
           (unsigned long long)st.events, (unsigned long long)st.bytes, o.output.c_str(),
           (unsigned long long)lost, notes.c_str());
-  return rc;
+  return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
 }
 
 }  // namespace fdw

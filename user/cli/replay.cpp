@@ -115,7 +115,12 @@ Result<ReplayFileResult> replay_file(const std::string& path, const ReplayOption
   out.pid_seen = o.pid && rp->saw(*o.pid);
   out.snapshot = rp->finish();
   out.snapshot.kernel.release = out.header.kernel;
-  if (o.series) out.html = rp->html("fdwatch report: " + path);
+  if (o.series) {
+    out.html = rp->html("fdwatch report: " + path);
+    out.html.host = out.header.host;
+    out.html.kernel = out.header.kernel;
+    out.html.start_unix_ns = out.header.start_time_unix_ns;
+  }
   out.errors = r.errors();
   out.errors_total = r.errors_total();
   out.events = rp->events();

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "cli/numeric.h"
 #include "cli/replay.h"
 #include "util/private_file.h"
 #include "views/format.h"
@@ -13,9 +14,9 @@ namespace fdw {
 void setup_report(CLI::App& app, ReportCmdOptions& o) {
   app.add_option("file", o.file, "Event log written by fdwatch record (plain or .zst)")->required();
   app.add_flag("--json", o.json, "Print the report as fdwatch.report.v1 JSON");
-  app.add_option("-p,--pid", o.pid, "Only this process")->check(CLI::PositiveNumber);
+  app.add_option("-p,--pid", o.pid, "Only this process")->check(pid_value());
   app.add_option("--until", o.until_s, "Stop at this many seconds after the log start")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_value(0, kMaxDuration));
   app.add_option("--html", o.html, "Also write a one-file HTML report (timeline) to this path");
   app.footer(
       "Examples:\n"

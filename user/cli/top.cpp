@@ -1,11 +1,15 @@
 // fdwatch top: every process on the host, ranked and live (ncurses), or
 // batch frames (-b text, --json fdwatch.top.v1 lines) like top -b.
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <iostream>
 
 #include "cli/cli.h"
+#include "cli/numeric.h"
 #include "cli/session.h"
 #include "views/top_batch.h"
 #include "views/top_screen.h"
@@ -15,12 +19,14 @@ namespace fdw {
 void setup_top(CLI::App& app, TopOptions& o) {
   app.add_flag("-b,--batch", o.batch, "Print plain-text frames instead of the screen");
   app.add_option("-n,--iterations", o.iterations, "Frames to print in batch mode (0 = until stopped)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("-d,--delay", o.delay_s, "Seconds between frames")->check(CLI::Range(0.1, 3600.0));
+      ->check(count_value(0, 1000000000, "frames"));
+  app.add_option("-d,--delay", o.delay_s, "Seconds between frames")->check(seconds_value(0.1, 3600));
   app.add_option("-s,--sort", o.sort, "Sort column: pid user comm fds limit %lim open/s close/s net/s eta err oldest");
   app.add_flag("--json", o.json, "Batch frames as fdwatch.top.v1 JSON, one per line");
+  app.add_option("-w,--width", o.width, "Batch text width in columns (0 = no limit; default $COLUMNS, else 80)")
+      ->check(count_value(0, 100000, "columns"));
   app.add_option("--rows", o.rows, "Batch mode: at most this many processes per frame (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(count_value(0, 1000000000, "rows"));
   app.footer(
       "Keys: arrows/j/k move, Enter details, < > or P F N O E L T A sort, r reverse,\n"
       "      / filter, p pause, h help, q quit.\n"
@@ -30,7 +36,20 @@ void setup_top(CLI::App& app, TopOptions& o) {
       "  sudo fdwatch top --json -n 1 -d 2 | jq '.rows[0]'");
 }
 
+int top_batch_width(const std::optional<uint64_t>& width, const char* columns_env, int tty_columns) {
+  if (width) return int(*width);
+  if (columns_env)
+    if (auto c = parse_uint(columns_env, 1, 100000)) return int(*c);
+  return tty_columns > 0 ? tty_columns : 80;
+}
+
 namespace {
+
+int terminal_columns() {
+  winsize ws{};
+  if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0) return 0;
+  return ws.ws_col;
+}
 
 // The live source: the system-wide session, drained between frames.
 class LiveSource : public TopSource {
@@ -120,6 +139,7 @@ int run_top(const TopOptions& o) {
   BatchOptions bo;
   bo.sort = *sort;
   bo.max_rows = o.rows;
+  bo.width = top_batch_width(o.width, getenv("COLUMNS"), terminal_columns());
   bo.user_name = passwd_user_names();
   for (uint64_t i = 0; o.iterations == 0 || i < o.iterations; ++i) {
     Snapshot snap = src.next(o.delay_s);

@@ -1,7 +1,4 @@
 // fdwatch -p PID | -a | -- CMD: watch processes, print the report at the end.
-#include <fcntl.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,19 +7,21 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "cli/command.h"
+#include "cli/numeric.h"
 #include "cli/session.h"
 #include "views/report.h"
 
 namespace fdw {
 
 void setup_watch(CLI::App& app, WatchOptions& o) {
-  app.add_option("-p,--pid", o.pids, "Process to watch (repeatable)")->check(CLI::PositiveNumber);
+  app.add_option("-p,--pid", o.pids, "Process to watch (repeatable)")->check(pid_value());
   app.add_flag("-a,--all", o.all, "Watch every process on the host");
   app.add_flag("-c,--children", o.children, "Also watch children the processes start");
   app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
-      ->check(CLI::NonNegativeNumber);
+      ->check(seconds_value(0, kMaxDuration));
   app.add_option("-i,--interval", o.interval_s, "Seconds between status lines")
-      ->check(CLI::Range(0.05, 3600.0));
+      ->check(seconds_value(0.05, 3600));
   app.add_flag("--json", o.json, "Print the report as fdwatch.report.v1 JSON");
   app.add_flag("-q,--quiet", o.quiet, "No status lines on stderr");
   app.add_flag("--fail-on-leak", o.fail_on_leak,
@@ -34,7 +33,7 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
   on->excludes(off);
   app.add_option("--stack-bytes", o.stack_bytes,
                  "User stack bytes copied per call for unwinding (default 8192)")
-      ->check(CLI::Range(0, 16384));
+      ->check(count_value(0, 16384, "bytes"));
   app.footer(
       "Examples:\n"
       "  sudo fdwatch -p $(pidof facade)          watch a service, Ctrl-C for the report\n"
@@ -58,50 +57,6 @@ Result<void> validate_watch(const WatchOptions& o) {
 bool watch_stacks(const WatchOptions& o) { return o.stacks.value_or(!o.all); }
 
 namespace {
-
-// Starts CMD stopped before exec: the child waits on a pipe until its pid is
-// in the kernel's target set, so its very first syscall is traced.
-struct Child {
-  pid_t pid = -1;
-  int go_fd = -1;   // write end: one byte lets the child exec
-  int err_fd = -1;  // read end: errno if exec failed, EOF if it succeeded
-};
-
-Result<Child> spawn_stopped(const std::vector<std::string>& cmd) {
-  int go[2], err[2];
-  if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe", errno);
-  if (pipe2(err, O_CLOEXEC) != 0) {
-    int e = errno;
-    close(go[0]);
-    close(go[1]);
-    return Error::from_errno("pipe", e);
-  }
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    for (int fd : {go[0], go[1], err[0], err[1]}) close(fd);
-    return Error::from_errno("fork", e);
-  }
-  if (pid == 0) {
-    // Nothing is closed here: this may already be traced, and every fd of
-    // fdwatch's goes at exec (close-on-exec).  If fdwatch dies first, so do we.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1) _exit(127);
-    char c;
-    if (read(go[0], &c, 1) != 1) _exit(127);  // fdwatch went away
-    prctl(PR_SET_PDEATHSIG, 0);
-    std::vector<char*> argv;
-    for (auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    int e = errno;
-    (void)!write(err[1], &e, sizeof e);
-    _exit(127);
-  }
-  close(go[0]);
-  close(err[1]);
-  return Child{pid, go[1], err[0]};
-}
 
 void status_line(const Snapshot& s) {
   // one line per live process, busiest first, at most 5
@@ -139,6 +94,7 @@ bool has_leaks(const Snapshot& s) {
 }  // namespace
 
 int run_watch(const WatchOptions& o) {
+  if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
   install_stop_signals();
   Aggregator agg;
   SessionOptions so;
@@ -153,25 +109,11 @@ int run_watch(const WatchOptions& o) {
   for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
   if (auto r = s.start(); !r) return report_error(r.error());
 
-  Child child;
+  TracedCommand child;
   if (!o.command.empty()) {
-    auto c = spawn_stopped(o.command);
+    auto c = start_traced_command(s, o.command);
     if (!c) return report_error(c.error());
     child = c.value();
-    if (auto r = s.add_target(uint32_t(child.pid), true); !r) {
-      kill(child.pid, SIGKILL);
-      waitpid(child.pid, nullptr, 0);
-      return report_error(r.error());
-    }
-    (void)!write(child.go_fd, "g", 1);
-    close(child.go_fd);
-    int e = 0;
-    ssize_t n = read(child.err_fd, &e, sizeof e);
-    close(child.err_fd);
-    if (n == sizeof e) {
-      waitpid(child.pid, nullptr, 0);
-      return report_error(Error{"cannot run '" + o.command[0] + "': " + std::strerror(e), "", e, 127});
-    }
   }
   if (!o.quiet) {
     if (o.all) fprintf(stderr, "fdwatch: attached; watching all processes; Ctrl-C for the report\n");
@@ -218,13 +160,7 @@ int run_watch(const WatchOptions& o) {
             "no call site\n", (unsigned long long)st.lost, (unsigned long long)st.unpaired);
   if (rc != kExitOk) return rc;
   if (o.fail_on_leak && has_leaks(snap)) rc = kExitLeaks;
-  if (child.pid > 0) {
-    int status = 0;
-    pid_t w = waitpid(child.pid, &status, g_stop_signal ? WNOHANG : 0);
-    if (rc == kExitLeaks) return rc;
-    if (w == child.pid) return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-    return 128 + (g_stop_signal ? int(g_stop_signal) : 0);
-  }
+  if (child.pid > 0 && rc != kExitLeaks) return command_exit_status(child, g_stop_signal);
   return rc;
 }
 

@@ -53,4 +53,20 @@ std::string format_growth(double r) {
   return (r > 0 ? "+" : "") + format_rate(r) + "/s";
 }
 
+std::string fit_middle(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  if (width < 3) return s.substr(s.size() - width);
+  const size_t head = (width - 1) / 3;  // the end tells more apart than the start
+  return s.substr(0, head) + "~" + s.substr(s.size() - (width - 1 - head));
+}
+
+std::string fit_path(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  const size_t slash = s.rfind('/');
+  if (slash == std::string::npos || slash == 0) return fit_middle(s, width);
+  const size_t tail = s.size() - slash;  // "/name"
+  if (tail + 2 > width) return fit_middle(s, width);
+  return s.substr(0, width - tail - 1) + "~" + s.substr(slash);
+}
+
 }  // namespace fdw

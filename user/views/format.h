@@ -31,4 +31,12 @@ std::string format_count(uint64_t v, size_t width);
 // Net growth for prose: "+40.0/s", "-1.2/s"; "0/s" below 0.05 in magnitude.
 std::string format_growth(double per_s);
 
+// Names and paths cut to `width` characters keep the part that tells two
+// apart: the end.  fit_middle cuts the middle ("kworker/u16:3-events" ->
+// "kwork~s:3-events"); fit_path keeps the last component whole when it fits
+// ("/var/log/app/2026-12-01.log" -> "/var/l~/2026-12-01.log").  "~" marks
+// the cut; strings that fit are returned as they are.
+std::string fit_middle(const std::string& s, size_t width);
+std::string fit_path(const std::string& s, size_t width);
+
 }  // namespace fdw

@@ -27,6 +27,10 @@ struct HtmlInput {
   std::map<uint32_t, std::vector<double>> emfile_times;
   // pid -> name, for processes final does not name (e.g. exited ones)
   std::map<uint32_t, std::string> comm;
+  // From the log header: shown under the title; with a start time the time
+  // axis also reads as UTC time of day.  "" / 0: unknown, not shown.
+  std::string host, kernel;
+  int64_t start_unix_ns = 0;
 };
 
 // Chart limits: the processes drawn are the kChartMaxProcs with the most open
@@ -38,6 +42,10 @@ inline constexpr size_t kChartMaxProcs = 16;
 inline constexpr double kLimitHeadroom = 4.0;
 
 std::string render_html(const HtmlInput& in);
+
+// "2026-12-01 20:31:22 UTC" and "20:31:22" for a Unix time in nanoseconds.
+std::string utc_datetime(int64_t unix_ns);
+std::string utc_time_of_day(int64_t unix_ns);
 
 // &, <, >, ", ' as entities; bytes that are not UTF-8 and control characters
 // other than tab and newline become U+FFFD, so the output is also valid XML.

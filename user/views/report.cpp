@@ -64,7 +64,7 @@ void text_groups(std::ostringstream& o, const std::vector<FdView>& fds, size_t m
     char head[64];
     snprintf(head, sizeof head, "    %-8s %5zu  ", std::string(kind_name(g.kind)).c_str(), g.fds.size());
     std::string t = g.target.empty() ? "?" : g.target;
-    if (t.size() > 44) t = t.substr(0, 41) + "...";
+    t = fit_path(t, 44);
     o << head << t << "  (fd " << fd_ranges(g.fds) << "; oldest "
       << (g.seeded ? ">" : "") << format_duration(g.oldest) << ")\n";
   }

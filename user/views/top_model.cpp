@@ -145,7 +145,7 @@ std::string cell_text(const ProcView& p, TopColumn c, int w, const UserNameFn& u
       return bang ? n + "!" : n;
     }
     case TopColumn::Oldest: return has_oldest(p) ? format_duration(p.oldest_age_s) : "";
-    case TopColumn::Comm: return p.comm;
+    case TopColumn::Comm: return fit_middle(p.comm, static_cast<size_t>(std::max(w, 0)));
   }
   return "";
 }
