@@ -68,10 +68,12 @@ static __always_inline bool umap_stale(struct task_struct *task, __u32 tgid)
  * bytes: one read normally.  Near the top of the stack that read crosses the
  * end of the mapping, which is page-aligned: then the longest read that ends
  * at a page boundary and works is taken.  Returns the bytes copied. */
-static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp, __u32 n, __u32 cap)
+static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp, __u64 n, __u64 cap)
 {
-	const __u32 first = 4096 - (sp & 4095); /* to the first page boundary */
-	__u32 len;
+	/* 64-bit throughout and the length opaque to the compiler: the verifier
+	 * must see the bounds checks on the very register passed on */
+	const __u64 first = 4096 - (sp & 4095); /* to the first page boundary */
+	__u64 len;
 
 	if (n > cap)
 		n = cap;
@@ -79,12 +81,10 @@ static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp, __u32 n, __u32 cap)
 		return n;
 #pragma clang loop unroll(disable)
 	for (int k = FDW_USTACK_MAX / 4096 - 1; k >= 0; k--) {
-		len = first + k * 4096;
-		if (len >= n)
-			continue;
-		/* bound the very register passed on */
-		asm volatile("%0 &= 0x7fff" : "+r"(len));
-		if (len > cap)
+		len = first + (__u64)k * 4096;
+		/* opaque from here: never recomputed past the checks below */
+		asm volatile("" : "+r"(len));
+		if (len >= n || len > cap)
 			continue;
 		if (!bpf_probe_read_user(dst, len, (void *)sp))
 			return len;

@@ -81,7 +81,7 @@ ip link set lo up 2>/dev/null || busybox ip link set lo up
 hostname fdwatch-vm
 echo "VMTEST kernel \$(cat /proc/sys/kernel/osrelease)"
 cd /tmp
-CI=true $BUILD/tests/fdwatch_e2e_tests --gtest_color=no --gtest_filter='$TESTS'
+${FDW_VM_CMD:-CI=true $BUILD/tests/fdwatch_e2e_tests --gtest_color=no --gtest_filter='$TESTS'}
 echo "VMTEST exit \$?"
 poweroff -f
 INIT
