@@ -3,13 +3,15 @@
 # Debian 12 packages fdwatch needs, installed only when missing, and the build.
 
 # libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
-# nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
+# nlohmann-json, libdw, zstd, ncurses and prometheus-cpp (exposition + HTTP
+# server of `fdwatch exporter`) the userspace; googletest the tests; prometheus
+# (server, promtool) the exporter's integration tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
 # checking fdwatch.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
-  pkg-config cmake make g++ tmux strace bpftrace chromium
+  pkg-config cmake make g++ tmux strace bpftrace chromium prometheus-cpp-dev prometheus
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   split_command(argc, argv, &own, &command);
 
   CLI::App app{"fdwatch: find who leaks file descriptors, what, from where, and how fast.", "fdwatch"};
-  app.set_version_flag("--version", "fdwatch 0.1.0");
+  app.set_version_flag("--version", "fdwatch " FDWATCH_VERSION);
   WatchOptions watch;
   setup_watch(app, watch);
   TopOptions top;
@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   ReportCmdOptions report;
   CLI::App* report_cmd = app.add_subcommand("report", "Replay an event log and print the report");
   setup_report(*report_cmd, report);
+
+  ExporterOptions exporter;
+  CLI::App* exporter_cmd = app.add_subcommand("exporter", "Serve Prometheus metrics of every process's fds");
+  setup_exporter(*exporter_cmd, exporter);
 
   std::vector<std::string> rev(own.rbegin(), own.rend());
   try {
@@ -42,6 +46,11 @@ int main(int argc, char** argv) {
     record.argv.assign(argv, argv + argc);
     if (auto r = validate_record(record); !r) return report_error(r.error());
     return run_record(record);
+  }
+  if (*exporter_cmd) {
+    if (!command.empty()) return report_error(Error{"exporter takes no command", "use -p PID", 0, kExitUsage});
+    if (auto r = validate_exporter(exporter); !r) return report_error(r.error());
+    return run_exporter(exporter);
   }
   if (*report_cmd) {
     if (!command.empty()) return report_error(Error{"report takes no command", "", 0, kExitUsage});

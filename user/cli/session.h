@@ -99,6 +99,7 @@ class Session {
   void on_record(const void* data, size_t len);
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
+  void identify(uint64_t now);
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   // Call stacks: side-channel records, pairing, unwinding, per-process cleanup.
   void warm_symbolizer();
@@ -116,6 +117,7 @@ class Session {
   bool started_ = false;
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
+  std::set<uint32_t> unidentified_;       // cgroup/ns_pid to read at the next tick
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
   bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact
   std::unique_ptr<Symbolizer> sym_;               // made at the first stack

@@ -161,6 +161,10 @@ nlohmann::json report_json(const Snapshot& s) {
     j["pid"] = p.pid;
     j["ppid"] = p.ppid;
     j["comm"] = p.comm;
+    j["cgroup"] = p.cgroup;
+    j["container"] = p.container;
+    j["pod_uid"] = p.pod_uid;
+    j["ns_pid"] = p.ns_pid ? nlohmann::json(p.ns_pid) : nlohmann::json(nullptr);
     j["exited"] = p.exited;
     j["inexact"] = p.inexact;
     j["open_fds"] = p.open_fds;
