@@ -57,6 +57,8 @@ struct Holder {
   TempDir dir;
   std::unique_ptr<Subprocess> proc;
   Holder(int n, int limit, const std::vector<std::string>& prefix = {}) {
+    // a fixture run as another user (prefix) writes its checkpoint here too
+    if (!prefix.empty()) chmod(dir.path().c_str(), 0777);
     std::vector<std::string> argv = prefix;
     for (auto& a : std::vector<std::string>{"/usr/bin/prlimit", "--nofile=" + std::to_string(limit) + ":4096",
                                             std::string(FIXTURE_DIR) + "/fx_checkpoint",
