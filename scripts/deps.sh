@@ -3,18 +3,22 @@
 # Debian 12 packages fdwatch needs, installed only when missing, and the build.
 
 # libbpf/bpftool/clang/llvm/libelf/zlib build the BPF side; CLI11,
-# nlohmann-json, libdw, zstd and ncurses the userspace; googletest the tests.
+# nlohmann-json, libdw, zstd, ncurses and prometheus-cpp (exposition + HTTP
+# server of `fdwatch exporter`) the userspace; googletest the tests; prometheus
+# (server, promtool) the exporter's integration tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
 # checking fdwatch; golang-go builds the Go fixture of the call-site tests;
 # libclang-rt-14-dev is clang's libFuzzer (tests/fuzz); jq reads JSON in
 # bench/soak.sh; qemu-system-x86, busybox-static and cpio boot the other
 # kernels of tests/vm; scdoc builds the man page, dpkg-dev (dpkg-shlibdeps)
-# the .deb, and man-db and bash-completion are what the package tests use.
+# the .deb, and man-db and bash-completion are what the package tests use;
+# prometheus-cpp-dev serves the exporter, prometheus (and promtool) tests it.
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
   pkg-config cmake make g++ tmux strace bpftrace chromium golang-go libclang-rt-14-dev jq
   qemu-system-x86 busybox-static cpio scdoc dpkg-dev man-db bash-completion
+  prometheus-cpp-dev prometheus
 )
 
 FDW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

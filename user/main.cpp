@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "Check what this host supports and whether tracing works");
   setup_doctor(*doctor_cmd, doctor);
+  ExporterOptions exporter;
+  CLI::App* exporter_cmd = app.add_subcommand("exporter", "Serve Prometheus metrics of every process's fds");
+  setup_exporter(*exporter_cmd, exporter);
 
   std::vector<std::string> rev(own.rbegin(), own.rend());
   try {
@@ -49,6 +52,11 @@ int main(int argc, char** argv) {
     record.command = command;
     if (auto r = validate_record(record); !r) return report_error(r.error());
     return run_record(record);
+  }
+  if (*exporter_cmd) {
+    if (!command.empty()) return report_error(Error{"exporter takes no command", "use -p PID", 0, kExitUsage});
+    if (auto r = validate_exporter(exporter); !r) return report_error(r.error());
+    return run_exporter(exporter);
   }
   if (*report_cmd) {
     if (!command.empty()) return report_error(Error{"report takes no command", "", 0, kExitUsage});

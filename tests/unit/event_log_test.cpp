@@ -44,7 +44,7 @@ auto seed_tuple(const std::vector<SeedFd>& v) {
 auto fields(const Event& e) {
   return std::make_tuple(e.type, e.ts_ns, e.pid, e.tid, e.sys, e.fd, e.fd2, e.err, e.cloexec,
                          e.child, e.shared_files, e.value, e.flags, e.kind, e.kind2, e.target,
-                         e.target2, e.comm, seed_tuple(e.fds), e.stack);
+                         e.target2, e.comm, seed_tuple(e.fds), e.stack, e.cgroup, e.ns_pid);
 }
 
 std::string line_of(const Event& e) {
@@ -84,6 +84,8 @@ Event full_event(EvType t) {
            {9, Kind::Other, "", false}};
   e.stack = {"net.(*netFD).connect", "main.callBackend (main.go:42)"};
   e.site = "main.callBackend (main.go:42)";
+  e.cgroup = "/system.slice/docker-0123.scope";
+  e.ns_pid = 7;
   return e;
 }
 
@@ -271,8 +273,8 @@ TEST(EventJson, DefaultsAreOmitted) {
     EXPECT_EQ(j["ts"], 0);
     EXPECT_EQ(j["pid"], 0);
   }
-  // All 20 fields when none is at its default.
-  EXPECT_EQ(event_to_json(full_event(EvType::Open)).size(), 21u);
+  // All 23 fields when none is at its default.
+  EXPECT_EQ(event_to_json(full_event(EvType::Open)).size(), 23u);
 }
 
 TEST(EventJson, TypeNamesAreTheDesignVocabulary) {

@@ -98,10 +98,10 @@ TEST(TopBatch, UnlimitedWidthShowsEveryColumn) {
   opt.user_name = kUsers;
   std::string out = render_batch_frame(fixture(), opt);
   EXPECT_NE(out.find("\n    PID USER         FDS   LIMIT %LIM OPEN/s CLOSE/s  NET/s    ETA   ERR "
-                     "OLDEST COMM\n"),
+                     "OLDEST CONTAINER    COMM\n"),
             std::string::npos);
   EXPECT_NE(out.find("\n   1234 alice      ~1017    1024   99     50     1.5     49   0.1s   35!"
-                     "    20s facade\n"),
+                     "    20s              facade\n"),
             std::string::npos);
   EXPECT_EQ(out.find('\x1b'), std::string::npos);
 }
@@ -119,15 +119,15 @@ TEST(TopJson, ExactFieldsAndNullRules) {
     "sort": "fds",
     "descending": true,
     "rows": [
-      {"pid": 1234, "uid": 1000, "user": "alice", "comm": "facade", "fds": 1017, "limit": 1024,
+      {"pid": 1234, "uid": 1000, "user": "alice", "comm": "facade", "container": "", "cgroup": "", "fds": 1017, "limit": 1024,
        "pct_limit": 99.32, "open_per_s": 50.0, "close_per_s": 1.5, "net_per_s": 48.6,
        "eta_s": 0.1, "errors": 35, "emfile": 31, "enfile": 0, "oldest_s": 20.1,
        "exited": false, "inexact": true},
-      {"pid": 20, "uid": 0, "user": "root", "comm": "backend", "fds": 5, "limit": null,
+      {"pid": 20, "uid": 0, "user": "root", "comm": "backend", "container": "", "cgroup": "", "fds": 5, "limit": null,
        "pct_limit": null, "open_per_s": 1.5, "close_per_s": 1.5, "net_per_s": 0.0,
        "eta_s": null, "errors": 0, "emfile": 0, "enfile": 0, "oldest_s": 1.0,
        "exited": false, "inexact": false},
-      {"pid": 99, "uid": null, "user": null, "comm": "worker", "fds": 0, "limit": 1024,
+      {"pid": 99, "uid": null, "user": null, "comm": "worker", "container": "", "cgroup": "", "fds": 0, "limit": 1024,
        "pct_limit": 0.0, "open_per_s": 0.0, "close_per_s": 0.0, "net_per_s": 0.0,
        "eta_s": null, "errors": 2, "emfile": 0, "enfile": 2, "oldest_s": null,
        "exited": true, "inexact": false}

@@ -164,11 +164,11 @@ TEST(TopLayout, EightyColumnsDropCloseAndLimit) {
 TEST(TopLayout, NaturalWidthHasEveryColumn) {
   TopLayout lay = top_layout(0);
   EXPECT_EQ(lay.cols.size(), static_cast<size_t>(kTopColumnCount));
-  EXPECT_EQ(lay.total, 95);
+  EXPECT_EQ(lay.total, 108);
   TopLayout wide = top_layout(200);
   EXPECT_EQ(wide.cols.size(), static_cast<size_t>(kTopColumnCount));
   EXPECT_EQ(wide.total, 200);
-  EXPECT_EQ(wide.widths.back(), 120);
+  EXPECT_EQ(wide.widths.back(), 107);
 }
 
 TEST(TopLayout, NarrowDropsInPriorityOrder) {
@@ -182,6 +182,11 @@ TEST(TopLayout, NarrowDropsInPriorityOrder) {
   std::vector<TopColumn> core = {TopColumn::Pid, TopColumn::Fds, TopColumn::NetPerS,
                                  TopColumn::Comm};
   EXPECT_EQ(tiny.cols, core);
+}
+
+std::string cell_of(const std::string& row, const TopLayout& lay, TopColumn c) {
+  auto sp = top_column_span(lay, c);
+  return row.substr(static_cast<size_t>(sp->first), static_cast<size_t>(sp->second));
 }
 
 TEST(TopRowText, EveryCellOfALeakingProcess) {
@@ -203,8 +208,11 @@ TEST(TopRowText, EveryCellOfALeakingProcess) {
   EXPECT_EQ(cell(TopColumn::Eta), "  0.1s");
   EXPECT_EQ(cell(TopColumn::Errors), "  35!");
   EXPECT_EQ(cell(TopColumn::Oldest), "   20s");
+  EXPECT_EQ(cell(TopColumn::Container), "            ");
   EXPECT_EQ(cell(TopColumn::Comm), "facade         ");
-  EXPECT_EQ(row.size(), 95u);
+  EXPECT_EQ(row.size(), 108u);
+  p.container = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899";
+  EXPECT_EQ(cell_of(top_row_text(p, lay, kUsers), lay, TopColumn::Container), "3f4e5d6c7b8+");
 
   EXPECT_EQ(top_row_text(p, top_layout(80), kUsers),
             "   1234 alice      ~1017   99     50     49   0.1s   35!    20s facade          ");
@@ -336,6 +344,33 @@ TEST(TopFilter, SubstringOfCommOrExactPid) {
   EXPECT_EQ(with("12"), (V{5, 12}));    // pid 12 exactly, and "x12y"; not pid 123
   EXPECT_EQ(with("123"), (V{123}));
   EXPECT_EQ(with("nothing"), (V{}));
+}
+
+TEST(TopFilter, ContainerAndCgroupKeysAndSortByContainer) {
+  ProcView a = proc(10, "nginx", 1), b = proc(20, "nginx", 1), c = proc(30, "sshd", 1);
+  a.container = "3f4e5d6c";
+  a.cgroup = "/system.slice/docker-3f4e5d6c.scope";
+  b.container = "nginx.service";
+  b.cgroup = "/system.slice/nginx.service";
+  c.cgroup = "/system.slice/ssh.service";
+  Snapshot s = snap_of({a, b, c});
+  auto with = [&](std::string f, TopColumn sort = TopColumn::Pid) {
+    TopState st;
+    st.sort = sort;
+    st.descending = false;
+    st.filter = std::move(f);
+    return pids(top_rows(s, st));
+  };
+  using V = std::vector<uint32_t>;
+  EXPECT_EQ(with("container:3F4E"), (V{10}));
+  EXPECT_EQ(with("container:"), (V{10, 20, 30}));
+  EXPECT_EQ(with("container:service"), (V{20}));
+  EXPECT_EQ(with("cgroup:system.slice/"), (V{10, 20, 30}));
+  EXPECT_EQ(with("cgroup:ssh"), (V{30}));
+  EXPECT_EQ(with("nginx"), (V{10, 20}));  // plain text is still the comm
+  // processes in no container sort last, whatever the direction
+  EXPECT_EQ(with("", TopColumn::Container), (V{10, 20, 30}));
+  EXPECT_EQ(top_column_from_key("container"), TopColumn::Container);
 }
 
 // ---------------------------------------------------------------------------

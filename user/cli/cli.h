@@ -96,6 +96,26 @@ struct DoctorOptions {
 void setup_doctor(CLI::App& app, DoctorOptions& o);
 int run_doctor(const DoctorOptions& o);
 
+struct ExporterOptions {
+  std::string listen = "127.0.0.1:9464";
+  bool all = false;                 // the default when no -p is given
+  std::vector<uint32_t> pids;
+  size_t max_processes = 200;
+  double grace_s = 60;              // series of exited processes stay this long
+  double interval_s = 1;            // snapshot published this often
+};
+
+struct ListenAddr {
+  std::string host;  // as given: "127.0.0.1", "[::1]"
+  uint16_t port = 0;
+};
+// "ADDR:PORT" with a numeric IPv4 or bracketed IPv6 address; nullopt if not.
+std::optional<ListenAddr> parse_listen(const std::string& s);
+
+void setup_exporter(CLI::App& app, ExporterOptions& o);
+Result<void> validate_exporter(const ExporterOptions& o);
+int run_exporter(const ExporterOptions& o);
+
 // Splits argv at the first "--": fdwatch's own arguments, then the command.
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
@@ -19,6 +20,13 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   po.stacks = o.stacks;
   po.stack_bytes = o.stack_bytes;
   po.cgroup = o.cgroup;
+  // FDWATCH_WITHOUT=feature,...: act as a kernel without them (fallback tests).
+  if (const char* w = getenv("FDWATCH_WITHOUT"))
+    for (std::string_view v(w); !v.empty();) {
+      size_t c = v.find(',');
+      po.without.emplace_back(v.substr(0, c));
+      v = c == std::string_view::npos ? std::string_view() : v.substr(c + 1);
+    }
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
@@ -75,6 +83,8 @@ void Session::first_sight(uint32_t pid, uint64_t ts) {
   auto uid = read_uid(pid);
   c.value = uid ? int64_t(*uid) : -1;
   c.child = read_ppid(pid).value_or(0);
+  c.cgroup = read_cgroup(pid);
+  c.ns_pid = read_ns_pid(pid);
   emit(c);
   if (auto lim = read_nofile_limit(pid)) {
     Event l;
@@ -135,8 +145,11 @@ Result<void> Session::add_target(uint32_t pid, bool about_to_exec) {
 void Session::enrich(Event& e) {
   if (e.type == EvType::Fork) {
     if (opts_.follow_children) watched_.insert(e.child);
+    unidentified_.insert(e.child);
     return;
   }
+  // Container runtimes move a process into its cgroup between fork and exec.
+  if (e.type == EvType::Exec) unidentified_.insert(e.pid);
   if (e.type != EvType::Open && e.type != EvType::Dup) return;
   if (e.err || e.fd < 0) return;
   // Relative or missing paths: what the fd now points to, if still open.
@@ -224,6 +237,7 @@ void Session::tick() {
     l.value = int64_t(n);
     emit(l);
   }
+  identify(now);
   for (uint32_t pid : agg_.inexact_live_pids())
     if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
   // A watched process that died before its pid reached the kernel's target
@@ -258,6 +272,23 @@ void Session::tick() {
     }
   }
   agg_.tick(now);
+}
+
+// Forked or exec'd since the last tick: cgroup and ns_pid, read once per
+// tick so that short-lived processes (fork storms) cost nothing.
+void Session::identify(uint64_t now) {
+  for (uint32_t pid : unidentified_) {
+    if (!agg_.knows(pid) || agg_.exited(pid)) continue;
+    Event c;
+    c.type = EvType::Comm;
+    c.ts_ns = now;
+    c.pid = pid;
+    c.value = -1;
+    c.cgroup = read_cgroup(pid);
+    c.ns_pid = read_ns_pid(pid);
+    if (!c.cgroup.empty() || c.ns_pid) emit(std::move(c));
+  }
+  unidentified_.clear();
 }
 
 bool Session::all_exited() const {

@@ -86,6 +86,7 @@ class Session {
   // was lost and the pid handed out again).
   bool reused(uint32_t pid) const;
   void invent_exit(uint32_t pid, uint64_t ts);
+  void identify(uint64_t now);
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   void drop_stacks(uint32_t pid, bool exited);
 
@@ -98,6 +99,7 @@ class Session {
   bool started_ = false;
   uint64_t decode_errors_ = 0;
   std::set<uint32_t> watched_;            // -p targets and followed children
+  std::set<uint32_t> unidentified_;       // cgroup/ns_pid to read at the next tick
   std::map<uint32_t, uint64_t> resync_ts_;  // drop older events of a re-synced pid
   std::unordered_map<uint32_t, uint64_t> starts_;  // start time of each tracked live pid
   bool uring_untraced_ = false;  // no io_uring tracepoints: io_uring users are inexact

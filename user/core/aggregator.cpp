@@ -172,7 +172,12 @@ void Aggregator::apply(const Event& e) {
     }
     case EvType::Comm: {
       Proc& p = proc(e.pid, e.ts_ns);
-      p.comm = e.comm;
+      if (!e.comm.empty()) p.comm = e.comm;
+      if (!e.cgroup.empty() && e.cgroup != p.cgroup) {
+        p.cgroup = e.cgroup;
+        p.container = container_of(p.cgroup);
+      }
+      if (e.ns_pid) p.ns_pid = e.ns_pid;
       if (e.value >= 0) p.uid = uint32_t(e.value);
       if (e.child) p.ppid = e.child;
       return;
@@ -202,6 +207,8 @@ void Aggregator::apply(const Event& e) {
         if (c.comm.empty()) c.comm = parent.comm;
         c.rlimit = parent.rlimit;
         c.uid = parent.uid;
+        c.cgroup = parent.cgroup;  // a child starts in its parent's cgroup
+        c.container = parent.container;
         c.inexact = parent.inexact;
         c.inexact_reason = parent.inexact_reason;
         if (e.shared_files) {
@@ -421,6 +428,10 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
   v.ppid = p.ppid;
   v.comm = p.comm;
   v.uid = p.uid;
+  v.cgroup = p.cgroup;
+  v.container = p.container.id;
+  v.pod_uid = p.container.pod_uid;
+  v.ns_pid = p.ns_pid;
   v.exited = p.exited;
   v.inexact = p.inexact;
   v.inexact_reason = p.inexact_reason;

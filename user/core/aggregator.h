@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/container.h"
 #include "core/event.h"
 #include "core/rate.h"
 #include "core/snapshot.h"
@@ -82,6 +83,9 @@ class Aggregator {
     uint32_t ppid = 0;
     uint32_t uid = UINT32_MAX;
     std::string comm;
+    std::string cgroup;
+    ContainerRef container;  // parsed from cgroup
+    uint32_t ns_pid = 0;
     std::shared_ptr<FdTable> table = std::make_shared<FdTable>();
     uint64_t opened = 0, closed = 0;
     std::map<int, uint64_t> failed;  // errno -> count

@@ -33,7 +33,8 @@ enum class EvType : uint8_t {
   Limit,       // soft RLIMIT_NOFILE of pid is now `value`
   Snapshot,    // fd table of pid read from /proc (fds); replaces the table (seeding/resync)
   Lost,        // `value` events were lost for pid (0 = unknown pid): mark inexact
-  Comm,        // comm of pid is now `comm` (enricher, at first sight)
+  Comm,        // identity of pid (enricher): comm, uid (value >= 0), ppid (child),
+               // cgroup, ns_pid; empty/negative/zero fields leave what is known
 };
 
 std::string_view evtype_name(EvType t);
@@ -83,7 +84,9 @@ struct Event {
   Kind kind2 = Kind::Other;  // Open: kind of fd2 (pipe/socketpair)
   std::string target;   // Open/SockAddr: what the fd refers to (readlink-like)
   std::string target2;  // Open: target of fd2
-  std::string comm;     // Exec/Fork/Comm/Exit: process name when known
+  std::string comm;     // Exec/Fork/Comm/Exit: process name when known ("" on Comm: unchanged)
+  std::string cgroup;   // Comm: cgroup v2 path of pid ("" = unchanged)
+  uint32_t ns_pid = 0;  // Comm: pid in pid's own pid namespace (0 = unchanged)
   std::vector<SeedFd> fds;  // Snapshot only
   std::vector<std::string> stack;  // symbolized creating call stack, innermost first
   std::string site;     // innermost application frame of `stack` (suspect grouping), "" if none

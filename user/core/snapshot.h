@@ -52,6 +52,10 @@ struct ProcView {
   uint32_t ppid = 0;         // 0 when unknown
   std::string comm;
   uint32_t uid = UINT32_MAX; // UINT32_MAX when unknown (filled by enricher)
+  std::string cgroup;        // cgroup v2 path; "" when unknown
+  std::string container;     // container id or systemd service (core/container.h); "" for none
+  std::string pod_uid;       // Kubernetes pod uid; "" outside a pod
+  uint32_t ns_pid = 0;       // pid inside its own pid namespace; 0 when unknown
   bool exited = false;
   bool inexact = false;      // events may have been lost; resynced from /proc
   std::string inexact_reason;  // when inexact: one of the kInexact* names (core/event.h)

@@ -27,7 +27,7 @@ constexpr size_t kIoChunk = 64 * 1024;  // one write(2)/read(2) per chunk
 // Every Event field must be written and read back: a new field changes the
 // size and stops the build here until the encoder, the decoder, the round-trip
 // test and docs/event-log.md know it.
-static_assert(sizeof(Event) == 248 && sizeof(SeedFd) == 48,
+static_assert(sizeof(Event) == 288 && sizeof(SeedFd) == 48,
               "fdw::Event changed: update the event log format");
 #endif
 
@@ -172,14 +172,15 @@ std::optional<int> lookup(const NameTable& t, std::string_view s) {
 
 enum Field {
   kType, kTs, kPid, kTid, kSys, kFd, kFd2, kErr, kCloexec, kChild, kShared, kValue, kFlags,
-  kKind, kKind2, kTarget, kTarget2, kComm, kFds, kStack, kSite, kFieldCount
+  kKind, kKind2, kTarget, kTarget2, kComm, kFds, kStack, kSite, kCgroup, kNsPid, kFieldCount
 };
 
 int field_id(std::string_view key) {
   static const NameTable t = [] {
     constexpr std::string_view kNames[kFieldCount] = {
         "type",  "ts",    "pid",  "tid",    "sys",     "fd",   "fd2", "err",   "cloexec", "child",
-        "shared_files", "value", "flags", "kind", "kind2", "target", "target2", "comm", "fds", "stack", "site"};
+        "shared_files", "value", "flags", "kind", "kind2", "target", "target2", "comm", "fds", "stack", "site",
+        "cgroup", "ns_pid"};
     NameTable m;
     for (int i = 0; i < kFieldCount; ++i) m.emplace(kNames[i], i);
     return m;
@@ -393,6 +394,8 @@ void append_event_line(std::string& out, const Event& e) {
   if (!e.target.empty()) str_field(out, "target", e.target);
   if (!e.target2.empty()) str_field(out, "target2", e.target2);
   if (!e.comm.empty()) str_field(out, "comm", e.comm);
+  if (!e.cgroup.empty()) str_field(out, "cgroup", e.cgroup);
+  if (e.ns_pid != 0) int_field(out, "ns_pid", e.ns_pid);
   if (!e.site.empty()) str_field(out, "site", e.site);
   if (!e.fds.empty()) {
     key(out, "fds");
@@ -483,6 +486,8 @@ std::optional<Event> event_from_json(const json& j, std::string* err) {
   if (ok && f[kTarget2]) ok = get_string(*f[kTarget2], "target2", e.target2, err);
   if (ok && f[kComm]) ok = get_string(*f[kComm], "comm", e.comm, err);
   if (ok && f[kSite]) ok = get_string(*f[kSite], "site", e.site, err);
+  if (ok && f[kCgroup]) ok = get_string(*f[kCgroup], "cgroup", e.cgroup, err);
+  if (ok && f[kNsPid]) ok = get_int(*f[kNsPid], "ns_pid", e.ns_pid, err);
   if (ok && f[kFds]) {
     if (!f[kFds]->is_array()) {
       ok = fail(err, "field \"fds\": expected array, got " + type_of(*f[kFds]));

@@ -34,7 +34,7 @@ void StackResolver::warm() {
 
 Symbolizer& StackResolver::symbolizer() {
   if (warming_.valid()) sym_ = warming_.get();
-  symbolizer();
+  if (!sym_) sym_ = std::make_unique<Symbolizer>();
   return *sym_;
 }
 
@@ -142,7 +142,7 @@ void StackResolver::sync_maps(uint32_t pid) {
 }
 
 std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const UStackView& u) {
-  if (!sym_) sym_ = std::make_unique<Symbolizer>();
+  symbolizer();
   sync_maps(u.pid);
   auto& memo = memo_[u.pid];
   // rbp counts only as a frame pointer (into the copied stack); otherwise it

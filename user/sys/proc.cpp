@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/classify.h"
+#include "core/container.h"
 #include "fdwatch_abi.h"
 
 namespace fdw {
@@ -127,6 +128,14 @@ std::optional<uint64_t> parse_nofile_limit(const std::string& text) {
 
 std::optional<uint64_t> read_nofile_limit(uint32_t pid) {
   return parse_nofile_limit(read_small(proc_path(pid, "limits")));
+}
+
+std::string read_cgroup(uint32_t pid) {
+  return parse_cgroup_v2(read_small(proc_path(pid, "cgroup"))).value_or("");
+}
+
+uint32_t read_ns_pid(uint32_t pid) {
+  return parse_ns_pid(read_small(proc_path(pid, "status"))).value_or(0);
 }
 
 std::string read_fd_link(uint32_t pid, int fd) {

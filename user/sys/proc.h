@@ -24,6 +24,10 @@ std::optional<uint32_t> read_ppid(uint32_t pid);
 std::optional<uint64_t> read_start_time(uint32_t pid);
 // Soft RLIMIT_NOFILE from /proc/PID/limits; nullopt when gone or unlimited.
 std::optional<uint64_t> read_nofile_limit(uint32_t pid);
+// cgroup v2 path (/proc/PID/cgroup) and pid in its own pid namespace
+// (/proc/PID/status NSpid); "" / 0 when gone or unknown.
+std::string read_cgroup(uint32_t pid);
+uint32_t read_ns_pid(uint32_t pid);
 // readlink /proc/PID/fd/FD; "" when the fd or the process is gone.
 std::string read_fd_link(uint32_t pid, int fd);
 

@@ -224,6 +224,10 @@ nlohmann::json report_json(const Snapshot& s) {
     j["pid"] = p.pid;
     j["ppid"] = p.ppid;
     j["comm"] = p.comm;
+    j["cgroup"] = p.cgroup;
+    j["container"] = p.container;
+    j["pod_uid"] = p.pod_uid;
+    j["ns_pid"] = p.ns_pid ? nlohmann::json(p.ns_pid) : nlohmann::json(nullptr);
     j["exited"] = p.exited;
     j["inexact"] = p.inexact;
     if (p.inexact) j["inexact_reason"] = p.inexact_reason;

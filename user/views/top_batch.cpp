@@ -71,6 +71,8 @@ nlohmann::json top_json_frame(const Snapshot& snap, const BatchOptions& opt) {
       r["user"] = name.empty() ? std::to_string(p.uid) : name;
     }
     r["comm"] = p.comm;
+    r["container"] = p.container;
+    r["cgroup"] = p.cgroup;
     r["fds"] = p.open_fds;
     r["limit"] = p.rlimit_nofile ? json(*p.rlimit_nofile) : json(nullptr);
     // Two decimals: enough to compare with 80 %, and stable in diffs.

@@ -34,13 +34,14 @@ constexpr std::array<ColInfo, kTopColumnCount> kCols = {{
     {"ETA", "eta", "eta_s", 6, true, false},
     {"ERR", "err", "errors", 5, true, true},
     {"OLDEST", "oldest", "oldest_s", 6, true, true},
+    {"CONTAINER", "container", "container", 12, false, false},
     {"COMM", "comm", "comm", 15, false, false},
 }};
 constexpr int kCommMin = 10;
 
 // Order in which columns give way on a narrow terminal.
-constexpr std::array<TopColumn, 8> kDropOrder = {
-    TopColumn::ClosePerS, TopColumn::Limit,  TopColumn::User,     TopColumn::OpenPerS,
+constexpr std::array<TopColumn, 9> kDropOrder = {
+    TopColumn::Container, TopColumn::ClosePerS, TopColumn::Limit,  TopColumn::User,     TopColumn::OpenPerS,
     TopColumn::Oldest,    TopColumn::Errors, TopColumn::PctLimit, TopColumn::Eta,
 };
 
@@ -81,7 +82,7 @@ bool has_oldest(const ProcView& p) { return !p.exited && p.open_fds > 0; }
 struct SortKey {
   bool null = false;
   double num = 0;
-  std::string_view str;  // COMM only
+  std::string_view str;  // COMM and CONTAINER only
 };
 
 SortKey sort_key(const ProcView& p, TopColumn c) {
@@ -103,6 +104,8 @@ SortKey sort_key(const ProcView& p, TopColumn c) {
       return p.time_to_limit_s ? num(*p.time_to_limit_s) : SortKey{true, 0, {}};
     case TopColumn::Errors: return num(static_cast<double>(p.failed_total()));
     case TopColumn::Oldest: return has_oldest(p) ? num(p.oldest_age_s) : SortKey{true, 0, {}};
+    case TopColumn::Container:
+      return p.container.empty() ? SortKey{true, 0, {}} : SortKey{false, 0, p.container};
     case TopColumn::Comm: return SortKey{false, 0, p.comm};
   }
   return SortKey{true, 0, {}};
@@ -145,6 +148,12 @@ std::string cell_text(const ProcView& p, TopColumn c, int w, const UserNameFn& u
       return bang ? n + "!" : n;
     }
     case TopColumn::Oldest: return has_oldest(p) ? format_duration(p.oldest_age_s) : "";
+    case TopColumn::Container: {
+      // Ids read by their start, like docker ps; a cut name ends in '+'.
+      std::string id = p.container;
+      if (static_cast<int>(id.size()) > w && w > 1) id = id.substr(0, w - 1) + "+";
+      return id;
+    }
     case TopColumn::Comm: return fit_middle(p.comm, static_cast<size_t>(std::max(w, 0)));
   }
   return "";
@@ -296,7 +305,7 @@ const std::vector<std::string_view> kHelp = {
     "  P U C F L        sort by PID, USER, COMM, FDS, %LIM",
     "  O N T E A        sort by OPEN/s, NET/s, ETA, ERR, OLDEST",
     "  r                reverse the sort order",
-    "  /                filter: part of the command name, or an exact PID",
+    "  /                filter: part of comm, exact PID, container:ID or cgroup:PATH",
     "                   (Enter applies, Esc cancels; Esc in the list clears it)",
     "  p Space          pause the display (events are still counted)",
     "  h ?              this help",
@@ -374,6 +383,10 @@ TopStyle top_row_style(const ProcView& p) {
 
 bool top_filter_matches(const ProcView& p, std::string_view filter) {
   if (filter.empty()) return true;
+  for (auto [prefix, field] : {std::pair<std::string_view, const std::string*>{"container:", &p.container},
+                               {"cgroup:", &p.cgroup}})
+    if (filter.substr(0, prefix.size()) == prefix)
+      return icontains(*field, filter.substr(prefix.size()));
   if (icontains(p.comm, filter)) return true;
   if (filter.size() > 10) return false;
   uint64_t pid = 0;
@@ -395,7 +408,7 @@ std::vector<const ProcView*> top_rows(const Snapshot& snap, const TopState& st) 
     SortKey ka = sort_key(*a, c), kb = sort_key(*b, c);
     if (ka.null != kb.null) return kb.null;  // nulls last, whatever the direction
     if (!ka.null) {
-      if (c == TopColumn::Comm) {
+      if (c == TopColumn::Comm || c == TopColumn::Container) {
         if (ka.str != kb.str) return desc ? ka.str > kb.str : ka.str < kb.str;
       } else if (ka.num != kb.num) {
         return desc ? ka.num > kb.num : ka.num < kb.num;

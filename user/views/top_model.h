@@ -24,7 +24,8 @@ namespace fdw {
 // Columns of the process list, in display order (COMM is last and takes the
 // remaining width, like top's COMMAND).
 enum class TopColumn : uint8_t {
-  Pid, User, Fds, Limit, PctLimit, OpenPerS, ClosePerS, NetPerS, Eta, Errors, Oldest, Comm,
+  Pid, User, Fds, Limit, PctLimit, OpenPerS, ClosePerS, NetPerS, Eta, Errors, Oldest, Container,
+  Comm,
 };
 constexpr int kTopColumnCount = static_cast<int>(TopColumn::Comm) + 1;
 
@@ -32,7 +33,7 @@ std::string_view top_column_title(TopColumn c);  // "PID", "%LIM", "OPEN/s", ...
 std::string_view top_column_key(TopColumn c);    // "pid", "pct", "open", ... (--sort KEY)
 // Accepts a key or a title, case-insensitively ("fds", "FDS", "%lim", "net/s").
 std::optional<TopColumn> top_column_from_key(std::string_view key);
-// Numbers sort biggest first, except ETA (soonest first); PID/USER/COMM ascend.
+// Numbers sort biggest first, except ETA (soonest first); PID/USER/CONTAINER/COMM ascend.
 bool top_column_descending_by_default(TopColumn c);
 
 enum class TopScreen : uint8_t { List, Detail, Help };
@@ -143,15 +144,17 @@ bool top_is_leaking(const ProcView& p);
 // (>= 80 %) > leaking > normal.
 TopStyle top_row_style(const ProcView& p);
 
-// Case-insensitive substring of comm, or (all digits) exactly the pid.
+// Case-insensitive substring of comm, or (all digits) exactly the pid;
+// "container:TEXT" matches a substring of the container id (or service name),
+// "cgroup:TEXT" a substring of the cgroup path.
 bool top_filter_matches(const ProcView& p, std::string_view filter);
 // The list rows: filtered, then sorted by st.sort/st.descending; nulls
 // (no limit, no ETA, no fds for OLDEST, unknown uid) always last; ties by pid.
 std::vector<const ProcView*> top_rows(const Snapshot& snap, const TopState& st);
 
 // Which columns fit in `width` and how wide each is.  Columns are dropped
-// when narrow (CLOSE/s first, then LIMIT, USER, OPEN/s, OLDEST, ERR, %LIM,
-// ETA); PID, FDS, NET/s and COMM always stay.  width <= 0: every column at
+// when narrow (CONTAINER first, then CLOSE/s, LIMIT, USER, OPEN/s, OLDEST,
+// ERR, %LIM, ETA); PID, FDS, NET/s and COMM always stay.  width <= 0: every column at
 // its natural width.
 struct TopLayout {
   std::vector<TopColumn> cols;

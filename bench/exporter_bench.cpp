@@ -1,0 +1,157 @@
+// exporter_bench: the cost of a scrape of `fdwatch exporter -a` with many
+// live processes, and the exporter's memory.  Starts N processes holding K
+// fds each, starts the exporter on a free loopback port, scrapes it, and
+// prints a table.  With --minutes M it keeps scraping once a second for M
+// minutes and prints the RSS each minute (flat = no growth).
+//
+//   sudo build/bench/exporter_bench [--procs N] [--fds K] [--scrapes S]
+//                                   [--max-processes P ...] [--minutes M]
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/http.h"
+#include "common/subprocess.h"
+
+using fdw::test::http_get;
+using fdw::test::Subprocess;
+
+namespace {
+
+struct Args {
+  int procs = 2000, fds = 10, scrapes = 20, minutes = 0;
+  std::vector<int> max_processes;
+  std::string fdwatch = FDWATCH_BIN;
+};
+
+// Forks n children that each open k fds, report ready on a pipe, and sleep
+// until killed (or until the bench dies: PDEATHSIG).
+std::vector<pid_t> start_holders(int n, int k) {
+  int ready[2];
+  if (pipe(ready) != 0) return {};
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    pid_t p = fork();
+    if (p == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      close(ready[0]);
+      for (int j = 0; j < k; ++j) open("/dev/null", O_RDONLY);
+      (void)!write(ready[1], "x", 1);
+      for (;;) pause();
+    }
+    if (p > 0) pids.push_back(p);
+  }
+  close(ready[1]);
+  char c;
+  for (size_t got = 0; got < pids.size() && read(ready[0], &c, 1) == 1;) ++got;
+  close(ready[0]);
+  return pids;
+}
+
+long status_kib(pid_t pid, const char* field) {
+  std::string s = fdw::test::slurp("/proc/" + std::to_string(pid) + "/status");
+  auto at = s.find(std::string("\n") + field + ":");
+  return at == std::string::npos ? -1 : atol(s.c_str() + at + strlen(field) + 2);
+}
+
+double scrape_ms(int port, size_t* bytes, size_t* series) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = http_get(port, "/metrics", "", 30);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!r || r->status != 200) return -1;
+  *bytes = r->body.size();
+  *series = 0;
+  for (size_t at = 0; (at = r->body.find("\nfdwatch_process_open_fds{", at)) != std::string::npos; ++at) ++*series;
+  return ms;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int run(const Args& a, int max_processes) {
+  int port = fdw::test::free_port();
+  Subprocess ex({a.fdwatch, "exporter", "-a", "--listen", "127.0.0.1:" + std::to_string(port),
+                 "--max-processes", std::to_string(max_processes)});
+  if (!ex.wait_stderr("attached", 120)) {
+    fprintf(stderr, "exporter_bench: exporter did not attach:\n%s", ex.err().c_str());
+    return 1;
+  }
+  // the first published snapshot may predate the holders' seeding: settle
+  size_t bytes = 0, series = 0;
+  scrape_ms(port, &bytes, &series);
+  std::vector<double> ms;
+  for (int i = 0; i < a.scrapes; ++i) {
+    double t = scrape_ms(port, &bytes, &series);
+    if (t < 0) return fprintf(stderr, "exporter_bench: scrape failed\n"), 1;
+    ms.push_back(t);
+  }
+  printf("| %6d | %6zu | %8zu | %7.1f | %7.1f | %7.1f | %7.1f | %7.1f |\n", max_processes, series, bytes,
+         *std::min_element(ms.begin(), ms.end()), median(ms), *std::max_element(ms.begin(), ms.end()),
+         double(status_kib(ex.pid(), "VmRSS")) / 1024, double(status_kib(ex.pid(), "VmHWM")) / 1024);
+  fflush(stdout);
+  for (int m = 1; m <= a.minutes; ++m) {
+    std::vector<double> minute;
+    auto end = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < end) {
+      auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      double t = scrape_ms(port, &bytes, &series);
+      if (t < 0) return fprintf(stderr, "exporter_bench: scrape failed\n"), 1;
+      minute.push_back(t);
+      std::this_thread::sleep_until(next);
+    }
+    printf("|   minute %2d: median scrape %.1f ms, RSS %.1f MiB, peak %.1f MiB\n", m, median(minute),
+           double(status_kib(ex.pid(), "VmRSS")) / 1024, double(status_kib(ex.pid(), "VmHWM")) / 1024);
+    fflush(stdout);
+  }
+  ex.signal(SIGTERM);
+  return ex.wait(30) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string o = argv[i];
+    auto num = [&](int* out) {
+      if (i + 1 >= argc || atoi(argv[i + 1]) <= 0) {
+        fprintf(stderr, "exporter_bench: %s: want a positive number\n", o.c_str());
+        exit(2);
+      }
+      *out = atoi(argv[++i]);
+    };
+    if (o == "--procs") num(&a.procs);
+    else if (o == "--fds") num(&a.fds);
+    else if (o == "--scrapes") num(&a.scrapes);
+    else if (o == "--minutes") num(&a.minutes);
+    else if (o == "--max-processes") a.max_processes.push_back(0), num(&a.max_processes.back());
+    else if (o == "--fdwatch" && i + 1 < argc) a.fdwatch = argv[++i];
+    else {
+      fprintf(stderr, "usage: exporter_bench [--procs N] [--fds K] [--scrapes S] [--max-processes P ...]"
+                      " [--minutes M] [--fdwatch PATH]\n");
+      return 2;
+    }
+  }
+  if (a.max_processes.empty()) a.max_processes = {200, a.procs};
+  if (geteuid() != 0) return fprintf(stderr, "exporter_bench: needs root (the exporter traces)\n"), 1;
+  auto holders = start_holders(a.procs, a.fds);
+  printf("exporter scrape: %zu live processes holding %d fds each (+ the rest of the host), %d scrapes\n\n",
+         holders.size(), a.fds, a.scrapes);
+  printf("| --max-processes | series | bytes | min ms | median ms | max ms | RSS MiB | peak MiB |\n");
+  printf("|---|---|---|---|---|---|---|---|\n");
+  int rc = 0;
+  for (int m : a.max_processes) rc |= run(a, m);
+  for (pid_t p : holders) kill(p, SIGKILL);
+  for (pid_t p : holders) waitpid(p, nullptr, 0);
+  return rc;
+}

@@ -1,0 +1,161 @@
+// fdwatch exporter: the live session as Prometheus metrics at /metrics.
+// prometheus-cpp (civetweb) serves HTTP and serializes; views/metrics makes
+// the families from the latest snapshot, which the session loop publishes
+// once per interval.
+#include <arpa/inet.h>
+#include <sys/utsname.h>
+
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "cli/cli.h"
+#include "probe/features.h"
+#include "version.h"
+#include "cli/session.h"
+#include "views/metrics.h"
+
+namespace fdw {
+
+void setup_exporter(CLI::App& app, ExporterOptions& o) {
+  app.add_option("--listen", o.listen, "ADDR:PORT to serve /metrics on (default 127.0.0.1:9464)");
+  app.add_flag("-a,--all", o.all, "Export every process on the host (the default)");
+  app.add_option("-p,--pid", o.pids, "Export only this process (repeatable)")->check(CLI::PositiveNumber);
+  app.add_option("--max-processes", o.max_processes,
+                 "Processes with series of their own; the rest are summed per container")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--grace", o.grace_s, "Seconds the series of an exited process stay (default 60)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("-i,--interval", o.interval_s, "Seconds between metric updates (default 1)")
+      ->check(CLI::Range(0.05, 3600.0));
+  app.footer(
+      "Serves Prometheus text format 0.0.4 (docs/exporter.md lists the metrics).\n"
+      "Examples:\n"
+      "  sudo fdwatch exporter                         every process, 127.0.0.1:9464\n"
+      "  sudo fdwatch exporter --listen 0.0.0.0:9464   reachable from other hosts\n"
+      "  sudo fdwatch exporter -p $(pidof facade) --max-processes 50");
+}
+
+std::optional<ListenAddr> parse_listen(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 == s.size()) return std::nullopt;
+  std::string host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  unsigned long p = std::stoul(port);
+  if (p > 65535) return std::nullopt;
+  unsigned char buf[16];
+  bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
+  std::string bare = v6 ? host.substr(1, host.size() - 2) : host;
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, bare.c_str(), buf) != 1) return std::nullopt;
+  return ListenAddr{host, uint16_t(p)};
+}
+
+Result<void> validate_exporter(const ExporterOptions& o) {
+  if (o.all && !o.pids.empty())
+    return Error{"-a and -p are exclusive", "see fdwatch exporter --help", 0, kExitUsage};
+  if (!parse_listen(o.listen))
+    return Error{"--listen " + o.listen + ": not an IP address and port",
+                 "e.g. --listen 127.0.0.1:9464 or --listen [::1]:9464", 0, kExitUsage};
+  return {};
+}
+
+namespace {
+
+// What a scrape sees: the families of the snapshot published last.
+class Published : public prometheus::Collectable {
+ public:
+  explicit Published(MetricsOptions o) : opts_(std::move(o)), snap_(std::make_shared<Snapshot>()) {}
+  void publish(Snapshot s) {
+    auto p = std::make_shared<const Snapshot>(std::move(s));
+    std::lock_guard<std::mutex> l(mu_);
+    snap_ = std::move(p);
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::shared_ptr<const Snapshot> s;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      s = snap_;
+    }
+    return metric_families(*s, opts_);
+  }
+
+ private:
+  const MetricsOptions opts_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snap_;
+};
+
+// prometheus-cpp 1.0.1 writes text format 0.0.4 whatever the Accept header
+// says; a client that accepts nothing of the kind gets 406 instead.
+int negotiate(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (!ri || !ri->local_uri || std::strcmp(ri->local_uri, "/metrics") != 0) return 0;
+  const char* accept = mg_get_header(conn, "Accept");
+  if (!accept || accepts_prometheus_text(accept)) return 0;
+  mg_send_http_error(conn, 406, "%s", "fdwatch serves Prometheus text format 0.0.4 only\n");
+  return 1;
+}
+
+int serve(Session& s, Aggregator& agg, Published& pub, const ExporterOptions& o) {
+  const uint64_t interval_ns = uint64_t(o.interval_s * 1e9);
+  uint64_t next = monotonic_ns() + interval_ns;
+  while (!g_stop_signal) {
+    if (auto r = s.poll(); !r) return report_error(r.error());
+    uint64_t now = monotonic_ns();
+    if (now < next) continue;
+    s.tick();
+    pub.publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
+    next = std::max(next + interval_ns, now);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_exporter(const ExporterOptions& o) {
+  install_stop_signals();
+  MetricsOptions mo;
+  mo.max_processes = o.max_processes;
+  mo.version = FDWATCH_VERSION;
+  mo.kernel = kernel_release();
+  auto pub = std::make_shared<Published>(mo);
+  // Listen before loading the probe (seconds): a taken port fails at once,
+  // and scrapes meanwhile see fdwatch_build_info and no processes.
+  CivetCallbacks cb;
+  cb.begin_request = negotiate;
+  std::unique_ptr<prometheus::Exposer> http;
+  try {
+    http = std::make_unique<prometheus::Exposer>(
+        std::vector<std::string>{"listening_ports", o.listen, "num_threads", "2"}, &cb);
+  } catch (const std::exception& e) {
+    return report_error(Error{"exporter: cannot listen on " + o.listen + ": " + e.what(),
+                              "is another exporter running? choose another port with --listen", 0,
+                              kExitFailure});
+  }
+  http->RegisterCollectable(pub);
+  AggOptions ao;
+  ao.exited_ttl_s = o.grace_s;
+  Aggregator agg(ao);
+  SessionOptions so;
+  so.pids = o.pids;
+  so.all = o.pids.empty();
+  auto sess = Session::open(so, agg);
+  if (!sess) return report_error(sess.error());
+  if (auto r = (*sess)->start(); !r) return report_error(r.error());
+  pub->publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
+  auto ports = http->GetListeningPorts();
+  ListenAddr la = *parse_listen(o.listen);
+  fprintf(stderr, "fdwatch: attached; serving http://%s:%d/metrics (%s)\n", la.host.c_str(),
+          ports.empty() ? la.port : ports[0],
+          o.pids.empty() ? "every process" : (std::to_string(o.pids.size()) + " processes").c_str());
+  return serve(**sess, agg, *pub, o);
+}
+
+}  // namespace fdw
