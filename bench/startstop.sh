@@ -38,7 +38,7 @@ run_one() {
   local err=$work/err t0 t1 t2 pid
   : >"$err"
   t0=$(now)
-  "$@" >/dev/null 2>"$err" &
+  "$@" >"$err" 2>&1 &
   pid=$!
   until grep -q attached "$err"; do
     kill -0 $pid 2>/dev/null || { echo "bench: $1 exited before attaching: $(cat "$err")" >&2; exit 1; }
@@ -54,7 +54,7 @@ run_one() {
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 for ((i = 0; i < reps; i++)); do
-  run_one "$FDWATCH" -p $target -q >>"$work/fdwatch"
+  run_one "$FDWATCH" -p $target --interval 3600 >>"$work/fdwatch"
   run_one bpftrace "$work/fdmap.bt" >>"$work/bpftrace"
 done
 
