@@ -104,7 +104,7 @@ std::vector<std::string> complete(const std::vector<std::string>& words, const s
 
 std::set<std::string> as_set(const std::vector<std::string>& v) { return {v.begin(), v.end()}; }
 
-const std::vector<std::string> kSubcommands = {"top", "record", "report", "doctor"};
+const std::vector<std::string> kSubcommands = {"top", "record", "report", "doctor", "exporter"};
 
 }  // namespace
 
