@@ -274,6 +274,8 @@ TEST(WatchE2E, NeedsNoTracefs) {
   EXPECT_EQ(fw.wait(60), 0) << fw.err();
   EXPECT_NE(stat("/sys/kernel/tracing/events", &st), 0) << "fdwatch mounted tracefs";
   EXPECT_EQ(json::parse(fw.out())["processes"][0]["pid"], sleeper.pid());
+  // leave the machine as found: the lifecycle fixtures read tracefs
+  EXPECT_EQ(mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr), 0);
 }
 
 // After the report, none of fdwatch's programs stays loaded (links and
