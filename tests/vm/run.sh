@@ -29,7 +29,7 @@ fetch_kernel() {
   [ -n "$pkg" ] || { echo "vm: no kernel package behind $meta" >&2; return 1; }
   dir=$WORK/$pkg
   if [ ! -d "$dir/boot" ]; then
-    (cd "$WORK" && apt-get download "$pkg" >&2)
+    (cd "$WORK" && apt-get -qq download "$pkg" >&2 2>/dev/null)
     dpkg -x "$WORK/${pkg}"_*.deb "$dir"
   fi
   ls "$dir"/boot/vmlinuz-*
