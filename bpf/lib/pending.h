@@ -80,14 +80,10 @@ static __always_inline void describe_fd(struct pending *p, int fd)
 		p->file = (__u64)f;
 }
 
-/* A call that returns one new fd (or -errno); with_path: one that may be a
- * file with a path, or a unix socket with one. */
-static __always_inline int emit_new_fd(void *ctx, __u16 sys, long ret, bool cloexec, bool with_path)
+/* The end every new-fd record shares: its result, close-on-exec, and for a
+ * new fd its description and stack. */
+static __always_inline int finish_new_fd(void *ctx, struct pending *p, long ret, bool cloexec)
 {
-	struct pending *p = pending_begin(FDW_EV_OPEN, sys, with_path);
-
-	if (!p)
-		return 0;
 	p->rec.h.ret = ret;
 	if (cloexec)
 		p->rec.h.flags |= FDW_F_CLOEXEC;
@@ -96,6 +92,15 @@ static __always_inline int emit_new_fd(void *ctx, __u16 sys, long ret, bool cloe
 		p->want_stack = 1;
 	}
 	return pending_finish(ctx, p);
+}
+
+/* A call that returns one new fd (or -errno); with_path: one that may be a
+ * file with a path, or a unix socket with one. */
+static __always_inline int emit_new_fd(void *ctx, __u16 sys, long ret, bool cloexec, bool with_path)
+{
+	struct pending *p = pending_begin(FDW_EV_OPEN, sys, with_path);
+
+	return p ? finish_new_fd(ctx, p, ret, cloexec) : 0;
 }
 
 /* An open-family call: a new fd plus the path the caller gave (kept when
@@ -107,17 +112,10 @@ static __always_inline int emit_open_path(void *ctx, __u16 sys, long ret, bool c
 
 	if (!p)
 		return 0;
-	p->rec.h.ret = ret;
 	p->rec.h.arg = flags;
-	if (cloexec)
-		p->rec.h.flags |= FDW_F_CLOEXEC;
 	if (upath)
 		bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), upath);
-	if (ret >= 0) {
-		describe_fd(p, ret);
-		p->want_stack = 1;
-	}
-	return pending_finish(ctx, p);
+	return finish_new_fd(ctx, p, ret, cloexec);
 }
 
 /* A call that fills an int[2] with two new fds (pipe, pipe2, socketpair). */
@@ -150,15 +148,8 @@ static __always_inline int emit_dup(void *ctx, __u16 sys, long ret, int oldfd, b
 
 	if (!p)
 		return 0;
-	p->rec.h.ret = ret;
 	p->rec.h.fd2 = oldfd;
-	if (cloexec)
-		p->rec.h.flags |= FDW_F_CLOEXEC;
-	if (ret >= 0) {
-		describe_fd(p, ret);
-		p->want_stack = 1;
-	}
-	return pending_finish(ctx, p);
+	return finish_new_fd(ctx, p, ret, cloexec);
 }
 
 /* bind/connect/listen on fd returned: the socket's addresses after the call. */
