@@ -39,7 +39,9 @@ enum fdw_ev_type {
 	FDW_EV_SOCKADDR = 9, /* bind/connect/listen on fd2 returned: sock = addresses after the call */
 	FDW_EV_LIMIT = 10,   /* setrlimit/prlimit64 changed RLIMIT_NOFILE of tgid=ret: arg = soft, arg2 = hard */
 	FDW_EV_USTACK = 11,  /* user registers + top of the user stack: struct fdw_ustack */
-	/* 12..15 are left to fd events; the call-stack side channel continues at 16. */
+	FDW_EV_RENAME = 12,  /* the main thread of tgid=ret took a new comm (prctl PR_SET_NAME,
+			      * /proc/PID/comm, exec): name = the new comm */
+	/* 13..15 are left to fd events; the call-stack side channel continues at 16. */
 	FDW_EV_UMAP = 16,    /* one mapped ELF file of a process: struct fdw_umap */
 };
 

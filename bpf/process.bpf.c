@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Processes: fork, exec and exit (raw tracepoints of the scheduler), pidfds
- * from clone, and RLIMIT_NOFILE changes. */
+/* Processes: fork, exec and exit (raw tracepoints of the scheduler), renames,
+ * pidfds from clone, and RLIMIT_NOFILE changes. */
 #include "lib/call.h"
 #include "lib/pending.h"
 
@@ -79,6 +79,28 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 		output(&p->rec, false);
 	}
 	bpf_map_delete_elem(&targets, &tgid);
+	return 0;
+}
+
+/* task_rename(task, comm): prctl(PR_SET_NAME), a write to /proc/PID/comm, or
+ * exec.  A process is named by its main thread (what ps and /proc/PID/comm
+ * show), so the renames of other threads are left out. */
+SEC("raw_tp/task_rename")
+int on_rename(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct pending *p;
+
+	if (BPF_CORE_READ(task, pid) != tgid || !wanted(tgid))
+		return 0;
+	p = pending_begin(FDW_EV_RENAME, FDW_SYS_NONE, false);
+	if (!p)
+		return 0;
+	p->rec.h.tgid = tgid;
+	p->rec.h.ret = tgid;
+	bpf_probe_read_kernel_str(p->rec.h.name, sizeof(p->rec.h.name), (const char *)ctx->args[1]);
+	output(&p->rec, false);
 	return 0;
 }
 

@@ -236,9 +236,50 @@ TEST(Aggregator, LeakRateAndTimeToLimit) {
   for (int i = 0; i < 500; ++i) a.apply(open_ev(uint64_t(i + 1) * 20'000'000ull, 9, 3 + i));
   a.tick(10 * kS);
   auto p = only(a.snapshot(10 * kS));
-  EXPECT_NEAR(p.leak_rate_per_s, 50.0, 0.5);
+  ASSERT_TRUE(p.leak_rate_per_s.has_value());
+  EXPECT_NEAR(*p.leak_rate_per_s, 50.0, 0.5);
   ASSERT_TRUE(p.time_to_limit_s.has_value());
   EXPECT_NEAR(*p.time_to_limit_s, (1024.0 - 500.0) / 50.0, 0.2);
+}
+
+// A process that lived half a second "grew" by thousands per second; its
+// rate is unknown however long it stays listed, and it has no ETA.
+TEST(Aggregator, ShortLivedProcessHasNoRate) {
+  Aggregator a;
+  a.set_window_start(0);
+  a.apply(seed_ev(0, 9, {}));
+  Event l = ev(EvType::Limit, 0, 9);
+  l.value = 1024;
+  a.apply(l);
+  for (int i = 0; i < 40; ++i) a.apply(open_ev(kS + uint64_t(i) * 10'000'000ull, 9, 3 + i));
+  a.tick(kS + 500'000'000);
+  Event x = ev(EvType::Exit, kS + 600'000'000, 9);
+  a.apply(x);
+  for (uint64_t t = 2; t <= 6; ++t) a.tick(t * kS);
+  auto p = only(a.snapshot(6 * kS));
+  EXPECT_FALSE(p.leak_rate_per_s.has_value());
+  EXPECT_FALSE(p.time_to_limit_s.has_value());
+}
+
+// The rate becomes known once the samples span 2 s: not before.
+TEST(Aggregator, RateIsKnownAfterTwoSecondsOfSamples) {
+  Aggregator a;
+  a.set_window_start(0);
+  a.apply(seed_ev(0, 9, {}));
+  int fd = 3;
+  uint64_t t = 0;
+  auto run_until = [&](uint64_t end) {
+    for (; t < end; t += 50'000'000ull) {  // 20 fds/s
+      a.apply(open_ev(t, 9, fd++));
+      if (t % kS == 0) a.tick(t);
+    }
+  };
+  run_until(1'900'000'000ull);
+  EXPECT_FALSE(only(a.snapshot(t)).leak_rate_per_s.has_value());
+  run_until(4 * kS + 1);
+  auto p = only(a.snapshot(t));
+  ASSERT_TRUE(p.leak_rate_per_s.has_value());
+  EXPECT_NEAR(*p.leak_rate_per_s, 20.0, 0.5);
 }
 
 TEST(Aggregator, ChurnHasNoLeakRateAndNoEta) {
@@ -256,7 +297,8 @@ TEST(Aggregator, ChurnHasNoLeakRateAndNoEta) {
     if (i % 1000 == 999) a.tick(t + 600'000);
   }
   auto p = only(a.snapshot(t + kS));
-  EXPECT_NEAR(p.leak_rate_per_s, 0.0, 0.01);
+  ASSERT_TRUE(p.leak_rate_per_s.has_value());
+  EXPECT_NEAR(*p.leak_rate_per_s, 0.0, 0.01);
   EXPECT_FALSE(p.time_to_limit_s.has_value());
   EXPECT_EQ(p.opened, 5000u);
   EXPECT_EQ(p.closed, 5000u);

@@ -23,8 +23,9 @@ Snapshot fixture() {
   backend.open_per_s = 1.5;
   backend.close_per_s = 1.5;
   backend.oldest_age_s = 1;
+  backend.leak_rate_per_s = 0;
 
-  ProcView worker;  // exited, uid never learnt
+  ProcView worker;  // exited, uid never learnt, too short-lived for a rate
   worker.pid = 99;
   worker.comm = "worker";
   worker.exited = true;
@@ -63,7 +64,7 @@ TEST(TopBatch, TextFrameAt80Columns) {
       //  PID    USER       FDS    %LIM   OPEN/s   NET/s    ETA      ERR     OLDEST   COMM
       "   1234 alice   " "   ~1017" "   99" "     50" "     49" "   0.1s" "   35!" "    20s" " facade\n"
       "     20 root    " "       5" "     " "    1.5" "      0" "       " "     0" "   1.0s" " backend\n"
-      "     99 ?       " "       0" "    0" "      0" "      0" " exited" "    2!" "       " " worker\n";
+      "     99 ?       " "       0" "    0" "      0" "      ?" " exited" "    2!" "       " " worker\n";
   EXPECT_EQ(render_batch_frame(fixture(), opt), want);
 }
 
@@ -128,7 +129,7 @@ TEST(TopJson, ExactFieldsAndNullRules) {
        "eta_s": null, "errors": 0, "emfile": 0, "enfile": 0, "oldest_s": 1.0,
        "exited": false, "inexact": false},
       {"pid": 99, "uid": null, "user": null, "comm": "worker", "container": "", "cgroup": "", "fds": 0, "limit": 1024,
-       "pct_limit": 0.0, "open_per_s": 0.0, "close_per_s": 0.0, "net_per_s": 0.0,
+       "pct_limit": 0.0, "open_per_s": 0.0, "close_per_s": 0.0, "net_per_s": null,
        "eta_s": null, "errors": 2, "emfile": 0, "enfile": 2, "oldest_s": null,
        "exited": true, "inexact": false}
     ]})");

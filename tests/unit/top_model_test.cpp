@@ -289,7 +289,7 @@ Snapshot sort_fixture() {
   c.time_to_limit_s = 5;
   c.oldest_age_s = 2;
 
-  ProcView d = proc(40, "delta", 0);  // no fds, unknown uid
+  ProcView d = proc(40, "delta", 0);  // no fds, unknown uid, rate unknown
   d.uid = UINT32_MAX;
   d.rlimit_nofile = 4096;   // 0 %
   return snap_of({a, b, c, d});
@@ -313,8 +313,8 @@ TEST(TopSort, EveryColumnBothWaysNullsLast) {
   EXPECT_EQ(sorted_pids(s, TopColumn::PctLimit, false), (V{40, 10, 20, 30}));
   EXPECT_EQ(sorted_pids(s, TopColumn::OpenPerS, true), (V{30, 10, 20, 40}));
   EXPECT_EQ(sorted_pids(s, TopColumn::ClosePerS, true), (V{20, 10, 30, 40}));
-  EXPECT_EQ(sorted_pids(s, TopColumn::NetPerS, true), (V{30, 10, 40, 20}));
-  EXPECT_EQ(sorted_pids(s, TopColumn::NetPerS, false), (V{20, 40, 10, 30}));
+  EXPECT_EQ(sorted_pids(s, TopColumn::NetPerS, true), (V{30, 10, 20, 40}));
+  EXPECT_EQ(sorted_pids(s, TopColumn::NetPerS, false), (V{20, 10, 30, 40}));
   EXPECT_EQ(sorted_pids(s, TopColumn::Eta, false), (V{30, 10, 20, 40}));
   EXPECT_EQ(sorted_pids(s, TopColumn::Eta, true), (V{10, 30, 20, 40}));
   EXPECT_EQ(sorted_pids(s, TopColumn::Errors, true), (V{20, 10, 30, 40}));

@@ -253,22 +253,8 @@ void Session::tick() {
       drained = true;
     }
     for (uint32_t pid : watched_) {
-      if (!agg_.knows(pid) || agg_.exited(pid)) continue;
-      if (!process_exists(pid) || reused(pid)) {
+      if (agg_.knows(pid) && !agg_.exited(pid) && (!process_exists(pid) || reused(pid)))
         invent_exit(pid, now);
-        continue;
-      }
-      // prctl(PR_SET_NAME) renames are not events: refresh the few we watch
-      std::string comm = read_comm(pid);
-      if (!comm.empty() && comm != agg_.comm(pid)) {
-        Event c;
-        c.type = EvType::Comm;
-        c.ts_ns = now;
-        c.pid = pid;
-        c.comm = comm;
-        c.value = -1;
-        emit(c);
-      }
     }
   }
   agg_.tick(now);

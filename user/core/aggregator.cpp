@@ -443,7 +443,7 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
   v.open_per_s = p.open_per_s;
   v.close_per_s = p.close_per_s;
   v.first_seen_s = secs(p.first_ns, start_ns_);
-  v.leak_rate_per_s = p.growth.slope_per_s();
+  v.leak_rate_per_s = p.growth.rate_per_s(uint64_t(opts_.min_rate_window_s * 1e9), opts_.min_rate_samples);
   v.exit_code = p.exit_code;
   std::vector<std::string> sites;
   if (p.exited) {
@@ -472,9 +472,9 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
       sort_oldest_first(fds);
       v.fds = std::move(fds);
     }
-    if (p.rlimit && v.leak_rate_per_s >= opts_.min_growth_per_s) {
+    if (p.rlimit && v.leak_rate_per_s.value_or(0) >= opts_.min_growth_per_s) {
       double room = double(*p.rlimit) - double(v.open_fds);
-      v.time_to_limit_s = room <= 0 ? 0.0 : room / v.leak_rate_per_s;
+      v.time_to_limit_s = room <= 0 ? 0.0 : room / *v.leak_rate_per_s;
     }
   }
   return v;

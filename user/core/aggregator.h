@@ -29,6 +29,10 @@ struct AggOptions {
   double exited_ttl_s = -1;
   // Growth slope below this (fds/s) does not count as growing (no ETA).
   double min_growth_per_s = 0.05;
+  // A process's net rate is known once its samples span this long and are
+  // at least this many (ticks and changes); before that it is unknown.
+  double min_rate_window_s = 2.0;
+  size_t min_rate_samples = 4;
 };
 
 struct SnapshotOptions {

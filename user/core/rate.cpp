@@ -40,6 +40,11 @@ void SlopeEstimator::add(uint64_t t_ns, double value) {
   }
 }
 
+std::optional<double> SlopeEstimator::rate_per_s(uint64_t min_span_ns, size_t min_samples) const {
+  if (t_.size() < min_samples || span_ns() < min_span_ns) return std::nullopt;
+  return slope_per_s();
+}
+
 double SlopeEstimator::slope_per_s() const {
   if (!dirty_) return cached_;
   dirty_ = false;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace fdw {
@@ -22,7 +23,12 @@ class SlopeEstimator {
   void add(uint64_t t_ns, double value);
   // Units per second; 0 with fewer than two distinct sample times.
   double slope_per_s() const;
+  // The slope once the series spans at least `min_span_ns` with at least
+  // `min_samples` samples; until then a slope says nothing (a process that
+  // lived half a second "grows" by thousands per second), so nullopt.
+  std::optional<double> rate_per_s(uint64_t min_span_ns, size_t min_samples) const;
   size_t size() const { return t_.size(); }
+  uint64_t span_ns() const { return t_.empty() ? 0 : t_.back() - t_.front(); }
   void clear();
   // The bucket width grows as the series is decimated.
   uint64_t bucket_ns() const { return bucket_ns_; }

@@ -64,7 +64,9 @@ struct ProcView {
   std::map<std::string, uint64_t> failed;  // errno name -> count
   std::map<std::string, uint64_t> syscalls; // syscall name -> traced calls (fd lifecycle only)
   std::optional<uint64_t> rlimit_nofile;
-  double leak_rate_per_s = 0;              // robust slope of open_fds over the window
+  // Robust slope of open_fds over the window; nullopt until the window is
+  // long enough to mean something (AggOptions::min_rate_window_s).
+  std::optional<double> leak_rate_per_s;
   std::optional<double> time_to_limit_s;   // null unless growing
   // Rates over the last tick (top's OPEN/s CLOSE/s columns).
   double open_per_s = 0, close_per_s = 0;

@@ -152,6 +152,12 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.comm = bounded(r.name, 16);
       if (rp) e.target = bounded(rp->path, sizeof(rp->path));
       break;
+    case FDW_EV_RENAME:
+      e.type = EvType::Comm;
+      e.pid = uint32_t(r.ret);
+      e.comm = bounded(r.name, 16);
+      e.value = -1;  // the uid is not part of a rename
+      break;
     case FDW_EV_EXIT: {
       e.type = EvType::Exit;
       e.pid = uint32_t(r.ret);

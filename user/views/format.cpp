@@ -53,6 +53,10 @@ std::string format_growth(double r) {
   return (r > 0 ? "+" : "") + format_rate(r) + "/s";
 }
 
+std::string format_rate(const std::optional<double>& v) { return v ? format_rate(*v) : "?"; }
+
+std::string format_growth(const std::optional<double>& r) { return r ? format_growth(*r) : "?/s"; }
+
 std::string fit_middle(const std::string& s, size_t width) {
   if (s.size() <= width) return s;
   if (width < 3) return s.substr(s.size() - width);

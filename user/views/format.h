@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace fdw {
@@ -30,6 +31,9 @@ std::string format_count(uint64_t v, size_t width);
 
 // Net growth for prose: "+40.0/s", "-1.2/s"; "0/s" below 0.05 in magnitude.
 std::string format_growth(double per_s);
+// A rate that may be unknown (too short a window): "?" then.
+std::string format_rate(const std::optional<double>& v);
+std::string format_growth(const std::optional<double>& per_s);
 
 // Names and paths cut to `width` characters keep the part that tells two
 // apart: the end.  fit_middle cuts the middle ("kworker/u16:3-events" ->

@@ -420,7 +420,7 @@ std::string render_html(const HtmlInput& in) {
     h += "<tr data-pid=\"" + std::to_string(p.pid) + "\">" + cell(swatch + std::to_string(p.pid), "n") +
          cell(html_escape(comm_of(p.pid))) + cell(state) + cell(open, "n") +
          cell(p.rlimit_nofile ? std::to_string(*p.rlimit_nofile) : "?", "n") + cell(std::to_string(p.opened), "n") +
-         cell(std::to_string(p.closed), "n") + cell(errors_text(p)) + cell(fmt("%.2f/s", p.leak_rate_per_s), "n") +
+         cell(std::to_string(p.closed), "n") + cell(errors_text(p)) + cell(p.leak_rate_per_s ? fmt("%.2f/s", *p.leak_rate_per_s) : "?", "n") +
          cell(p.time_to_limit_s ? duration(*p.time_to_limit_s) : "&#8212;", "n") + "</tr>\n";
   }
   h += "</tbody>\n</table>\n";

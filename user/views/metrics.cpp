@@ -82,8 +82,8 @@ std::vector<const ProcView*> metrics_selected(const Snapshot& s, size_t max_proc
     }
   };
   const size_t fast = max_processes / 2;
-  std::sort(all.begin(), all.end(), by([](const ProcView& p) { return p.leak_rate_per_s; }));
-  take(fast, [](const ProcView& p) { return p.leak_rate_per_s > 0; });
+  std::sort(all.begin(), all.end(), by([](const ProcView& p) { return p.leak_rate_per_s.value_or(0); }));
+  take(fast, [](const ProcView& p) { return p.leak_rate_per_s.value_or(0) > 0; });
   std::sort(all.begin(), all.end(), by([](const ProcView& p) { return p.open_fds; }));
   take(max_processes, [](const ProcView&) { return true; });
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->pid < b->pid; });
@@ -102,7 +102,7 @@ std::vector<MetricFamily> metric_families(const Snapshot& s, const MetricsOption
   auto errors = family("fdwatch_process_fd_errors_total", "Failed fd-creating calls by errno",
                        MetricType::Counter);
   auto growth = family("fdwatch_process_fd_growth_per_second",
-                       "Net growth of open fds per second (robust slope over the window)",
+                       "Net growth of open fds per second (robust slope over the window); absent until known",
                        MetricType::Gauge);
   auto eta = family("fdwatch_process_seconds_to_fd_limit",
                     "Projected seconds until open fds reach the limit; absent when not growing",
@@ -119,7 +119,8 @@ std::vector<MetricFamily> metric_families(const Snapshot& s, const MetricsOption
     if (!w.proc) continue;
     if (w.proc->rlimit_nofile)
       limit.metric.push_back(sample(w.labels, double(*w.proc->rlimit_nofile), MetricType::Gauge));
-    growth.metric.push_back(sample(w.labels, w.proc->leak_rate_per_s, MetricType::Gauge));
+    if (w.proc->leak_rate_per_s)
+      growth.metric.push_back(sample(w.labels, *w.proc->leak_rate_per_s, MetricType::Gauge));
     if (w.proc->time_to_limit_s)
       eta.metric.push_back(sample(w.labels, *w.proc->time_to_limit_s, MetricType::Gauge));
   }

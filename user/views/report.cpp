@@ -168,7 +168,8 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
       for (auto& [name, n] : p.failed) o << " " << name << " " << n;
       o << "\n";
     }
-    o << "  growth   " << format_growth(p.leak_rate_per_s) << " net";
+    if (p.leak_rate_per_s) o << "  growth   " << format_growth(*p.leak_rate_per_s) << " net";
+    else o << "  growth   unknown (watched too briefly)";
     if (p.time_to_limit_s)
       o << (*p.time_to_limit_s <= 0 ? "   limit reached"
                                     : "   limit in " + format_duration(*p.time_to_limit_s));
@@ -239,7 +240,8 @@ nlohmann::json report_json(const Snapshot& s) {
     j["syscalls"] = nlohmann::json::object();
     for (auto& [k, v] : p.syscalls) j["syscalls"][k] = v;
     j["rlimit_nofile"] = p.rlimit_nofile ? nlohmann::json(*p.rlimit_nofile) : nlohmann::json(nullptr);
-    j["leak_rate_per_s"] = std::round(p.leak_rate_per_s * 1000) / 1000;
+    j["leak_rate_per_s"] =
+        p.leak_rate_per_s ? nlohmann::json(std::round(*p.leak_rate_per_s * 1000) / 1000) : nlohmann::json(nullptr);
     j["time_to_limit_s"] =
         p.time_to_limit_s ? nlohmann::json(std::round(*p.time_to_limit_s * 1000) / 1000) : nlohmann::json(nullptr);
     j["by_kind"] = nlohmann::json::object();

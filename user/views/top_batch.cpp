@@ -80,7 +80,7 @@ nlohmann::json top_json_frame(const Snapshot& snap, const BatchOptions& opt) {
     r["pct_limit"] = pct ? json(std::round(*pct * 100) / 100) : json(nullptr);
     r["open_per_s"] = p.open_per_s;
     r["close_per_s"] = p.close_per_s;
-    r["net_per_s"] = p.leak_rate_per_s;
+    r["net_per_s"] = p.leak_rate_per_s ? json(*p.leak_rate_per_s) : json(nullptr);
     r["eta_s"] = p.time_to_limit_s ? json(*p.time_to_limit_s) : json(nullptr);
     r["errors"] = p.failed_total();
     r["emfile"] = count_of(p, "EMFILE");

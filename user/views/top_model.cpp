@@ -99,7 +99,7 @@ SortKey sort_key(const ProcView& p, TopColumn c) {
     }
     case TopColumn::OpenPerS: return num(p.open_per_s);
     case TopColumn::ClosePerS: return num(p.close_per_s);
-    case TopColumn::NetPerS: return num(p.leak_rate_per_s);
+    case TopColumn::NetPerS: return p.leak_rate_per_s ? num(*p.leak_rate_per_s) : SortKey{true, 0, {}};
     case TopColumn::Eta:
       return p.time_to_limit_s ? num(*p.time_to_limit_s) : SortKey{true, 0, {}};
     case TopColumn::Errors: return num(static_cast<double>(p.failed_total()));
@@ -136,7 +136,7 @@ std::string cell_text(const ProcView& p, TopColumn c, int w, const UserNameFn& u
     }
     case TopColumn::OpenPerS: return format_rate(p.open_per_s);
     case TopColumn::ClosePerS: return format_rate(p.close_per_s);
-    case TopColumn::NetPerS: return format_rate(p.leak_rate_per_s);
+    case TopColumn::NetPerS: return p.leak_rate_per_s ? format_rate(*p.leak_rate_per_s) : "?";
     case TopColumn::Eta:
       if (p.exited) return "exited";
       return p.time_to_limit_s ? format_duration(*p.time_to_limit_s) : "";
@@ -370,7 +370,7 @@ uint64_t top_limit_failures(const ProcView& p) {
 
 bool top_is_leaking(const ProcView& p) {
   if (p.exited) return false;
-  return p.time_to_limit_s.has_value() || p.leak_rate_per_s >= 0.05;
+  return p.time_to_limit_s.has_value() || p.leak_rate_per_s.value_or(0) >= 0.05;
 }
 
 TopStyle top_row_style(const ProcView& p) {
