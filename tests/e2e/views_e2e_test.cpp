@@ -1,0 +1,158 @@
+// Every view tells the same story about one run: names after prctl renames,
+// rates that are unknown rather than wild for short-lived processes.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <nlohmann/json.hpp>
+
+#include "common/require_root.h"
+#include "common/subprocess.h"
+#include "common/temp_dir.h"
+
+using fdw::test::Subprocess;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string kFdwatch = FDWATCH_BIN;
+const std::string kFixtures = FIXTURE_DIR;
+const std::string kDemo = std::string(DEMO_DIR) + "/fdwatch_demo";
+
+struct DemoPids {
+  uint32_t facade = 0, backend = 0;
+};
+
+// Starts nothing: reads the demo's "facade: pid N, backend pid M" line, which
+// it prints once both processes have renamed themselves and the backend listens.
+std::optional<DemoPids> demo_pids(Subprocess& demo) {
+  if (!demo.wait_stderr(" on 127.0.0.1:", 20)) return std::nullopt;
+  std::smatch m;
+  std::string err = demo.err();
+  if (!std::regex_search(err, m, std::regex("facade: pid (\\d+), backend pid (\\d+)"))) return std::nullopt;
+  return DemoPids{uint32_t(std::stoul(m[1])), uint32_t(std::stoul(m[2]))};
+}
+
+std::map<uint32_t, std::string> comms(const json& report) {
+  std::map<uint32_t, std::string> out;
+  for (auto& p : report["processes"]) out[p["pid"].get<uint32_t>()] = p["comm"].get<std::string>();
+  return out;
+}
+
+// The fdwatch.top.v1 frames printed so far, one per line.
+std::vector<json> top_frames(const std::string& out) {
+  std::vector<json> frames;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && !in.eof()) frames.push_back(json::parse(line));  // not a line still being written
+  return frames;
+}
+
+}  // namespace
+
+// The demo execs as fdwatch_demo, renames itself "facade" and forks a child
+// that renames itself "backend".  System-wide watch, record + report and top
+// all name each process by its own name, not its parent's or its binary's.
+TEST(ViewsE2E, DemoProcessesCarryTheirOwnNamesInEveryView) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  const std::string log = tmp.path() + "/demo.jsonl";
+  Subprocess watch({kFdwatch, "-a", "--json", "--no-stacks", "-i", "0.5"});
+  Subprocess record({kFdwatch, "record", "-a", "-o", log});
+  Subprocess top({kFdwatch, "top", "--json", "-b", "-n", "0", "-d", "0.5"});
+  ASSERT_TRUE(watch.wait_stderr("attached", 30)) << watch.err();
+  ASSERT_TRUE(record.wait_stderr("attached", 30)) << record.err();
+  ASSERT_TRUE(top.wait_stdout("\"schema\"", 30)) << top.err();
+
+  Subprocess demo({kDemo, "--rate", "20", "--limit", "4000", "--duration", "60"});
+  auto pids = demo_pids(demo);
+  ASSERT_TRUE(pids) << demo.err();
+
+  // top: a frame that lists both processes by their own names.
+  bool named = false;
+  for (int i = 0; i < 40 && !named; ++i) {
+    top.read_for(0.5);
+    auto frames = top_frames(top.out());
+    if (frames.empty()) continue;
+    std::map<uint32_t, std::string> rows;
+    for (auto& r : frames.back()["rows"]) rows[r["pid"].get<uint32_t>()] = r["comm"].get<std::string>();
+    named = rows[pids->facade] == "facade" && rows[pids->backend] == "backend";
+  }
+  EXPECT_TRUE(named) << top.out().substr(top.out().rfind('\n', top.out().size() - 2));
+  top.signal(SIGINT);
+  EXPECT_EQ(top.wait(30), 0) << top.err();
+
+  watch.signal(SIGINT);
+  record.signal(SIGINT);
+  ASSERT_EQ(watch.wait(60), 0) << watch.err();
+  ASSERT_EQ(record.wait(60), 0) << record.err();
+  auto live = comms(json::parse(watch.out()));
+  EXPECT_EQ(live[pids->facade], "facade");
+  EXPECT_EQ(live[pids->backend], "backend");
+
+  Subprocess replay({kFdwatch, "report", log, "--json"});
+  ASSERT_EQ(replay.wait(60), 0) << replay.err();
+  auto replayed = comms(json::parse(replay.out()));
+  EXPECT_EQ(replayed[pids->facade], "facade");
+  EXPECT_EQ(replayed[pids->backend], "backend");
+  Subprocess text({kFdwatch, "report", log, "-p", std::to_string(pids->backend)});
+  ASSERT_EQ(text.wait(60), 0) << text.err();
+  EXPECT_NE(text.out().find("\n" + std::to_string(pids->backend) + " backend\n"), std::string::npos) << text.out();
+}
+
+// Short-lived shell commands beside a steady 20/s leaker: no short-lived
+// process shows a rate, and nothing they do ranks above the leaker by NET/s.
+TEST(ViewsE2E, ShortLivedProcessesShowNoRateAndTheLeakerSortsFirst) {
+  FDW_REQUIRE_ROOT();
+  Subprocess top({kFdwatch, "top", "--json", "-b", "-n", "0", "-d", "0.5", "--sort", "net/s"});
+  ASSERT_TRUE(top.wait_stdout("\"schema\"", 30)) << top.err();
+  std::vector<std::string> leak = {kFixtures + "/fx_checkpoint"};
+  for (int i = 0; i < 1200; ++i) {  // 20 fds/s for a minute
+    leak.push_back("file:/dev/null");
+    leak.push_back("sleep:0.05");
+  }
+  Subprocess leaker(leak);
+  Subprocess storm({"/bin/sh", "-c",
+                    "while :; do x=$(ls /etc | grep -c a); sh -c 'cat /etc/hostname' >/dev/null; done"});
+  const uint32_t lpid = uint32_t(leaker.pid());
+  auto leaker_row = [&](const json& frame) {
+    const json& rows = frame["rows"];
+    return std::find_if(rows.begin(), rows.end(), [&](const json& r) { return r["pid"] == lpid; });
+  };
+  // Frames until the leaker's rate is known (2 s of watching), and five more.
+  std::vector<json> frames;
+  size_t known = SIZE_MAX;
+  for (int i = 0; i < 120 && (known == SIZE_MAX || frames.size() < known + 5); ++i) {
+    top.read_for(0.5);
+    frames = top_frames(top.out());
+    for (size_t f = 0; f < frames.size() && known == SIZE_MAX; ++f)
+      if (auto it = leaker_row(frames[f]); it != frames[f]["rows"].end() && !(*it)["net_per_s"].is_null()) known = f;
+  }
+  ASSERT_NE(known, SIZE_MAX) << "leaker " << lpid << " never got a rate";
+  ASSERT_GE(frames.size(), known + 5);
+  for (size_t f = known; f < known + 5; ++f) {
+    const json& rows = frames[f]["rows"];
+    auto it = leaker_row(frames[f]);
+    ASSERT_NE(it, rows.end()) << frames[f].dump();
+    EXPECT_NEAR((*it)["net_per_s"].get<double>(), 20.0, 6.0) << it->dump();
+    for (auto r = rows.begin(); r != rows.end(); ++r) {
+      std::string comm = (*r)["comm"];
+      bool storm_comm = comm == "sh" || comm == "ls" || comm == "grep" || comm == "cat";
+      if ((*r)["exited"] == true && storm_comm) EXPECT_TRUE((*r)["net_per_s"].is_null()) << r->dump();
+      // Whatever ranks above the leaker is a live process with a known rate
+      // (another user's leaker, say), never one of the storm's commands.
+      if (r < it) {
+        EXPECT_FALSE((*r)["exited"].get<bool>()) << r->dump();
+        EXPECT_FALSE((*r)["net_per_s"].is_null()) << r->dump();
+        EXPECT_FALSE(storm_comm && (*r)["pid"] != storm.pid()) << r->dump();
+      }
+    }
+  }
+  top.signal(SIGINT);
+  EXPECT_EQ(top.wait(30), 0) << top.err();
+}
