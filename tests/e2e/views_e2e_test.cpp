@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -155,4 +156,48 @@ TEST(ViewsE2E, ShortLivedProcessesShowNoRateAndTheLeakerSortsFirst) {
   }
   top.signal(SIGINT);
   EXPECT_EQ(top.wait(30), 0) << top.err();
+}
+
+// The leak gate on real shells and interpreters: what they hold at exit on
+// purpose (stdio after redirections, bash's script fd, a subshell's pipe, a
+// listening socket, asyncio's poller) passes; a real leak exits 3 and names
+// its call site on stderr.
+TEST(ViewsE2E, LeakGateIsQuietOnOrdinaryProgramsAndLoudOnLeaks) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  const std::string script = tmp.path() + "/sub.sh";
+  {
+    FILE* f = fopen(script.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("#!/bin/bash\nx=$(echo hi)\necho \"$x\" >/dev/null\nexec 2>/dev/null\ncat /etc/hostname | wc -l\n", f);
+    fclose(f);
+    chmod(script.c_str(), 0755);
+  }
+  const std::vector<std::vector<std::string>> quiet = {
+      {script},
+      {"/bin/sh", "-c", "exec </etc/hostname; read x"},
+      {"/bin/bash", "-c", "exec 3</etc/hostname; exec 3<&-; ls / >/dev/null"},
+      {"/usr/bin/python3", "-c",
+       "import asyncio, socket\n"
+       "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+       "asyncio.run(asyncio.sleep(0.01))\n"
+       "import os; os._exit(0)"},
+      {kFixtures + "/fx_checkpoint", "tcp", "epoll", "eventfd"},
+  };
+  for (auto& cmd : quiet) {
+    std::vector<std::string> args = {kFdwatch, "-q", "--fail-on-leak", "--"};
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    Subprocess fw(args);
+    EXPECT_EQ(fw.wait(60), 0) << cmd[0] << " " << (cmd.size() > 1 ? cmd.back() : "") << "\n" << fw.err() << fw.out();
+    EXPECT_EQ(fw.err().find("fdwatch: leak:"), std::string::npos) << fw.err();
+  }
+  // the same fixture leaking three files beside its listener and poller
+  Subprocess leak({kFdwatch, "-q", "--fail-on-leak", "--", kFixtures + "/fx_checkpoint", "tcp", "epoll", "eventfd",
+                   "3*file:/etc/hostname"});
+  EXPECT_EQ(leak.wait(60), 3) << leak.err();
+  std::regex line(
+      "fdwatch: leak: fx_checkpoint \\(pid \\d+\\) exited holding 3 file from open_one \\(fx_checkpoint\\.c:\\d+\\) -> "
+      "/etc/hostname\n");
+  EXPECT_TRUE(std::regex_search(leak.err(), line)) << leak.err();
+  EXPECT_EQ(std::count(leak.err().begin(), leak.err().end(), '\n'), 1) << leak.err();
 }

@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "cli/numeric.h"
 #include "cli/session.h"
+#include "core/exit_leaks.h"
 #include "views/report.h"
 
 namespace fdw {
@@ -25,7 +26,7 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
   app.add_flag("--json", o.json, "Print the report as fdwatch.report.v1 JSON");
   app.add_flag("-q,--quiet", o.quiet, "No status lines on stderr");
   app.add_flag("--fail-on-leak", o.fail_on_leak,
-               "Exit 3 if a process exited holding fds it opened itself");
+               "Exit 3 if a process exited holding fds it opened itself (not stdio, listeners, pollers)");
   auto* on = app.add_flag_callback("--stacks", [&o] { o.stacks = true; },
                                    "Record where each fd was created (default for -p and -- CMD)");
   auto* off = app.add_flag_callback("--no-stacks", [&o] { o.stacks = false; },
@@ -85,10 +86,19 @@ void status_line(const Snapshot& s) {
   if (live.size() > 5) fprintf(stderr, "          ... and %zu more processes\n", live.size() - 5);
 }
 
-bool has_leaks(const Snapshot& s) {
-  for (auto& p : s.processes)
-    if (p.exited && !p.leaked_at_exit.empty()) return true;
-  return false;
+// --fail-on-leak: one line per leak (core/exit_leaks.h), true when any.
+bool report_exit_leaks(const Snapshot& s) {
+  bool any = false;
+  for (auto& p : s.processes) {
+    if (!p.exited) continue;
+    for (const Suspect& l : exit_leaks(p)) {
+      any = true;
+      fprintf(stderr, "fdwatch: leak: %s (pid %u) exited holding %llu %s%s%s -> %s\n", p.comm.c_str(), p.pid,
+              (unsigned long long)l.count, std::string(kind_name(l.kind)).c_str(), l.site.empty() ? "" : " from ",
+              l.site.c_str(), l.targets.distinct > 1 ? l.targets.pattern.c_str() : l.target.c_str());
+    }
+  }
+  return any;
 }
 
 }  // namespace
@@ -159,7 +169,7 @@ int run_watch(const WatchOptions& o) {
     fprintf(stderr, "fdwatch: note: %llu call-stack records lost (ring buffer full); %llu fds have "
             "no call site\n", (unsigned long long)st.lost, (unsigned long long)st.unpaired);
   if (rc != kExitOk) return rc;
-  if (o.fail_on_leak && has_leaks(snap)) rc = kExitLeaks;
+  if (o.fail_on_leak && report_exit_leaks(snap)) rc = kExitLeaks;
   if (child.pid > 0 && rc != kExitLeaks) return command_exit_status(child, g_stop_signal);
   return rc;
 }

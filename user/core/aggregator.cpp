@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "core/classify.h"
+#include "core/exit_leaks.h"
 #include "core/suspects.h"
 #include "fdwatch_abi.h"
 
@@ -399,6 +400,7 @@ FdView fd_view(int fd, const FdEntry& en, uint64_t now_ns) {
   v.seeded = en.seeded;
   v.cloexec = en.cloexec;
   if (en.stack) v.stack = *en.stack;
+  v.site = en.site;
   return v;
 }
 
@@ -455,6 +457,8 @@ ProcView Aggregator::view(const Proc& p, uint64_t now_ns, const SnapshotOptions&
       sites.push_back(en.site);
     }
     v.suspects = build_suspects(v.leaked_at_exit, sites, suspect_context(p, p.open_at_exit));
+    auto why = ordinary_at_exit(v.leaked_at_exit);
+    for (size_t i = 0; i < why.size(); ++i) v.leaked_at_exit[i].ordinary = why[i];
     sort_oldest_first(v.leaked_at_exit);
     if (!o.with_fds) v.leaked_at_exit.clear();
   } else {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct FdView {
   bool seeded = false;       // open before tracing began (age is a lower bound)
   bool cloexec = false;
   std::vector<std::string> stack;  // innermost first; empty when unknown
+  std::string site;                // innermost application frame; "" when unknown
+  // Held at exit on purpose (core/exit_leaks.h reasons), "" for a leak;
+  // only in ProcView::leaked_at_exit.
+  std::string_view ordinary;
 };
 
 // The targets of one suspect's fds, summarized: a glob-like pattern of the

@@ -195,9 +195,11 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
 namespace {
 
 nlohmann::json fd_json(const FdView& f) {
-  return {{"fd", f.fd}, {"kind", kind_name(f.kind)}, {"target", f.target},
-          {"age_s", std::round(f.age_s * 1000) / 1000}, {"stack", f.stack},
-          {"cloexec", f.cloexec}, {"seeded", f.seeded}};
+  nlohmann::json j = {{"fd", f.fd}, {"kind", kind_name(f.kind)}, {"target", f.target},
+                      {"age_s", std::round(f.age_s * 1000) / 1000}, {"stack", f.stack},
+                      {"cloexec", f.cloexec}, {"seeded", f.seeded}};
+  if (!f.ordinary.empty()) j["ordinary"] = f.ordinary;
+  return j;
 }
 
 nlohmann::json suspect_json(const Suspect& su) {
