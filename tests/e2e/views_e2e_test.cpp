@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -200,4 +202,46 @@ TEST(ViewsE2E, LeakGateIsQuietOnOrdinaryProgramsAndLoudOnLeaks) {
       "/etc/hostname\n");
   EXPECT_TRUE(std::regex_search(leak.err(), line)) << leak.err();
   EXPECT_EQ(std::count(leak.err().begin(), leak.err().end(), '\n'), 1) << leak.err();
+}
+
+// fdwatch -a: the report leads with a summary and the leaking processes; a
+// kernel thread (no fds, ever) gets no section.
+TEST(ViewsE2E, SystemWideReportLeadsWithTheLeaker) {
+  FDW_REQUIRE_ROOT();
+  Subprocess fw({kFdwatch, "-a", "--no-stacks", "-i", "3600"});
+  ASSERT_TRUE(fw.wait_stderr("attached", 30)) << fw.err();
+  std::vector<std::string> leak = {kFixtures + "/fx_checkpoint"};
+  for (int i = 0; i < 1200; ++i) {
+    leak.push_back("file:/dev/null");
+    leak.push_back("sleep:0.05");
+  }
+  Subprocess leaker(leak);
+  // ground truth: the leaker has 60 fds of its own open (3 s at 20/s)
+  const std::string fd_dir = "/proc/" + std::to_string(leaker.pid()) + "/fd";
+  auto count_fds = [&] {
+    size_t n = 0;
+    if (DIR* d = opendir(fd_dir.c_str())) {
+      while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+      closedir(d);
+    }
+    return n;
+  };
+  for (int i = 0; i < 600 && count_fds() < 63; ++i) usleep(20'000);
+  ASSERT_GE(count_fds(), 63u);
+  fw.signal(SIGINT);
+  ASSERT_EQ(fw.wait(60), 0) << fw.err();
+  const std::string& t = fw.out();
+  EXPECT_TRUE(std::regex_search(t, std::regex("\n  [1-9]\\d* leaking, .*\\d+ process(es)? without fds not shown\n"))) << t.substr(0, 400);
+  EXPECT_EQ(t.find("\n2 kthreadd"), std::string::npos);
+  // Sections: "\nPID COMM..." after a blank line.  Every one before the
+  // leaker's is leaking too (another user's leak may be bigger).
+  const std::string head = "\n\n" + std::to_string(leaker.pid()) + " fx_checkpoint\n";
+  size_t at = t.find(head);
+  ASSERT_NE(at, std::string::npos) << t.substr(0, 2000);
+  size_t end = t.find("\n\n", at + 2);
+  EXPECT_NE(t.substr(at, end - at).find("  leaks (still open"), std::string::npos) << t.substr(at, end - at);
+  for (size_t s = t.find("\n\n"); s < at; s = t.find("\n\n", s + 2)) {
+    size_t e = t.find("\n\n", s + 2);
+    EXPECT_NE(t.substr(s, e - s).find("leaks ("), std::string::npos) << t.substr(s, e - s);
+  }
 }

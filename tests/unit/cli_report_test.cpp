@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <sstream>
+
 #include "cli/cli.h"
 #include "core/aggregator.h"
 #include "views/report.h"
@@ -157,4 +160,54 @@ TEST(Format, Growth) {
   EXPECT_EQ(format_growth(4.54), "+4.5/s");
   EXPECT_EQ(format_growth(-1.2), "-1.2/s");
   EXPECT_EQ(format_growth(0.01), "0/s");
+}
+
+// A system-wide report leads with a summary and the leaker; processes that
+// never held an fd (kernel threads) get no section.
+TEST(ReportText, SystemWideLeadsWithTheLeakersAndSkipsProcessesWithoutFds) {
+  Snapshot s;
+  for (uint32_t pid = 2; pid < 6; ++pid) {
+    ProcView k;
+    k.pid = pid;
+    k.comm = "kworker/" + std::to_string(pid);
+    s.processes.push_back(k);
+  }
+  ProcView idle;
+  idle.pid = 100;
+  idle.comm = "sshd";
+  idle.open_fds = 7;
+  ProcView big = idle;
+  big.pid = 90;
+  big.comm = "postgres";
+  big.open_fds = 40;
+  ProcView done;  // exited holding what it opened
+  done.pid = 300;
+  done.comm = "cron";
+  done.exited = true;
+  done.opened = 2;
+  done.open_at_exit = 2;
+  done.leaked_at_exit.resize(2);
+  ProcView leaker;
+  leaker.pid = 4000;
+  leaker.comm = "facade";
+  leaker.open_fds = 12;
+  leaker.opened = 12;
+  Suspect su;
+  su.kind = Kind::Socket;
+  su.count = 10;
+  su.leaking = true;
+  su.target = "tcp ->127.0.0.1:8081";
+  leaker.suspects = {su};
+  s.processes.insert(s.processes.end(), {big, idle, done, leaker});
+  std::string t = render_report_text(s);
+  std::vector<std::string> heads;
+  std::istringstream in(t);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty() && std::isdigit(static_cast<unsigned char>(l[0]))) heads.push_back(l.substr(0, l.find("  ")));
+  EXPECT_EQ(heads, (std::vector<std::string>{"4000 facade", "300 cron", "90 postgres", "100 sshd"})) << t;
+  EXPECT_EQ(t.substr(0, t.find("LEAK")),
+            "fdwatch report: 8 processes, 0.0s, 0 events lost\n"
+            "  1 leaking, 1 exited holding fds, 4 processes without fds not shown\n")
+      << t;
+  EXPECT_EQ(t.find("kworker"), std::string::npos) << t;
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "core/classify.h"
 
@@ -105,15 +106,15 @@ void text_leaks(std::ostringstream& o, const Snapshot& snap) {
     }
 }
 
-// Per process: the leaking call sites in full, the held ones briefly.
+// Per process: the leaking groups in full, the held call sites briefly.
 void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool exited) {
   size_t leaks = 0, held = 0;
   for (auto& s : sus) {
-    if (s.site.empty() || !s.leaking) continue;
+    if (!s.leaking) continue;
     if (leaks++ == 0)
       o << (exited ? "  leaks (open at exit, by call site):\n" : "  leaks (still open, by call site):\n");
     if (leaks > 10) break;
-    o << "    " << s.count << " " << kind_name(s.kind) << " from " << s.site;
+    o << "    " << s.count << " " << kind_name(s.kind) << " from " << (s.site.empty() ? "an unknown site" : s.site);
     if (!s.target.empty()) o << " -> " << targets_text(s);
     o << " (" << format_growth(s.growth_per_s) << ", oldest " << format_duration(s.oldest_age_s) << ")\n";
   }
@@ -130,6 +131,50 @@ void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool 
   }
 }
 
+uint64_t leaking_fds(const ProcView& p) {
+  uint64_t n = 0;
+  for (const Suspect& s : p.suspects) n += s.leaking ? s.count : 0;
+  return n;
+}
+
+bool never_held_an_fd(const ProcView& p) {
+  return p.open_fds == 0 && p.open_at_exit == 0 && p.opened == 0 && p.closed == 0 && p.failed.empty();
+}
+
+// The processes worth a section, in reading order: leaking ones (most
+// leaking fds first), then those that exited holding fds, then the rest by
+// open fds; processes that never held an fd (kernel threads) are left out.
+std::vector<const ProcView*> report_order(const Snapshot& s) {
+  std::vector<const ProcView*> out;
+  for (const ProcView& p : s.processes)
+    if (!never_held_an_fd(p)) out.push_back(&p);
+  auto rank = [](const ProcView* p) {
+    return std::make_tuple(leaking_fds(*p) == 0, p->leaked_at_exit.empty() && p->open_at_exit == 0);
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const ProcView* a, const ProcView* b) {
+    if (rank(a) != rank(b)) return rank(a) < rank(b);
+    if (leaking_fds(*a) != leaking_fds(*b)) return leaking_fds(*a) > leaking_fds(*b);
+    uint64_t fa = a->exited ? a->open_at_exit : a->open_fds, fb = b->exited ? b->open_at_exit : b->open_fds;
+    return fa != fb ? fa > fb : a->pid < b->pid;
+  });
+  return out;
+}
+
+// "3 leaking, 1 exited holding fds, 52 without fds not shown" (the second
+// line of the report, when there is anything to say).
+std::string summary_text(const Snapshot& s, size_t shown) {
+  size_t leaking = 0, exited_holding = 0;
+  for (const ProcView& p : s.processes) {
+    leaking += leaking_fds(p) > 0;
+    exited_holding += p.exited && p.open_at_exit > 0;
+  }
+  std::string t = std::to_string(leaking) + " leaking";
+  if (exited_holding) t += ", " + std::to_string(exited_holding) + " exited holding fds";
+  if (size_t hidden = s.processes.size() - shown)
+    t += ", " + std::to_string(hidden) + (hidden == 1 ? " process" : " processes") + " without fds not shown";
+  return t;
+}
+
 }  // namespace
 
 std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
@@ -138,8 +183,11 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
     << ", " << format_duration(s.elapsed_s) << ", " << s.lost_events << " events lost\n";
   if (s.lost_events)
     o << "  warning: events were lost; processes marked (inexact) were re-read from /proc\n";
+  const auto order = report_order(s);
+  if (s.processes.size() > 1) o << "  " << summary_text(s, order.size()) << "\n";
   text_leaks(o, s);
-  for (const ProcView& p : s.processes) {
+  for (const ProcView* pp : order) {
+    const ProcView& p = *pp;
     o << "\n" << p.pid << " " << (p.comm.empty() ? "?" : p.comm);
     if (p.exited) o << "  (exited" << (p.exit_code ? ", status " + std::to_string(*p.exit_code) : "") << ")";
     if (p.inexact) o << "  (inexact" << (p.inexact_reason.empty() ? "" : ": " + p.inexact_reason) << ")";
