@@ -119,10 +119,18 @@ TEST(ReportJson, SchemaFieldsExactly) {
   EXPECT_EQ(sock["target"], "tcp 127.0.0.1:40312->127.0.0.1:8081");
   EXPECT_DOUBLE_EQ(sock["age_s"].get<double>(), 1.5);
   EXPECT_EQ(sock["stack"], nlohmann::json({"dial", "main.callBackend"}));
-  ASSERT_EQ(p["suspects"].size(), 1u);
-  EXPECT_EQ(p["suspects"][0]["site"], "main.callBackend");
-  EXPECT_EQ(p["suspects"][0]["target"], "tcp ->127.0.0.1:8081");
-  EXPECT_EQ(p["suspects"][0]["count"], 1);
+  ASSERT_EQ(p["suspects"].size(), 2u);
+  // the seeded stdin first (held like the socket, and older): open before
+  // attach, no site
+  EXPECT_EQ(p["suspects"][0]["site"], "");
+  EXPECT_EQ(p["suspects"][0]["target"], "/dev/null");
+  EXPECT_EQ(p["suspects"][0]["verdict"], "held");
+  EXPECT_EQ(p["suspects"][0]["before_attach"], 1);
+  EXPECT_FALSE(p["suspects"][0].contains("unattributed"));
+  EXPECT_EQ(p["suspects"][1]["site"], "main.callBackend");
+  EXPECT_EQ(p["suspects"][1]["target"], "tcp ->127.0.0.1:8081");
+  EXPECT_EQ(p["suspects"][1]["count"], 1);
+  EXPECT_FALSE(p["suspects"][1].contains("before_attach"));
   EXPECT_FALSE(p.contains("leaked_at_exit"));
 }
 

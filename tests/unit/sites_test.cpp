@@ -257,15 +257,67 @@ TEST(Suspects, OneSitesDistinctFilesAreOneSuspect) {
   EXPECT_EQ(sus[1].target, "tcp 127.0.0.1:8080");
 }
 
-TEST(Suspects, WithoutASiteFdsGroupByTargetAndSeededOnesAreLeftOut) {
+TEST(Suspects, WithoutASiteFdsGroupByTargetWithThoseOpenBeforeAttach) {
   std::vector<FdView> fds = {fdv(3, Kind::File, "/a", 1), fdv(4, Kind::File, "/b", 1), fdv(5, Kind::File, "/a", 1)};
   fds.push_back(fdv(6, Kind::File, "/a", 1));
   fds.back().seeded = true;
   auto sus = build_suspects(fds, {"", "", "", ""}, SuspectContext{});
   ASSERT_EQ(sus.size(), 2u);
   EXPECT_EQ(sus[0].target, "/a");
-  EXPECT_EQ(sus[0].count, 2u);
+  EXPECT_EQ(sus[0].count, 3u);
+  EXPECT_EQ(sus[0].before_attach, 1u);
+  EXPECT_EQ(sus[0].unattributed, 0u);
   EXPECT_EQ(sus[1].target, "/b");
+}
+
+// Attached mid-leak: the fds opened before attach (and those opened before
+// stacks were on) that go where a call site's leak goes are one suspect
+// with it, labelled; the others are held groups "open before attach".  The
+// counts add up to every fd.
+TEST(Suspects, FdsOpenBeforeAttachJoinTheCallSiteOfTheirTarget) {
+  std::vector<FdView> fds;
+  std::vector<std::string> sites;
+  auto add = [&](int fd, Kind k, std::string t, bool seeded, std::string site) {
+    fds.push_back(fdv(fd, k, std::move(t), seeded ? 60 : 1));
+    fds.back().seeded = seeded;
+    sites.push_back(seeded ? "" : std::move(site));
+  };
+  add(0, Kind::File, "/dev/pts/0", true, "");
+  add(1, Kind::File, "/dev/pts/0", true, "");
+  int fd = 3;
+  for (int i = 0; i < 867; ++i) add(fd++, Kind::Socket, "tcp 127.0.0.1:" + std::to_string(30000 + i) + "->127.0.0.1:8081", true, "");
+  for (int i = 0; i < 5; ++i) add(fd++, Kind::Socket, "tcp 127.0.0.1:" + std::to_string(40000 + i) + "->127.0.0.1:8081", false, "");
+  for (int i = 0; i < 17; ++i)
+    add(fd++, Kind::Socket, "tcp 127.0.0.1:" + std::to_string(50000 + i) + "->127.0.0.1:8081", false, "main (leaker.c:8)");
+  // distinct files: the seeded ones match the site's pattern, not another directory
+  for (int i = 0; i < 3; ++i) add(fd++, Kind::File, "/var/log/app/seg_" + std::to_string(i) + ".log", false, "rotate (app.c:4)");
+  for (int i = 3; i < 7; ++i) add(fd++, Kind::File, "/var/log/app/seg_" + std::to_string(i) + ".log", true, "");
+  add(fd++, Kind::File, "/var/log/other/seg_9.log", true, "");
+  SuspectContext c;
+  c.growth = [](const std::string& site, Kind) { return site == "main (leaker.c:8)" ? 20.0 : 0.0; };
+  auto sus = build_suspects(fds, sites, c);
+  ASSERT_EQ(sus.size(), 4u);
+  EXPECT_EQ(sus[0].site, "main (leaker.c:8)");
+  EXPECT_TRUE(sus[0].leaking);
+  EXPECT_EQ(sus[0].count, 867u + 5 + 17);
+  EXPECT_EQ(sus[0].before_attach, 867u);
+  EXPECT_EQ(sus[0].unattributed, 867u + 5);
+  EXPECT_EQ(sus[0].target, "tcp ->127.0.0.1:8081");
+  EXPECT_EQ(suspect_unattributed_text(sus[0]),
+            "+867 opened before attach, +5 without a call stack to the same endpoint");
+  EXPECT_EQ(sus[1].site, "rotate (app.c:4)");
+  EXPECT_EQ(sus[1].count, 7u);
+  EXPECT_EQ(sus[1].before_attach, 4u);
+  EXPECT_EQ(suspect_unattributed_text(sus[1]), "+4 opened before attach to the same target");
+  // held, all open before attach, no growth seen
+  EXPECT_EQ(sus[2].target, "/dev/pts/0");
+  EXPECT_EQ(sus[2].count, 2u);
+  EXPECT_EQ(suspect_site_text(sus[2]), "open before attach");
+  EXPECT_EQ(sus[3].target, "/var/log/other/seg_9.log");
+  EXPECT_EQ(sus[3].before_attach, 1u);
+  uint64_t total = 0;
+  for (auto& s : sus) total += s.count;
+  EXPECT_EQ(total, fds.size());
 }
 
 TEST(Suspects, LimitFailuresMakeTheGroupHoldingMostFdsLeaking) {

@@ -106,8 +106,10 @@ void Session::seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec) {
   }
   auto snap = read_fd_table(pid, ts, &sockets_);
   if (!snap) return;  // gone meanwhile: its exit event will say so
-  if (drop_cloexec)
+  if (drop_cloexec) {
     std::erase_if(snap.value().fds, [](const SeedFd& f) { return f.cloexec; });
+    snap.value().flags |= kSnapshotInherited;
+  }
   if (resync) resync_ts_[pid] = ts;
   emit(std::move(snap.value()));
   if (!resync) first_sight(pid, ts);

@@ -162,6 +162,7 @@ void Aggregator::apply(const Event& e) {
         en.target = s.target;
         en.cloexec = s.cloexec;
         en.seeded = true;
+        en.inherited = e.flags & kSnapshotInherited;
         en.opened_ns = resync ? e.ts_ns : start_ns_;
         (*p.table)[s.fd] = std::move(en);
       }
@@ -256,7 +257,7 @@ void Aggregator::apply(const Event& e) {
           if (opid != e.pid && !o.exited && o.table == p.table) shared_with_live = true;
       if (!shared_with_live)
         for (auto& [fd, en] : *p.table)
-          if (!en.seeded && !en.inherited) p.leaked_at_exit.emplace_back(fd, en);
+          if (!en.inherited) p.leaked_at_exit.emplace_back(fd, en);
       sample_sites(p, e.ts_ns);
       sample(p, e.ts_ns);
       p.table = std::make_shared<FdTable>();

@@ -51,6 +51,9 @@ constexpr uint32_t kCloseFdReused = 1;
 // (readlink EACCES: an LSM, or a ptrace restriction on the process), so every
 // fd is counted with kind Other and no target, and the process is inexact.
 constexpr uint32_t kSnapshotLinksUnreadable = 1;
+// Snapshot flags: the table was handed down by the parent that started the
+// process (`-- CMD`): its fds are inherited, not leaks of the process.
+constexpr uint32_t kSnapshotInherited = 2;
 
 // Why a process is inexact (ProcView::inexact_reason, report JSON
 // "inexact_reason"); the first cause seen wins.

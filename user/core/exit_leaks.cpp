@@ -61,7 +61,7 @@ std::vector<Suspect> exit_leaks(const ProcView& p) {
   std::vector<FdView> fds;
   std::vector<std::string> sites;
   for (const FdView& f : p.leaked_at_exit)
-    if (f.ordinary.empty()) {
+    if (f.ordinary.empty() && !f.seeded) {
       fds.push_back(f);
       sites.push_back(f.site);
     }

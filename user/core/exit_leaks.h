@@ -24,8 +24,9 @@ inline constexpr std::string_view kOrdinaryPollerWakeup = "poller_wakeup";
 // it, one eventfd or both ends of one pipe; a second of either is a leak.
 std::vector<std::string_view> ordinary_at_exit(const std::vector<FdView>& fds);
 
-// What a leak gate fails on: an exited process's leaked_at_exit fds that are
-// not ordinary, grouped as suspects (site, kind, target), most first.
+// What a leak gate fails on: an exited process's leaked_at_exit fds that it
+// opened while watched and that are not ordinary, grouped as suspects (site,
+// kind, target), most first.  Fds open before attach may be inherited.
 std::vector<Suspect> exit_leaks(const ProcView& p);
 
 }  // namespace fdw

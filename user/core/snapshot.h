@@ -37,12 +37,17 @@ struct TargetSummary {
   uint64_t distinct = 0;
 };
 
-// Still-open fds of one call site and kind (without a site: of one target).
+// Still-open fds of one call site and kind (without a site: of one kind and
+// target).  Fds whose site is unknown (open before attach, or opened without
+// a stack) join the call-site group whose targets they match, counted in
+// `unattributed`; the others form groups with site "".
 struct Suspect {
   Kind kind = Kind::Other;
   std::string site;    // innermost application frame, or "" when unknown
   std::string target;  // the most common grouping target (files: path; sockets: "tcp ->PEER")
-  uint64_t count = 0;
+  uint64_t count = 0;  // every fd of the group, unattributed ones included
+  uint64_t before_attach = 0;  // of count: open before tracing began (seeded)
+  uint64_t unattributed = 0;   // of count: joined a call-site group by target (site unknown)
   double oldest_age_s = 0;
   TargetSummary targets;
   double growth_per_s = 0;  // robust slope of this site's open count over the window

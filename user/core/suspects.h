@@ -1,7 +1,9 @@
 // Suspects: a process's still-open fds (for an exited one, those open at its
-// exit) grouped by creating call site and kind, one group per leak; fds
-// without a site are grouped by kind and target instead.  Each group gets its
-// targets summarized, its growth, a verdict and, when leaking, a hint.  Pure.
+// exit) grouped by creating call site and kind, one group per leak.  Fds
+// without a site (open before attach, or opened without a stack) join the
+// call-site group whose targets they match, else form groups by kind and
+// target.  Each group gets its targets summarized, its growth, a verdict
+// and, when leaking, a hint.  Pure.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +24,10 @@ struct SuspectContext {
   uint64_t open_total = 0;         // fds the process had open (at exit: open_at_exit)
 };
 
-// fds[i] was created at sites[i]; seeded fds are not suspects.  Leaking
-// groups first, then most fds first, then oldest first.
+// fds[i] was created at sites[i] ("" unknown; a seeded fd's site is never
+// known).  Every fd is in exactly one group.  A group all open before attach
+// has no growth (it was not seen growing).  Leaking groups first, then most
+// fds first, then oldest first.
 std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::vector<std::string>& sites,
                                     const SuspectContext& c);
 

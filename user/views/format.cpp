@@ -53,6 +53,20 @@ std::string format_growth(double r) {
   return (r > 0 ? "+" : "") + format_rate(r) + "/s";
 }
 
+std::string suspect_site_text(const Suspect& s) {
+  if (!s.site.empty()) return s.site;
+  return s.before_attach > 0 && s.before_attach == s.count ? "open before attach" : "";
+}
+
+std::string suspect_unattributed_text(const Suspect& s) {
+  if (s.unattributed == 0) return "";
+  const uint64_t before = std::min(s.before_attach, s.unattributed), no_stack = s.unattributed - before;
+  std::string t;
+  if (before) t = "+" + std::to_string(before) + " opened before attach";
+  if (no_stack) t += (t.empty() ? "+" : ", +") + std::to_string(no_stack) + " without a call stack";
+  return t + (s.kind == Kind::Socket ? " to the same endpoint" : " to the same target");
+}
+
 std::string format_rate(const std::optional<double>& v) { return v ? format_rate(*v) : "?"; }
 
 std::string format_growth(const std::optional<double>& r) { return r ? format_growth(*r) : "?/s"; }

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "core/snapshot.h"
+
 namespace fdw {
 
 // snprintf into a std::string (at most 127 characters: one cell or line part).
@@ -31,6 +33,14 @@ std::string format_count(uint64_t v, size_t width);
 
 // Net growth for prose: "+40.0/s", "-1.2/s"; "0/s" below 0.05 in magnitude.
 std::string format_growth(double per_s);
+// A suspect's site for people: its call site; "open before attach" for a
+// group open before tracing began; "" when unknown.
+std::string suspect_site_text(const Suspect& s);
+// The fds that joined a call-site group by target (core/suspects.h):
+// "+867 opened before attach to the same endpoint", or "".  Views show
+// `count - unattributed` beside the site, then this.
+std::string suspect_unattributed_text(const Suspect& s);
+
 // A rate that may be unknown (too short a window): "?" then.
 std::string format_rate(const std::optional<double>& v);
 std::string format_growth(const std::optional<double>& per_s);

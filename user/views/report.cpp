@@ -82,6 +82,18 @@ std::string targets_text(const Suspect& s) {
   return s.targets.pattern + " (" + std::to_string(s.targets.distinct) + " distinct)";
 }
 
+// "17 sockets from main (leaker.c:8) -> tcp ->127.0.0.1:8081 (+867 opened
+// before attach to the same endpoint)", "40 files open before attach -> /x"
+std::string group_text(const Suspect& s) {
+  std::string t = count_of(s.count - s.unattributed, s.kind);
+  std::string site = suspect_site_text(s);
+  if (!s.site.empty()) t += " from " + site;
+  else if (!site.empty()) t += " " + site;
+  if (!s.target.empty()) t += " -> " + targets_text(s);
+  if (std::string u = suspect_unattributed_text(s); !u.empty()) t += " (" + u + ")";
+  return t;
+}
+
 // "hit the limit (EMFILE 121)", "limit in 5.3s", or "".
 std::string limit_text(const ProcView& p) {
   for (const char* e : {"EMFILE", "ENFILE"})
@@ -96,9 +108,7 @@ void text_leaks(std::ostringstream& o, const Snapshot& snap) {
   for (const ProcView& p : snap.processes)
     for (const Suspect& s : p.suspects) {
       if (!s.leaking) continue;
-      o << "LEAK " << (p.comm.empty() ? "?" : p.comm) << ": " << count_of(s.count, s.kind);
-      if (!s.site.empty()) o << " from " << s.site;
-      if (!s.target.empty()) o << " -> " << targets_text(s);
+      o << "LEAK " << (p.comm.empty() ? "?" : p.comm) << ": " << group_text(s);
       o << ", " << format_growth(s.growth_per_s);
       if (std::string lim = limit_text(p); !lim.empty()) o << ", " << lim;
       o << "\n";
@@ -114,8 +124,10 @@ void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool 
     if (leaks++ == 0)
       o << (exited ? "  leaks (open at exit, by call site):\n" : "  leaks (still open, by call site):\n");
     if (leaks > 10) break;
-    o << "    " << s.count << " " << kind_name(s.kind) << " from " << (s.site.empty() ? "an unknown site" : s.site);
+    o << "    " << s.count - s.unattributed << " " << kind_name(s.kind) << " from "
+      << (suspect_site_text(s).empty() ? "an unknown site" : suspect_site_text(s));
     if (!s.target.empty()) o << " -> " << targets_text(s);
+    if (std::string u = suspect_unattributed_text(s); !u.empty()) o << " " << u;
     o << " (" << format_growth(s.growth_per_s) << ", oldest " << format_duration(s.oldest_age_s) << ")\n";
   }
   for (auto& s : sus) {
@@ -125,8 +137,9 @@ void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool 
       o << "    ...\n";
       break;
     }
-    o << "    " << s.count << " " << kind_name(s.kind) << " from " << s.site;
+    o << "    " << s.count - s.unattributed << " " << kind_name(s.kind) << " from " << s.site;
     if (!s.target.empty()) o << " -> " << targets_text(s);
+    if (std::string u = suspect_unattributed_text(s); !u.empty()) o << " " << u;
     o << "\n";
   }
 }
@@ -263,6 +276,8 @@ nlohmann::json suspect_json(const Suspect& su) {
                       {"targets", {{"pattern", su.targets.pattern}, {"examples", ex}, {"counts", counts},
                                    {"distinct", su.targets.distinct}}}};
   if (!su.hint.empty()) j["hint"] = su.hint;
+  if (su.before_attach) j["before_attach"] = su.before_attach;
+  if (su.unattributed) j["unattributed"] = su.unattributed;
   return j;
 }
 

@@ -216,10 +216,14 @@ DetailBody detail_body(const ProcView& p, int width) {
     add(fmt("suspects (%s by call site and target):", what));
     add(fmt("%8s  %-*s  %7s  %s", "COUNT", kKindWidth, "KIND", "OLDEST", "SITE  TARGET"),
         TopStyle::Header);
-    for (const auto& s : p.suspects)
-      add(fmt("%8llu  %-*s  %7s  ", static_cast<unsigned long long>(s.count), kKindWidth,
+    // One leak is one row: fds open before attach (or before stacks were
+    // on) that go to the same target are counted with their call site.
+    for (const auto& s : p.suspects) {
+      std::string site = suspect_site_text(s), more = suspect_unattributed_text(s);
+      add(fmt("%8llu  %-*s  %7s  ", static_cast<unsigned long long>(s.count - s.unattributed), kKindWidth,
               std::string(kind_name(s.kind)).c_str(), format_duration(s.oldest_age_s).c_str()) +
-          (s.site.empty() ? "?" : s.site) + "  " + s.target);
+          (site.empty() ? "?" : site) + "  " + s.target + (more.empty() ? "" : "  " + more));
+    }
   }
   add("");
   add(fmt("%s by kind and target:", what));
