@@ -245,3 +245,87 @@ TEST(ViewsE2E, SystemWideReportLeadsWithTheLeaker) {
     EXPECT_NE(t.substr(s, e - s).find("leaks ("), std::string::npos) << t.substr(s, e - s);
   }
 }
+
+namespace {
+
+// readlink of every fd of pid: the kernel's ground truth.
+std::map<int, std::string> proc_fds(pid_t pid) {
+  std::map<int, std::string> out;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char buf[512];
+      ssize_t n = readlink((dir + "/" + e->d_name).c_str(), buf, sizeof buf);
+      out[std::atoi(e->d_name)] = std::string(buf, n > 0 ? size_t(n) : 0);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+// Attached to a process that has been leaking for a while: every leaked fd
+// is in its suspect, the part open before attach labelled, and the counts
+// add up to open_fds minus what is held.
+TEST(ViewsE2E, AttachMidLeakCountsTheFdsOpenBeforeAttach) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  const std::string before = tmp.path() + "/before", after = tmp.path() + "/after";
+  // 40 leaked before attach, then (after SIGUSR1) 30 more at 20/s
+  std::vector<std::string> cmd = {kFixtures + "/fx_checkpoint", "40*file:/etc/hostname", "checkpoint:" + before,
+                                  "wait"};
+  for (int i = 0; i < 30; ++i) {
+    cmd.push_back("file:/etc/hostname");
+    cmd.push_back("sleep:0.05");
+  }
+  cmd.insert(cmd.end(), {"checkpoint:" + after, "wait"});
+  Subprocess fx(cmd);
+  for (int i = 0; i < 500 && !exists(before); ++i) usleep(20'000);
+  ASSERT_TRUE(exists(before)) << fx.err();
+  Subprocess fw({kFdwatch, "-p", std::to_string(fx.pid()), "--json", "-i", "3600"});
+  Subprocess fwt({kFdwatch, "-p", std::to_string(fx.pid()), "-i", "3600"});
+  ASSERT_TRUE(fw.wait_stderr("attached", 30)) << fw.err();
+  ASSERT_TRUE(fwt.wait_stderr("attached", 30)) << fwt.err();
+  fx.signal(SIGUSR1);
+  for (int i = 0; i < 1000 && !exists(after); ++i) usleep(20'000);
+  ASSERT_TRUE(exists(after)) << fx.err();
+  const auto truth = proc_fds(fx.pid());
+  fw.signal(SIGINT);
+  fwt.signal(SIGINT);
+  ASSERT_EQ(fw.wait(60), 0) << fw.err();
+  json r = json::parse(fw.out());
+  ASSERT_EQ(r["processes"].size(), 1u);
+  const json& p = r["processes"][0];
+  EXPECT_EQ(p["open_fds"], truth.size());
+  size_t hostname = 0;
+  for (auto& [fd, link] : truth) hostname += link == "/etc/hostname";
+  ASSERT_EQ(hostname, 70u);
+  // one leaking suspect with its call site holds all 70, 40 of them open before attach
+  const json& sus = p["suspects"];
+  ASSERT_GE(sus.size(), 1u) << p.dump(1);
+  EXPECT_EQ(sus[0]["verdict"], "leaking") << sus.dump(1);
+  EXPECT_EQ(sus[0]["site"].get<std::string>().rfind("open_one (fx_checkpoint.c:", 0), 0u) << sus.dump(1);
+  EXPECT_EQ(sus[0]["target"], "/etc/hostname");
+  EXPECT_EQ(sus[0]["count"], 70);
+  EXPECT_EQ(sus[0]["before_attach"], 40);
+  EXPECT_EQ(sus[0]["unattributed"], 40);
+  // the rest are held (stdio), and every fd is in exactly one suspect
+  uint64_t held = 0;
+  for (size_t i = 1; i < sus.size(); ++i) {
+    EXPECT_EQ(sus[i]["verdict"], "held") << sus[i].dump();
+    held += sus[i]["count"].get<uint64_t>();
+  }
+  EXPECT_EQ(sus[0]["count"].get<uint64_t>(), p["open_fds"].get<uint64_t>() - held);
+  EXPECT_EQ(held, truth.size() - 70);
+
+  // the text report, watching alongside, says so in its LEAK line
+  ASSERT_EQ(fwt.wait(60), 0) << fwt.err();
+  EXPECT_TRUE(std::regex_search(fwt.out(), std::regex("\nLEAK fx_checkpoint: 30 files from open_one \\(fx_checkpoint\\.c:\\d+\\) "
+                                                      "-> /etc/hostname \\(\\+40 opened before attach to the same "
+                                                      "target\\), \\+\\d+/s\n")))
+      << fwt.out();
+}
