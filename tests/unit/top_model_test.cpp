@@ -793,6 +793,25 @@ TEST(TopDetail, SummarySuspectsGroupsAndFds) {
   EXPECT_EQ(narrow.rows[0].text, want[0].substr(0, 80));
 }
 
+// Attached mid-leak (or stacks turned on by opening the detail): one leak is
+// one row, the fds whose site is unknown counted with it and labelled.
+TEST(TopDetail, OneLeakIsOneRowWithWhatWasOpenBeforeAttach) {
+  ProcView p = facade();
+  Suspect leak = suspect(Kind::Socket, "main (leaker.c:8)", "tcp ->127.0.0.1:8081", 884, 600);
+  leak.before_attach = 867;
+  leak.unattributed = 867;
+  Suspect stdio = suspect(Kind::File, "", "/dev/pts/0", 3, 600);
+  stdio.before_attach = 3;
+  p.suspects = {leak, stdio};
+  TopState st;
+  st.screen = TopScreen::Detail;
+  st.detail_pid = 1234;
+  TopFrame f = top_render(snap_of({p}), st, 120, 40, kUsers);
+  EXPECT_EQ(f.rows[7].text, top_fit("      17  socket        10m00s  main (leaker.c:8)  tcp ->127.0.0.1:8081  "
+                                    "+867 opened before attach to the same endpoint", 120));
+  EXPECT_EQ(f.rows[8].text, top_fit("       3  file          10m00s  open before attach  /dev/pts/0", 120));
+}
+
 TEST(TopDetail, ScrollsThroughManyFdsWithoutDrawingThem) {
   constexpr int kFds = 200000;
   ProcView p = proc(42, "hog", kFds);
