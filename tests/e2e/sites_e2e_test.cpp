@@ -235,8 +235,10 @@ TEST(SitesE2E, DemoReportLeadsWithTheLeakAndShowsTheListenerHeld) {
   Traced r = fdwatch({demo, "--limit", "64", "--rate", "1000", "--linger", "0"}, false);
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream lines(r.out);
-  std::string header, leak, hint;
+  std::string header, summary, leak, hint;
   std::getline(lines, header);
+  std::getline(lines, summary);
+  EXPECT_EQ(summary, "  1 leaking, 2 exited holding fds") << r.out;
   std::getline(lines, leak);
   std::getline(lines, hint);
   EXPECT_TRUE(starts_with(leak, "LEAK facade: ")) << r.out;
