@@ -7,6 +7,8 @@
 #include <optional>
 #include <set>
 
+#include "views/format.h"
+
 namespace fdw {
 namespace {
 
@@ -434,7 +436,9 @@ std::string render_html(const HtmlInput& in) {
     for (const Suspect& s : p.suspects) {
       h += "<tr data-pid=\"" + std::to_string(p.pid) + "\">" + cell(std::to_string(p.pid), "n") +
            cell(html_escape(comm_of(p.pid))) + cell(std::string(kind_name(s.kind))) +
-           cell(s.site.empty() ? "<i>unknown</i>" : html_escape(s.site), "t") + cell(html_escape(s.target), "t") +
+           cell(suspect_site_text(s).empty() ? "<i>unknown</i>" : html_escape(suspect_site_text(s)), "t") +
+           cell(html_escape(s.target) + (s.unattributed ? " <i>" + html_escape(suspect_unattributed_text(s)) + "</i>" : ""),
+                "t") +
            cell(std::to_string(s.count), "n") + cell(duration(s.oldest_age_s), "n") + "</tr>\n";
       ++rows;
     }
