@@ -175,7 +175,8 @@ class Live {
     bool ok = read(ready[0], &c, 1) == 1;
     close(ready[0]);
     if (ok) {
-      if (auto r = session_->add_target(uint32_t(pid_)); !r) {
+      // as `-- CMD` does: the child is a copy of us about to exec
+      if (auto r = session_->add_target(uint32_t(pid_), true); !r) {
         *err = r.error().message;
         ok = false;
       }
