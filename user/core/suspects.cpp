@@ -64,8 +64,8 @@ struct Group {
   }
 };
 
-// An fd without a call site of its own: open before attach, or opened
-// without a stack.  Grouped by kind and target.
+// The fds of one kind and target without a call site of their own: open
+// before attach, or opened without a stack.
 struct Unattributed {
   Kind kind = Kind::Other;
   uint64_t before_attach = 0, no_stack = 0;
