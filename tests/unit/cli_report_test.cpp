@@ -215,7 +215,7 @@ TEST(ReportText, SystemWideLeadsWithTheLeakersAndSkipsProcessesWithoutFds) {
   EXPECT_EQ(heads, (std::vector<std::string>{"4000 facade", "300 cron", "90 postgres", "100 sshd"})) << t;
   EXPECT_EQ(t.substr(0, t.find("LEAK")),
             "fdwatch report: 8 processes, 0.0s, 0 events lost\n"
-            "  1 leaking, 1 exited holding fds, 4 processes without fds not shown\n")
+            "  1 leaking, 1 exited holding fds it opened, 4 processes without fds not shown\n")
       << t;
   EXPECT_EQ(t.find("kworker"), std::string::npos) << t;
 }

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "core/classify.h"
+#include "core/exit_leaks.h"
 
 namespace fdw {
 
@@ -154,15 +155,19 @@ bool never_held_an_fd(const ProcView& p) {
   return p.open_fds == 0 && p.open_at_exit == 0 && p.opened == 0 && p.closed == 0 && p.failed.empty();
 }
 
+// Exited holding fds it opened itself that it did not keep on purpose: what
+// --fail-on-leak fails on (core/exit_leaks.h).
+bool exited_leaking(const ProcView& p) { return p.exited && !exit_leaks(p).empty(); }
+
 // The processes worth a section, in reading order: leaking ones (most
-// leaking fds first), then those that exited holding fds, then the rest by
+// leaking fds first), then those that exited leaking, then the rest by
 // open fds; processes that never held an fd (kernel threads) are left out.
 std::vector<const ProcView*> report_order(const Snapshot& s) {
   std::vector<const ProcView*> out;
   for (const ProcView& p : s.processes)
     if (!never_held_an_fd(p)) out.push_back(&p);
   auto rank = [](const ProcView* p) {
-    return std::make_tuple(leaking_fds(*p) == 0, p->leaked_at_exit.empty() && p->open_at_exit == 0);
+    return std::make_tuple(leaking_fds(*p) == 0, !exited_leaking(*p));
   };
   std::stable_sort(out.begin(), out.end(), [&](const ProcView* a, const ProcView* b) {
     if (rank(a) != rank(b)) return rank(a) < rank(b);
@@ -173,16 +178,16 @@ std::vector<const ProcView*> report_order(const Snapshot& s) {
   return out;
 }
 
-// "3 leaking, 1 exited holding fds, 52 without fds not shown" (the second
-// line of the report, when there is anything to say).
+// "3 leaking, 1 exited holding fds it opened, 52 processes without fds not
+// shown" (the second line of a report of several processes).
 std::string summary_text(const Snapshot& s, size_t shown) {
   size_t leaking = 0, exited_holding = 0;
   for (const ProcView& p : s.processes) {
     leaking += leaking_fds(p) > 0;
-    exited_holding += p.exited && p.open_at_exit > 0;
+    exited_holding += exited_leaking(p);
   }
   std::string t = std::to_string(leaking) + " leaking";
-  if (exited_holding) t += ", " + std::to_string(exited_holding) + " exited holding fds";
+  if (exited_holding) t += ", " + std::to_string(exited_holding) + " exited holding fds it opened";
   if (size_t hidden = s.processes.size() - shown)
     t += ", " + std::to_string(hidden) + (hidden == 1 ? " process" : " processes") + " without fds not shown";
   return t;
