@@ -100,6 +100,18 @@ TEST(Metrics, CardinalityBoundKeepsFastestAndBiggest) {
   EXPECT_EQ(sum, 900 + 3 + 500 + 10 + 2 + 1);
 }
 
+// A process watched too briefly has no rate: no growth sample, not a 0.
+TEST(Metrics, UnknownRateHasNoGrowthSample) {
+  ProcView fresh = proc(8, "fresh", 5);
+  fresh.leak_rate_per_s.reset();
+  Snapshot s;
+  s.processes = {fresh, proc(9, "old", 5, 2.5)};
+  auto v = metric_families(s, MetricsOptions{});
+  const auto& g = fam(v, "fdwatch_process_fd_growth_per_second");
+  ASSERT_EQ(g.metric.size(), 1u);
+  EXPECT_EQ(g.metric[0].gauge.value, 2.5);
+}
+
 TEST(Metrics, ExitedProcessesCountZeroUntilTheAggregatorDropsThem) {
   ProcView gone = proc(7, "gone", 0);
   gone.exited = true;
