@@ -329,3 +329,42 @@ TEST(ViewsE2E, AttachMidLeakCountsTheFdsOpenBeforeAttach) {
                                                       "target\\), \\+\\d+/s\n")))
       << fwt.out();
 }
+
+// The same after the process exits: what it held at exit, open before
+// attach included, is in leaked_at_exit and in its suspect.
+TEST(ViewsE2E, AttachedProcessThatExitsLeakedWhatItHeld) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  const std::string before = tmp.path() + "/before";
+  std::vector<std::string> cmd = {kFixtures + "/fx_checkpoint", "40*file:/etc/hostname", "checkpoint:" + before,
+                                  "wait"};
+  for (int i = 0; i < 10; ++i) {
+    cmd.push_back("file:/etc/hostname");
+    cmd.push_back("sleep:0.05");
+  }
+  Subprocess fx(cmd);
+  for (int i = 0; i < 500 && !exists(before); ++i) usleep(20'000);
+  ASSERT_TRUE(exists(before)) << fx.err();
+  const size_t at_attach = proc_fds(fx.pid()).size();
+  Subprocess fw({kFdwatch, "-p", std::to_string(fx.pid()), "--json", "-i", "3600"});
+  ASSERT_TRUE(fw.wait_stderr("attached", 30)) << fw.err();
+  fx.signal(SIGUSR1);
+  ASSERT_EQ(fx.wait(30), 0) << fx.err();
+  ASSERT_EQ(fw.wait(60), 0) << fw.err();  // ends when its target has exited
+  json r = json::parse(fw.out());
+  ASSERT_EQ(r["processes"].size(), 1u);
+  const json& p = r["processes"][0];
+  EXPECT_EQ(p["exited"], true);
+  EXPECT_EQ(p["open_at_exit"], at_attach + 10);
+  ASSERT_EQ(p["leaked_at_exit"].size(), at_attach + 10);
+  size_t seeded = 0;
+  for (auto& f : p["leaked_at_exit"]) seeded += f["seeded"].get<bool>();
+  EXPECT_EQ(seeded, at_attach);
+  const json& leak = p["suspects"][0];
+  EXPECT_EQ(leak["site"].get<std::string>().rfind("open_one (fx_checkpoint.c:", 0), 0u) << leak.dump();
+  EXPECT_EQ(leak["count"], 50);
+  EXPECT_EQ(leak["before_attach"], 40);
+  uint64_t total = 0;
+  for (auto& s : p["suspects"]) total += s["count"].get<uint64_t>();
+  EXPECT_EQ(total, at_attach + 10);
+}
