@@ -58,8 +58,7 @@ Pair record_and_watch(const std::string& log) {
   EXPECT_TRUE(rec.wait_stderr("attached", 20)) << rec.err();
   EXPECT_TRUE(fw.wait_stderr("attached", 20)) << fw.err();
   fx.signal(SIGUSR1);
-  EXPECT_TRUE(fdw::test::wait_for_file(cp, 20));
-  usleep(300 * 1000);
+  EXPECT_TRUE(fdw::test::wait_for_file(cp, 20));  // both drain the ring when they stop
   rec.signal(SIGINT);
   fw.signal(SIGINT);
   EXPECT_EQ(rec.wait(20), 0) << rec.err();
