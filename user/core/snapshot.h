@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/intern.h"
 
 namespace fdw {
 
@@ -20,7 +21,7 @@ struct FdView {
   double age_s = 0;          // now - open time (seeded fds: since window start)
   bool seeded = false;       // open before tracing began (age is a lower bound)
   bool cloexec = false;
-  std::vector<std::string> stack;  // innermost first; empty when unknown
+  Frames stack;              // innermost first; empty when unknown
 };
 
 // The targets of one suspect's fds, summarized: a glob-like pattern of the

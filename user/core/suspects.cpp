@@ -71,7 +71,7 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
     auto [it, fresh] = g.index.emplace(gt, g.targets.size());
     if (fresh) g.targets.emplace_back(gt, 0);
     ++g.targets[it->second].second;
-    if (!g.stack && !f.stack.empty()) g.stack = &f.stack;
+    if (!g.stack && !f.stack.empty()) g.stack = &f.stack.get();
   }
   std::vector<Suspect> out;
   for (auto& [key, g] : groups) {
