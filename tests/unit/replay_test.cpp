@@ -233,6 +233,33 @@ TEST(Flight, BundleIsSelfContained) {
   EXPECT_EQ(s.processes[0].comm, "app");
 }
 
+// The window holds each stack once; a bundle gives every event back its own.
+TEST(Flight, BundleEventsKeepTheirCallStacks) {
+  FlightOptions o;
+  FlightRecorder fr(o);
+  Aggregator live;
+  std::vector<Event> evs = {ev(EvType::Snapshot, 0.0)};
+  for (int i = 0; i < 6; ++i) {
+    Event e = ev(EvType::Open, 0.1 * (i + 1), 3 + i);
+    e.stack = {"open", i % 3 == 2 ? "rotate (a.c:9)" : "leak (a.c:4)", "main (a.c:20)"};
+    e.site = e.stack[1];
+    if (i == 4) e.site.clear();  // the same frames without a site: another stack
+    evs.push_back(e);
+  }
+  evs.push_back(ev(EvType::Close, 0.9, 3));
+  for (auto& e : evs) {
+    fr.on_event(e, live);
+    live.apply(e);
+  }
+  auto b = fr.bundle_events(42);
+  ASSERT_EQ(b.size(), evs.size());
+  for (size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i].stack, evs[i].stack) << i;
+    EXPECT_EQ(b[i].site, evs[i].site) << i;
+    EXPECT_EQ(b[i].fd, evs[i].fd) << i;
+  }
+}
+
 TEST(Flight, TriggersOncePerMinutePerKind) {
   char dir[] = "/tmp/fdwatch-flight-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
