@@ -372,6 +372,14 @@ TEST(RecordE2E, ReplayedStacksAndSuspectsEqualTheLiveWatch) {
   Pair r = watch_and_record(log, kFixtures + "/stk_leak");
   if (const json* p = expect_replay_is_live(r)) expect_stk_leak_sites(*p);
   expect_interned(log);
+  // the HTML page of the replay names the sites too
+  std::string html = tmp.file("stk.html");
+  Subprocess rep({kFdwatch, "report", log, "--html", html});
+  ASSERT_EQ(rep.wait(20), 0) << rep.err();
+  std::string page = fdw::test::slurp(html);
+  EXPECT_NE(page.find(at("open_config", "stk_leak.c", "STK-SITE files")), std::string::npos);
+  EXPECT_NE(page.find(at("connect_backend", "stk_leak.c", "STK-SITE sockets")), std::string::npos);
+  EXPECT_EQ(page.find("<i>unknown</i>"), std::string::npos);
 }
 
 TEST(RecordE2E, CompressedLogReplaysTheSameStacks) {

@@ -93,6 +93,9 @@ struct RecordOptions {
   uint32_t stack_bytes = 8192;
 };
 
+// Whether call stacks are resolved and recorded for these options.
+bool record_stacks(const RecordOptions& o);
+
 void setup_record(CLI::App& app, RecordOptions& o);
 Result<void> validate_record(const RecordOptions& o);
 int run_record(const RecordOptions& o);

@@ -41,6 +41,8 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       "  fdwatch report facade.jsonl.zst");
 }
 
+bool record_stacks(const RecordOptions& o) { return o.stacks.value_or(!o.all); }
+
 Result<void> validate_record(const RecordOptions& o) {
   int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
   if (modes == 0)
@@ -132,7 +134,7 @@ int run_record(const RecordOptions& o) {
   so.pids = o.pids;
   so.all = o.all;
   so.follow_children = o.children || !o.command.empty();
-  so.stacks = o.stacks.value_or(!o.all);
+  so.stacks = record_stacks(o);
   so.stack_bytes = o.stack_bytes;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
