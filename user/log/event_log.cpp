@@ -611,6 +611,7 @@ struct LogWriter::Impl {
   // stacks (their frame ids and site id, packed) already defined in it.
   std::unordered_map<std::string, uint32_t> frame_ids, stack_ids;
   std::string defs;  // table records the event being written needs first
+  uint64_t defs_frames = 0, defs_stacks = 0;  // records in `defs`
 
   ~Impl() { ZSTD_freeCCtx(cctx); }
 
@@ -707,7 +708,7 @@ struct LogWriter::Impl {
       int_field(defs, "id", it->second);
       str_field(defs, "text", text);
       defs += "}\n";
-      ++st.frames;
+      ++defs_frames;
     }
     return it->second;
   }
@@ -737,7 +738,7 @@ struct LogWriter::Impl {
       defs += ']';
       if (!ev.site.empty()) int_field(defs, "site", ids.back());
       defs += "}\n";
-      ++st.stacks;
+      ++defs_stacks;
     }
     return it->second;
   }
@@ -745,8 +746,17 @@ struct LogWriter::Impl {
   // The table records and the line of ev, in `defs` and `line`.
   void encode(const Event& ev) {
     defs.clear();
+    defs_frames = defs_stacks = 0;
     line.clear();
     append_event(line, ev, stack_id(ev));
+  }
+
+  // Hands `defs` on: the table now holds them, whatever becomes of the event.
+  void commit_defs() {
+    in += defs;
+    st.json_bytes += defs.size();
+    st.frames += defs_frames;
+    st.stacks += defs_stacks;
   }
 
   LogStatus publish() {
@@ -853,8 +863,7 @@ LogStatus LogWriter::write(const Event& ev) {
   if (!m.header) return {"write: header not written yet"};
   m.encode(ev);
   if (m.line.size() > kMaxLogLineBytes) {
-    m.in += m.defs;  // the table has them now: a later event may refer to them
-    m.st.json_bytes += m.defs.size();
+    m.commit_defs();  // a later event may refer to them
     return {"write: event too large (" + std::to_string(m.line.size()) + " bytes; readers accept at most " +
             std::to_string(kMaxLogLineBytes) + ")"};
   }
@@ -872,9 +881,9 @@ LogStatus LogWriter::write(const Event& ev) {
       m.encode(ev);  // against the new file's empty table
     }
   }
-  m.in += m.defs;
+  m.commit_defs();
   m.in += m.line;
-  m.st.json_bytes += m.defs.size() + m.line.size();
+  m.st.json_bytes += m.line.size();
   m.last_ts = std::max(m.last_ts, ev.ts_ns);
   ++m.file_events;
   ++m.st.events;
