@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -409,6 +410,30 @@ TEST(RecordE2E, PythonLeakReplaysAsWatchedLive) {
   EXPECT_EQ(leak["targets"]["pattern"], tmp.path() + "/segment_*.log");
   EXPECT_NE(leak["site"], "");
   EXPECT_EQ(leak["verdict"], "leaking");
+}
+
+// Go: the runtime's own fds and threads, and a paced leak of 40 files whose
+// suspect carries a hint.
+TEST(RecordE2E, GoLeakReplaysAsWatchedLive) {
+  FDW_REQUIRE_ROOT();
+  const std::string go = kFixtures + "/fx_gohttp";
+  if (access(go.c_str(), X_OK) != 0) {
+    if (fdw::test::in_ci()) FAIL() << "no " << go << " (golang-go), and CI=true";
+    GTEST_SKIP() << "no " << go << " (install golang-go)";
+  }
+  fdw::test::TempDir tmp;
+  for (int i = 0; i < 40; ++i) std::ofstream(tmp.file("segment_" + std::to_string(i) + ".log")) << i;
+  std::string log = tmp.file("go.jsonl.zst");
+  Pair r = watch_and_record(log, go + " files " + tmp.path() + " 40");
+  const json* p = expect_replay_is_live(r);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ((*p)["comm"], "fx_gohttp");
+  ASSERT_FALSE((*p)["suspects"].empty()) << p->dump();
+  const json& leak = (*p)["suspects"][0];
+  EXPECT_EQ(leak["site"].get<std::string>().rfind("main.openSegment", 0), 0u) << leak.dump();
+  EXPECT_EQ(leak["count"], 40);
+  EXPECT_EQ(leak["verdict"], "leaking");
+  EXPECT_NE(leak.value("hint", "").find("defer f.Close()"), std::string::npos) << leak.dump();
 }
 
 // A flight-recorder bundle written at the first EMFILE, beside a live watch
