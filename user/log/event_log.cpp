@@ -1295,19 +1295,21 @@ bool LogReader::next(Event& ev) {
       m.stacks.clear();
       continue;
     }
-    if (type && type->is_string() && type->get_ref<const std::string&>() == kEndType) {
+    const bool named = type && type->is_string();
+    const std::string_view name = named ? std::string_view(type->get_ref<const std::string&>()) : "";
+    if (name == kEndType) {
       m.read_end(*j, n);
       continue;
     }
-    if (type && type->is_string() && type->get_ref<const std::string&>() == kFrameType) {
+    if (name == kFrameType) {
       m.read_frame(*j, n);
       continue;
     }
-    if (type && type->is_string() && type->get_ref<const std::string&>() == kStackType) {
+    if (name == kStackType) {
       m.read_stack(*j, n);
       continue;
     }
-    if (type && type->is_string() && !evtype_from_name(type->get_ref<const std::string&>())) {
+    if (named && !evtype_from_name(name)) {
       ++m.unknown;  // from a newer fdwatch: skipping is the contract
       continue;
     }
