@@ -284,8 +284,7 @@ void expect_same_story(const json& live, const json& rep) {
 // One run of a real program watched live (--json) and recorded at the same
 // time.  Both attach to a shell that has stopped itself; once both say
 // "attached" it is continued and execs CMD, so the two see the very same
-// kernel events (same timestamps) from the same start, and both stop at its
-// exit.  Replayed, the log must give the live process report field for field
+// syscalls from the same start, and both stop at its exit.  Replayed, the log must give the live process report field for field
 // (expect_same_story says which two kinds of figure may differ, and how).
 Pair watch_and_record(const std::string& log, const std::string& cmd) {
   Pair out;
@@ -305,6 +304,7 @@ Pair watch_and_record(const std::string& log, const std::string& cmd) {
   EXPECT_EQ(fw.wait(30), 0) << fw.err();
   EXPECT_NE(rec.err().find(" 0 events lost"), std::string::npos) << rec.err();
   EXPECT_EQ(rec.err().find("call-stack records lost"), std::string::npos) << rec.err();
+  EXPECT_EQ(fw.err().find("call-stack records lost"), std::string::npos) << fw.err();
   out.live = json::parse(fw.out());
   Subprocess rep({kFdwatch, "report", log, "--json"});
   EXPECT_EQ(rep.wait(20), 0) << rep.err();
