@@ -1,8 +1,10 @@
 // Event-log throughput: writes N synthetic but realistic events (a server
 // opening files and sockets, closing most, a few EMFILEs) as plain JSONL and
 // as zstd, then reads both back.  Prints events/s and bytes per million events.
+// With --stacks the fds carry call stacks (16 frames, from 20 call sites), as
+// `record` writes them: once per file in the stack table.
 //
-//   log_bench [--events N] [--dir DIR]
+//   log_bench [--events N] [--dir DIR] [--stacks]
 #include <unistd.h>
 
 #include <chrono>
@@ -21,7 +23,17 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<Event> synthetic(size_t n) {
+// The stack of call site `k`: libc's wrapper, the site, and the frames of a
+// service's request path under it.
+std::vector<std::string> site_stack(size_t k) {
+  std::vector<std::string> st = {"__open (open64.c:41)", "handler_" + std::to_string(k) + " (server.c:" +
+                                                             std::to_string(100 + k) + ")"};
+  for (int d = 0; st.size() < 16; ++d)
+    st.push_back("layer_" + std::to_string(d) + " (framework/dispatch.c:" + std::to_string(300 + d * 7) + ")");
+  return st;
+}
+
+std::vector<Event> synthetic(size_t n, bool stacks) {
   std::vector<Event> v;
   v.reserve(n);
   uint64_t ts = 5'000'000'000;
@@ -68,6 +80,10 @@ std::vector<Event> synthetic(size_t n) {
         e.sys = FDW_SYS_CLOSE;
         e.fd = fd;
     }
+    if (stacks && e.type == EvType::Open && !e.err) {
+      e.stack = site_stack(i % 20);
+      e.site = e.stack[1];
+    }
     v.push_back(std::move(e));
   }
   return v;
@@ -93,14 +109,16 @@ int die(const std::string& what, const std::string& why) {
 int main(int argc, char** argv) {
   size_t n = 1'000'000;
   std::string dir = std::filesystem::temp_directory_path().string();
+  bool stacks = false;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--events") && i + 1 < argc) n = std::strtoull(argv[++i], nullptr, 10);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
-    else return fprintf(stderr, "usage: log_bench [--events N] [--dir DIR]\n"), 2;
+    else if (!strcmp(argv[i], "--stacks")) stacks = true;
+    else return fprintf(stderr, "usage: log_bench [--events N] [--dir DIR] [--stacks]\n"), 2;
   }
-  auto evs = synthetic(n);
+  auto evs = synthetic(n, stacks);
   double per_million = 1e6 / double(n);
-  printf("log_bench: %zu events\n", n);
+  printf("log_bench: %zu events%s\n", n, stacks ? ", fds with call stacks" : "");
 
   // Encoding alone (no I/O), the floor for the writer.
   std::string buf;
@@ -113,7 +131,8 @@ int main(int argc, char** argv) {
     json += buf.size();
   }
   auto t1 = Clock::now();
-  printf("%-14s %12.0f events/s  %6.1f MB/s JSON   avg line %.1f bytes\n", "encode", n / seconds(t0, t1),
+  printf("%-14s %12.0f events/s  %6.1f MB/s JSON   avg line %.1f bytes (stacks inline)\n", "encode",
+         n / seconds(t0, t1),
          json / seconds(t0, t1) / 1e6, double(json) / double(n));
 
   for (bool zstd : {false, true}) {

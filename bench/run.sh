@@ -7,8 +7,10 @@ usage() {
   cat <<'EOF'
 usage: sudo bench/run.sh [--iters N] [--reps R] [--kinds open,socket] [--untraced-only] [--keep]
 
-For each loop kind, runs fdloop R times in each of four modes, interleaved:
+For each loop kind, runs fdloop R times in each of five modes, interleaved:
   untraced     fdloop alone
+  bpftrace     the peer: bpftrace keeping an fd map of fdloop (openat, socket
+               and accept4 exits add, close entry deletes), attached first
   fdwatch -p   fdwatch -p PID --json attached to fdloop before it starts
                (call stacks on: the default for -p)
   -p nostack   the same with --no-stacks
@@ -19,6 +21,8 @@ and prints median ns/op, the ratio to untraced and fdwatch's lost_events.
   --reps R         runs per mode, 1..20 (default 3)
   --kinds LIST     comma-separated loop kinds: open, socket (default both)
   --untraced-only  measure fdloop alone (no fdwatch, no root needed)
+  --no-bpftrace    leave out the bpftrace mode (it is left out, with a note,
+                   when bpftrace is not installed)
   --keep           keep the raw outputs and print where they are
 Environment: FDWATCH (default build/fdwatch), FDLOOP (default build/bench/fdloop),
 FDWATCH_ATTACH_TIMEOUT seconds to wait for fdwatch's "attached" line (default 5).
@@ -35,7 +39,7 @@ ATTACH_TIMEOUT=${FDWATCH_ATTACH_TIMEOUT:-5}
 # Safety cap for the system-wide run; it is normally ended by SIGINT.
 SYS_DURATION=600
 
-iters=200000 reps=3 kinds=open,socket untraced_only=0 keep=0
+iters=200000 reps=3 kinds=open,socket untraced_only=0 keep=0 peer=1
 while (($#)); do
   case $1 in
     --iters) [[ ${2:-} =~ ^[1-9][0-9]{0,8}$ ]] || bad_usage "--iters ${2:-}: want an integer in 1..999999999"
@@ -46,6 +50,7 @@ while (($#)); do
              kinds=$2; shift 2 ;;
     --untraced-only) untraced_only=1; shift ;;
     --keep) keep=1; shift ;;
+    --no-bpftrace) peer=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -172,6 +177,22 @@ finish_fdwatch() {
   return 0
 }
 
+# Starts bpftrace's fd map of fdloop ($1 = its pid) and waits until it is
+# attached; sets fw_pid (the peer is stopped like fdwatch -a).
+start_bpftrace() {
+  rm -f "$work/bt.out"
+  cat >"$work/fdmap.bt" <<BT
+BEGIN { printf("attached\n"); }
+tracepoint:syscalls:sys_exit_openat /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
+tracepoint:syscalls:sys_exit_socket /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
+tracepoint:syscalls:sys_exit_accept4 /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
+tracepoint:syscalls:sys_enter_close /pid == $1/ { delete(@fds[args->fd]); }
+BT
+  env --default-signal=INT bpftrace "$work/fdmap.bt" >"$work/bt.out" 2>&1 &
+  fw_pid=$!
+  wait_for "$fw_pid" "$work/bt.out" 'attached' 60 || die "bpftrace did not attach: $(head -c 2000 "$work/bt.out")"
+}
+
 # Each run_* measures one fdloop run of kind $1 into res_ns (and res_lost).
 run_untraced() {
   start_loop "$1"
@@ -193,6 +214,16 @@ run_pidns() {
   finish_fdwatch "-p --no-stacks"
 }
 
+run_bpftrace() {
+  start_loop "$1"
+  start_bpftrace "$loop_pid"
+  finish_loop
+  kill -INT "$fw_pid"
+  wait_exit "$fw_pid" 30 || die "bpftrace ignores SIGINT"
+  wait "$fw_pid" || true
+  fw_pid=''
+}
+
 run_system() {
   start_loop "$1"
   start_fdwatch -a --duration "$SYS_DURATION"
@@ -204,9 +235,20 @@ run_system() {
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {
   if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+if ((peer && !untraced_only)) && ! command -v bpftrace >/dev/null; then
+  echo "bench: bpftrace not found (apt-get install bpftrace); no peer column" >&2
+  peer=0
+fi
+# bpftrace attaches its tracepoints through tracefs (fdwatch needs none); a
+# fresh boot has it unmounted.
+if ((peer)) && [[ ! -d /sys/kernel/tracing/events ]]; then
+  mount -t tracefs tracefs /sys/kernel/tracing || die "cannot mount tracefs for bpftrace"
+fi
 modes=(untraced)
+((untraced_only || !peer)) || modes+=(bpftrace)
 ((untraced_only)) || modes+=(pid pidns system)
-declare -A label=([untraced]="untraced" [pid]="fdwatch -p" [pidns]="-p nostack" [system]="fdwatch -a")
+declare -A label=([untraced]="untraced" [bpftrace]="bpftrace" [pid]="fdwatch -p" [pidns]="-p nostack"
+                  [system]="fdwatch -a")
 
 printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
 printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"
@@ -221,7 +263,7 @@ for kind in "${kind_list[@]}"; do
     for mode in "${modes[@]}"; do
       "run_$mode" "$kind"
       ns[$mode]+="$res_ns "
-      [[ $mode == untraced ]] || lost[$mode]+="$res_lost "
+      [[ $mode == untraced || $mode == bpftrace ]] || lost[$mode]+="$res_lost "
       [[ $mode != pid ]] || stk[$mode]+="$res_stk "
     done
   done
@@ -230,7 +272,7 @@ for kind in "${kind_list[@]}"; do
     med=$(median <<<"${ns[$mode]}")
     ratio=$(awk -v a="$med" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
     detail="${ns[$mode]% }"
-    [[ $mode == untraced ]] || detail+=" / ${lost[$mode]% }"
+    [[ $mode == untraced || $mode == bpftrace ]] || detail+=" / ${lost[$mode]% }"
     [[ $mode != pid ]] || detail+=" / stacks lost ${stk[$mode]% }"
     printf '%-7s %-11s %9s  %-8s %s\n' "$kind" "${label[$mode]}" "$med" "${ratio}x" "$detail"
   done

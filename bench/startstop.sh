@@ -19,6 +19,11 @@ while (($#)); do
 done
 command -v bpftrace >/dev/null || { echo "bench: bpftrace not found (apt-get install bpftrace)" >&2; exit 1; }
 
+# bpftrace attaches its tracepoints through tracefs (fdwatch needs none); a
+# fresh boot has it unmounted.
+[[ -d /sys/kernel/tracing/events ]] || mount -t tracefs tracefs /sys/kernel/tracing ||
+  { echo "bench: cannot mount tracefs for bpftrace" >&2; exit 1; }
+
 work=$(mktemp -d /tmp/fdwatch-startstop.XXXXXX)
 sleep 1000 & target=$!
 trap 'kill $target 2>/dev/null; rm -rf "$work"' EXIT

@@ -1,5 +1,7 @@
 // fdwatch: find file-descriptor leaks.  Parses the command line and hands off
 // to one subcommand; every failure ends as a one-line message and an exit code.
+#include <malloc.h>
+
 #include <cstdio>
 
 #include "cli/cli.h"
@@ -7,6 +9,10 @@
 
 int main(int argc, char** argv) {
   using namespace fdw;
+  // Snapshots of big fd tables are megabyte-sized and short-lived: a fixed
+  // threshold keeps them mmap'ed, so freeing them gives the memory back
+  // (glibc's adaptive threshold would move them into the heap for good).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   std::vector<std::string> own, command;
   split_command(argc, argv, &own, &command);
 

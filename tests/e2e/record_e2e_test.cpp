@@ -4,9 +4,13 @@
 
 #include <sys/stat.h>
 #include <dirent.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "common/require_root.h"
 #include "common/subprocess.h"
@@ -58,8 +62,7 @@ Pair record_and_watch(const std::string& log) {
   EXPECT_TRUE(rec.wait_stderr("attached", 20)) << rec.err();
   EXPECT_TRUE(fw.wait_stderr("attached", 20)) << fw.err();
   fx.signal(SIGUSR1);
-  EXPECT_TRUE(fdw::test::wait_for_file(cp, 20));
-  usleep(300 * 1000);
+  EXPECT_TRUE(fdw::test::wait_for_file(cp, 20));  // both drain the ring when they stop
   rec.signal(SIGINT);
   fw.signal(SIGINT);
   EXPECT_EQ(rec.wait(20), 0) << rec.err();
@@ -205,6 +208,284 @@ TEST(RecordE2E, FlightRecorderWritesReplayableBundleOnEmfile) {
   const json* q = find_proc(replayed, fx.pid());
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(stable(*q), stable(*p));
+}
+
+// ---- call stacks in the log: the replay tells the live story ----------------
+
+// Line of tests/e2e/fixtures/`file` that carries `// <marker>`.
+int marked_line(const std::string& file, const std::string& marker) {
+  std::istringstream src(fdw::test::slurp(std::string(SOURCE_DIR) + "/tests/e2e/fixtures/" + file));
+  int n = 0;
+  for (std::string l; std::getline(src, l);) {
+    ++n;
+    if (l.find("// " + marker) != std::string::npos) return n;
+  }
+  ADD_FAILURE() << "no marker " << marker << " in " << file;
+  return -1;
+}
+
+std::string at(const std::string& fn, const std::string& file, const std::string& marker) {
+  return fn + " (" + file + ":" + std::to_string(marked_line(file, marker)) + ")";
+}
+
+bool stopped(int pid) {
+  std::string st = fdw::test::slurp("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = st.rfind(')');
+  return paren != std::string::npos && paren + 2 < st.size() && st[paren + 2] == 'T';
+}
+
+// What two fdwatch runs that saw the same events may still disagree on:
+//  - the growth figures, Theil-Sen slopes over samples taken at events and
+//    at each fdwatch's own ticks (live: its poll loop; replay: every second
+//    of event time): compared by sign only;
+//  - ages, by a millisecond: each run's BPF program reads the clock itself,
+//    so the two timestamps of one syscall differ by microseconds, which can
+//    tip an age rounded to 1 ms.
+// tick_free() takes the growth figures out; ages() takes the ages out.
+json tick_free(json p) {
+  p.erase("leak_rate_per_s");
+  p.erase("time_to_limit_s");
+  for (auto& s : p["suspects"]) s.erase("growth_per_s");
+  return p;
+}
+
+std::vector<double> ages(json& p) {
+  std::vector<double> out;
+  for (const char* list : {"fds", "leaked_at_exit"})
+    for (auto& f : p[list]) {
+      out.push_back(f["age_s"].get<double>());
+      f.erase("age_s");
+    }
+  for (auto& s : p["suspects"]) {
+    out.push_back(s["oldest_age_s"].get<double>());
+    s.erase("oldest_age_s");
+  }
+  return out;
+}
+
+void expect_same_growth_sign(const json& live, const json& rep) {
+  ASSERT_EQ(live["suspects"].size(), rep["suspects"].size());
+  for (size_t i = 0; i < live["suspects"].size(); ++i)
+    EXPECT_EQ(live["suspects"][i]["growth_per_s"].get<double>() > 0,
+              rep["suspects"][i]["growth_per_s"].get<double>() > 0) << i;
+}
+
+// Every other field equal; ages within the clock-reading skew.
+void expect_same_story(const json& live, const json& rep) {
+  json l = tick_free(live), r = tick_free(rep);
+  std::vector<double> la = ages(l), ra = ages(r);
+  EXPECT_EQ(r.dump(1), l.dump(1));
+  ASSERT_EQ(la.size(), ra.size());
+  for (size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(ra[i], la[i], 0.0015) << i;
+  expect_same_growth_sign(live, rep);
+}
+
+// One run of a real program watched live (--json) and recorded at the same
+// time.  Both attach to a shell that has stopped itself; once both say
+// "attached" it is continued and execs CMD, so the two see the very same
+// syscalls from the same start, and both stop at its exit.  Replayed, the log must give the live process report field for field
+// (expect_same_story says which two kinds of figure may differ, and how).
+Pair watch_and_record(const std::string& log, const std::string& cmd) {
+  Pair out;
+  Subprocess sh({"/bin/sh", "-c", "kill -STOP $$; exec " + cmd});
+  out.pid = sh.pid();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!stopped(sh.pid()) && std::chrono::steady_clock::now() < deadline) sh.wait_stderr("\x01", 0.02);
+  EXPECT_TRUE(stopped(sh.pid()));
+  std::string pid = std::to_string(sh.pid());
+  Subprocess rec({kFdwatch, "record", "-p", pid, "-o", log});
+  Subprocess fw({kFdwatch, "-p", pid, "--json"});
+  EXPECT_TRUE(rec.wait_stderr("attached", 20)) << rec.err();
+  EXPECT_TRUE(fw.wait_stderr("attached", 20)) << fw.err();
+  sh.signal(SIGCONT);
+  EXPECT_EQ(sh.wait(60), 0) << sh.err();
+  EXPECT_EQ(rec.wait(30), 0) << rec.err();
+  EXPECT_EQ(fw.wait(30), 0) << fw.err();
+  EXPECT_NE(rec.err().find(" 0 events lost"), std::string::npos) << rec.err();
+  EXPECT_EQ(rec.err().find("call-stack records lost"), std::string::npos) << rec.err();
+  EXPECT_EQ(fw.err().find("call-stack records lost"), std::string::npos) << fw.err();
+  out.live = json::parse(fw.out());
+  Subprocess rep({kFdwatch, "report", log, "--json"});
+  EXPECT_EQ(rep.wait(20), 0) << rep.err();
+  EXPECT_EQ(rep.err(), "");
+  out.replayed = json::parse(rep.out());
+  return out;
+}
+
+// The replayed process equals the live one; returns it (null on failure).
+const json* expect_replay_is_live(const Pair& r) {
+  const json* live = find_proc(r.live, r.pid);
+  const json* rep = find_proc(r.replayed, r.pid);
+  EXPECT_NE(live, nullptr) << r.live.dump();
+  EXPECT_NE(rep, nullptr) << r.replayed.dump();
+  if (!live || !rep) return nullptr;
+  expect_same_story(*live, *rep);
+  EXPECT_EQ(r.replayed["lost_events"], 0);
+  EXPECT_EQ(r.live["lost_events"], 0);
+  return rep;
+}
+
+// The log holds each frame text once and refers to stacks by id.
+void expect_interned(const std::string& log) {
+  Subprocess cat({"/bin/sh", "-c", "zstdcat -f -- \"$0\"", log});
+  ASSERT_EQ(cat.wait(20), 0) << cat.err();
+  std::istringstream in(cat.out());
+  std::set<std::string> texts;
+  size_t frames = 0, refs = 0;
+  for (std::string l; std::getline(in, l);) {
+    auto j = json::parse(l);
+    EXPECT_FALSE(j.contains("stack")) << l;  // no inline stacks
+    if (j.value("type", "") == "frame") {
+      ++frames;
+      texts.insert(j["text"].get<std::string>());
+    }
+    refs += j.contains("stack_id");
+  }
+  EXPECT_GT(frames, 0u);
+  EXPECT_EQ(frames, texts.size());
+  EXPECT_GE(refs, 10u);  // 7 files and 3 sockets at least
+}
+
+void expect_stk_leak_sites(const json& p) {
+  EXPECT_EQ(p["comm"], "stk_leak");
+  EXPECT_TRUE(p["exited"].get<bool>());
+  ASSERT_EQ(p["suspects"].size(), 2u) << p.dump();
+  const json& files = p["suspects"][0];
+  const json& socks = p["suspects"][1];
+  EXPECT_EQ(files["site"], at("open_config", "stk_leak.c", "STK-SITE files"));
+  EXPECT_EQ(files["count"], 7);
+  EXPECT_EQ(files["target"], "/etc/hostname");
+  EXPECT_EQ(files["verdict"], "leaking");
+  EXPECT_EQ(socks["site"], at("connect_backend", "stk_leak.c", "STK-SITE sockets"));
+  EXPECT_EQ(socks["count"], 3);
+  ASSERT_EQ(p["leaked_at_exit"].size(), 10u);
+  for (auto& f : p["leaked_at_exit"]) {
+    const std::string main_line = at("main", "stk_leak.c", f["kind"] == "file" ? "STK-MAIN files" : "STK-MAIN sockets");
+    EXPECT_NE(std::find(f["stack"].begin(), f["stack"].end(), main_line), f["stack"].end()) << f.dump();
+  }
+}
+
+TEST(RecordE2E, ReplayedStacksAndSuspectsEqualTheLiveWatch) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  std::string log = tmp.file("stk.jsonl");
+  Pair r = watch_and_record(log, kFixtures + "/stk_leak");
+  if (const json* p = expect_replay_is_live(r)) expect_stk_leak_sites(*p);
+  expect_interned(log);
+  // the HTML page of the replay names the sites too
+  std::string html = tmp.file("stk.html");
+  Subprocess rep({kFdwatch, "report", log, "--html", html});
+  ASSERT_EQ(rep.wait(20), 0) << rep.err();
+  std::string page = fdw::test::slurp(html);
+  EXPECT_NE(page.find(at("open_config", "stk_leak.c", "STK-SITE files")), std::string::npos);
+  EXPECT_NE(page.find(at("connect_backend", "stk_leak.c", "STK-SITE sockets")), std::string::npos);
+  EXPECT_EQ(page.find("<i>unknown</i>"), std::string::npos);
+}
+
+TEST(RecordE2E, CompressedLogReplaysTheSameStacks) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  std::string log = tmp.file("stk.jsonl.zst");
+  Pair r = watch_and_record(log, kFixtures + "/stk_leak");
+  if (const json* p = expect_replay_is_live(r)) expect_stk_leak_sites(*p);
+  EXPECT_EQ(fdw::test::slurp(log).substr(0, 4), std::string("\x28\xb5\x2f\xfd", 4));
+  expect_interned(log);
+}
+
+// The interpreter's own start-up (imports opened and closed) and a paced
+// leak of 20 files from one Python function.
+TEST(RecordE2E, PythonLeakReplaysAsWatchedLive) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  std::string log = tmp.file("py.jsonl.zst");
+  Pair r = watch_and_record(log, "/usr/bin/python3 " + std::string(SOURCE_DIR) +
+                                     "/tests/e2e/fixtures/py/fx_pyleak.py leak " + tmp.path() + " 20");
+  const json* p = expect_replay_is_live(r);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ((*p)["comm"], "python3");
+  ASSERT_FALSE((*p)["suspects"].empty()) << p->dump();
+  const json& leak = (*p)["suspects"][0];
+  EXPECT_EQ(leak["count"], 20);
+  EXPECT_EQ(leak["targets"]["pattern"], tmp.path() + "/segment_*.log");
+  EXPECT_NE(leak["site"], "");
+  EXPECT_EQ(leak["verdict"], "leaking");
+}
+
+// Go: the runtime's own fds and threads, and a paced leak of 40 files whose
+// suspect carries a hint.
+TEST(RecordE2E, GoLeakReplaysAsWatchedLive) {
+  FDW_REQUIRE_ROOT();
+  const std::string go = kFixtures + "/fx_gohttp";
+  if (access(go.c_str(), X_OK) != 0) {
+    if (fdw::test::in_ci()) FAIL() << "no " << go << " (golang-go), and CI=true";
+    GTEST_SKIP() << "no " << go << " (install golang-go)";
+  }
+  fdw::test::TempDir tmp;
+  for (int i = 0; i < 40; ++i) std::ofstream(tmp.file("segment_" + std::to_string(i) + ".log")) << i;
+  std::string log = tmp.file("go.jsonl.zst");
+  Pair r = watch_and_record(log, go + " files " + tmp.path() + " 40");
+  const json* p = expect_replay_is_live(r);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ((*p)["comm"], "fx_gohttp");
+  ASSERT_FALSE((*p)["suspects"].empty()) << p->dump();
+  const json& leak = (*p)["suspects"][0];
+  EXPECT_EQ(leak["site"].get<std::string>().rfind("main.openSegment", 0), 0u) << leak.dump();
+  EXPECT_EQ(leak["count"], 40);
+  EXPECT_EQ(leak["verdict"], "leaking");
+  EXPECT_NE(leak.value("hint", "").find("defer f.Close()"), std::string::npos) << leak.dump();
+}
+
+// A flight-recorder bundle written at the first EMFILE, beside a live watch
+// of the same run.  The fixture makes no fd call after that EMFILE, so the
+// bundle holds every fd event of the run: its replay must show the live fd
+// table and suspects.  Besides the growth figures (see tick_free), the ages
+// differ: the bundle reports the moment of its trigger, the watch the moment
+// it stopped.
+TEST(RecordE2E, FlightBundleHasTheLiveStacksAndSuspects) {
+  FDW_REQUIRE_ROOT();
+  fdw::test::TempDir tmp;
+  const std::string& dir = tmp.path();
+  Subprocess fx({kFixtures + "/fx_emfile", "--wait", "--fails", "1", "--hold", "30", "32"});
+  ASSERT_TRUE(fx.wait_stderr("waiting for SIGUSR1", 20));
+  std::string pid = std::to_string(fx.pid());
+  Subprocess rec({kFdwatch, "record", "-p", pid, "--ring", "10m", "-o", dir});
+  Subprocess fw({kFdwatch, "-p", pid, "--json"});
+  ASSERT_TRUE(rec.wait_stderr("attached", 20)) << rec.err();
+  ASSERT_TRUE(fw.wait_stderr("attached", 20)) << fw.err();
+  fx.signal(SIGUSR1);
+  ASSERT_TRUE(rec.wait_stderr("fdwatch: postmortem bundle ", 20)) << rec.err();
+  ASSERT_TRUE(fx.wait_stdout("\n", 20));  // its counts: every fd call is made
+  fw.signal(SIGINT);
+  rec.signal(SIGINT);
+  ASSERT_EQ(fw.wait(20), 0) << fw.err();
+  ASSERT_EQ(rec.wait(20), 0) << rec.err();
+  size_t at_b = rec.err().find("postmortem bundle ");
+  std::string bundle = rec.err().substr(at_b + 18, rec.err().find('\n', at_b) - at_b - 18);
+  Subprocess rep({kFdwatch, "report", bundle + "/events.jsonl", "--json"});
+  ASSERT_EQ(rep.wait(20), 0) << rep.err();
+  json replayed = json::parse(rep.out());
+  json written = json::parse(fdw::test::slurp(bundle + "/report.json"));
+  json live = json::parse(fw.out());
+  const json* q = find_proc(replayed, fx.pid());
+  const json* w = find_proc(written, fx.pid());
+  const json* l = find_proc(live, fx.pid());
+  ASSERT_TRUE(q && w && l) << rep.out() << written.dump() << fw.out();
+  // the bundle's log replays to the report the recorder wrote from memory
+  EXPECT_EQ(q->dump(1), w->dump(1));
+  json lt = tick_free(*l), qt = tick_free(*q);
+  (void)ages(lt), (void)ages(qt);  // the watch is older: it reports when it stopped
+  EXPECT_EQ(qt.dump(1), lt.dump(1));
+  expect_same_growth_sign(*l, *q);
+  auto counts = json::parse(fx.out().substr(0, fx.out().find('\n')));
+  ASSERT_EQ((*q)["suspects"].size(), 1u) << q->dump();
+  const json& s = (*q)["suspects"][0];
+  EXPECT_EQ(s["count"], counts["opened"]);
+  EXPECT_EQ(s["target"], "/dev/null");
+  EXPECT_EQ(s["verdict"], "leaking");
+  EXPECT_EQ(s["site"].get<std::string>().rfind("main (fx_emfile.c:", 0), 0u) << s.dump();
+  int with_stack = 0;
+  for (auto& f : (*q)["fds"]) with_stack += !f["stack"].empty();
+  EXPECT_EQ(with_stack, counts["opened"].get<int>());
 }
 
 }  // namespace

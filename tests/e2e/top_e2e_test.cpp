@@ -56,9 +56,9 @@ TEST(TopE2E, LeakerRisesToTopDetailShowsFdsAndQExits) {
         [](const std::string& s) { return first_row(s).find("fx_checkpoint") != std::string::npos; }, 1);
   }
   EXPECT_TRUE(top) << tm.capture();
-  // narrow to the leaker and open its detail
+  // narrow to the leaker (by pid: other fx_checkpoints may run) and open its detail
   ASSERT_TRUE(tm.send_keys({"/"}));
-  ASSERT_TRUE(tm.send_text("fx_checkpoint"));
+  ASSERT_TRUE(tm.send_text(std::to_string(leaker.pid())));
   ASSERT_TRUE(tm.send_keys({"Enter"}));
   ASSERT_TRUE(tm.wait_until(
       [&](const std::string& s) { return first_row(s).find(std::to_string(leaker.pid())) != std::string::npos; },

@@ -10,6 +10,7 @@
 
 #include "common/live.h"
 #include "common/require_root.h"
+#include "common/tracefs.h"
 #include "core/classify.h"
 
 namespace fdw::test {
@@ -30,6 +31,7 @@ class Bpftrace {
 
   // Starts it and waits until its probes are attached (BEGIN runs after that).
   bool start(pid_t target, std::string* err) {
+    if (!ensure_tracefs(err)) return false;
     std::string probes;
     for (const char* s : kSyscalls)
       probes += std::string(probes.empty() ? "" : ",\n") + "tracepoint:syscalls:sys_exit_" + s;

@@ -76,9 +76,23 @@ TEST(Lifecycle, IoUringOperations) {
   auto live = Live::start({fixture("life_uring"), dir.path()}, Live::Options{}, &err);
   ASSERT_TRUE(live) << err;
   CheckpointVerifier v(dir.path());
-  live->set_hook([&](const Event& e) { v.on_event(e, live->agg()); });
+  // io_uring closes reach the aggregator with their submission time (which
+  // tells a reused fd number from the closed one): after the process's first
+  // record, no later than the completion.
+  int uring_closes = 0;
+  uint64_t first_ts = 0;
+  live->set_hook([&](const Event& e) {
+    if (e.pid == uint32_t(live->pid()) && !first_ts) first_ts = e.ts_ns;
+    if (e.type == EvType::Close && e.sys == FDW_SYS_IO_URING_CLOSE && e.pid == uint32_t(live->pid())) {
+      ++uring_closes;
+      EXPECT_GT(e.value, int64_t(first_ts)) << "close of fd " << e.fd;
+      EXPECT_LE(e.value, int64_t(e.ts_ns)) << "close of fd " << e.fd;
+    }
+    v.on_event(e, live->agg());
+  });
   ASSERT_TRUE(live->run(60)) << "life_uring did not finish";
   EXPECT_EQ(live->exit_status(), 0);
+  EXPECT_GT(uring_closes, 0);
   expect_no_problems(v);
   EXPECT_EQ(v.written().size(), 5u);
   EXPECT_EQ(v.seen(), v.written());

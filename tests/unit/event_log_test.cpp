@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -44,7 +45,7 @@ auto seed_tuple(const std::vector<SeedFd>& v) {
 auto fields(const Event& e) {
   return std::make_tuple(e.type, e.ts_ns, e.pid, e.tid, e.sys, e.fd, e.fd2, e.err, e.cloexec,
                          e.child, e.shared_files, e.value, e.flags, e.kind, e.kind2, e.target,
-                         e.target2, e.comm, seed_tuple(e.fds), e.stack, e.cgroup, e.ns_pid);
+                         e.target2, e.comm, seed_tuple(e.fds), e.stack, e.site, e.cgroup, e.ns_pid);
 }
 
 std::string line_of(const Event& e) {
@@ -492,9 +493,20 @@ TEST(LogWriter, PlainRoundTripStatsModeAndNoFdLeak) {
   }
   EXPECT_EQ(open_fd_count(), fds_before);
 
+  // The one event with a stack (the last) refers to the file's stack table.
   std::string expect = header_line();
-  for (auto& e : evs) expect += line_of(e);
+  for (size_t i = 0; i + 1 < evs.size(); ++i) expect += line_of(evs[i]);
+  Event inline_free = evs.back();
+  inline_free.stack.clear();
+  inline_free.site.clear();
+  std::string last = line_of(inline_free);
+  expect += "{\"type\":\"frame\",\"id\":0,\"text\":\"net.(*netFD).connect\"}\n"
+            "{\"type\":\"frame\",\"id\":1,\"text\":\"main.callBackend (main.go:42)\"}\n"
+            "{\"type\":\"stack\",\"id\":0,\"frames\":[0,1],\"site\":1}\n" +
+            last.substr(0, last.size() - 2) + ",\"stack_id\":0}\n";
   EXPECT_EQ(slurp(path), expect);
+  EXPECT_EQ(st.frames, 2u);
+  EXPECT_EQ(st.stacks, 1u);
   EXPECT_EQ(st.events, evs.size());
   EXPECT_EQ(st.bytes, expect.size());
   EXPECT_EQ(st.json_bytes, expect.size());
@@ -510,7 +522,7 @@ TEST(LogWriter, PlainRoundTripStatsModeAndNoFdLeak) {
   EXPECT_EQ(r.header.argv, sample_header().argv);
   ASSERT_EQ(r.events.size(), evs.size());
   for (size_t i = 0; i < evs.size(); ++i) ASSERT_EQ(fields(r.events[i]), fields(evs[i])) << i;
-  EXPECT_EQ(r.lines, evs.size() + 1);
+  EXPECT_EQ(r.lines, evs.size() + 1 + 3);  // the header, two frames and a stack
   EXPECT_EQ(open_fd_count(), fds_before);
 }
 
@@ -1078,8 +1090,209 @@ TEST(LogReader, FuzzCorpusReplays) {
   EXPECT_EQ(hex.events[0].comm, std::string("\xff\x00\xfe", 3));
   EXPECT_EQ(hex.events[0].target, std::string("a\0b\xf0\x9f\x98\x80", 7));
   EXPECT_EQ(hex.events[0].stack, (std::vector<std::string>{"\xc0\x80", "\t"}));
+  auto& table = by_name.at("stack_table.jsonl");
+  EXPECT_TRUE(table.errors.empty());
+  ASSERT_EQ(table.events.size(), 4u);
+  EXPECT_EQ(table.events[1].stack, (std::vector<std::string>{"open_config (stk_leak.c:20)", "main (stk_leak.c:55)"}));
+  EXPECT_EQ(table.events[1].site, "open_config (stk_leak.c:20)");
+  EXPECT_EQ(table.events[2].stack, (std::vector<std::string>{std::string("\xff\x00", 2), "main (stk_leak.c:55)"}));
+  EXPECT_EQ(table.events[2].site, "");
+  EXPECT_TRUE(table.events[3].stack.empty());  // the second file's stack 0
+  EXPECT_EQ(table.events[3].site, "main (stk_leak.c:55)");
+  auto& refs = by_name.at("stack_refs.jsonl");
+  EXPECT_EQ(messages(refs).size(), 8u);
+  ASSERT_EQ(refs.events.size(), 3u);
+  for (auto& e : refs.events) EXPECT_TRUE(e.stack.empty() && e.site.empty());
 }
 
+
+// ---- the stack table ---------------------------------------------------------
+
+Event stacked(uint64_t ts, int fd, std::vector<std::string> stack, std::string site) {
+  Event e = open_event(ts, fd, "/etc/hostname");
+  e.stack = std::move(stack);
+  e.site = std::move(site);
+  return e;
+}
+
+TEST(LogWriter, StackTableDefinesEachFrameAndStackOnce) {
+  TempDir d;
+  std::string path = d.file("stacks.jsonl");
+  const std::string open_cfg = "open_config (stk_leak.c:20)", files = "leak_files (stk_leak.c:40)",
+                    main_fn = "main (stk_leak.c:55)", sock = "connect_backend (stk_leak.c:26)";
+  std::vector<Event> evs = {
+      stacked(1, 3, {open_cfg, files, main_fn}, open_cfg),
+      stacked(2, 4, {open_cfg, files, main_fn}, open_cfg),     // the same stack: no new record
+      stacked(3, 5, {sock, main_fn}, sock),                     // one new frame, one known
+      stacked(4, 6, {open_cfg, files, main_fn}, main_fn),      // same frames, another site
+      stacked(5, 7, {open_cfg, files, main_fn}, ""),           // no site
+      stacked(6, 8, {}, "main.go"),                            // a site without frames
+      open_event(7, 9, "/etc/hosts"),                          // no stack at all
+  };
+  write_log(path, evs, uncompressed());
+  auto ev_line = [](uint64_t ts, int fd, const std::string& tail) {
+    return "{\"type\":\"open\",\"ts\":" + std::to_string(ts) +
+           ",\"pid\":100,\"tid\":101,\"sys\":\"openat\",\"fd\":" + std::to_string(fd) +
+           ",\"kind\":\"file\",\"target\":\"" + tail + "\n";
+  };
+  std::string expect = header_line() +
+      "{\"type\":\"frame\",\"id\":0,\"text\":\"open_config (stk_leak.c:20)\"}\n"
+      "{\"type\":\"frame\",\"id\":1,\"text\":\"leak_files (stk_leak.c:40)\"}\n"
+      "{\"type\":\"frame\",\"id\":2,\"text\":\"main (stk_leak.c:55)\"}\n"
+      "{\"type\":\"stack\",\"id\":0,\"frames\":[0,1,2],\"site\":0}\n" +
+      ev_line(1, 3, "/etc/hostname\",\"stack_id\":0}") + ev_line(2, 4, "/etc/hostname\",\"stack_id\":0}") +
+      "{\"type\":\"frame\",\"id\":3,\"text\":\"connect_backend (stk_leak.c:26)\"}\n"
+      "{\"type\":\"stack\",\"id\":1,\"frames\":[3,2],\"site\":3}\n" +
+      ev_line(3, 5, "/etc/hostname\",\"stack_id\":1}") +
+      "{\"type\":\"stack\",\"id\":2,\"frames\":[0,1,2],\"site\":2}\n" +
+      ev_line(4, 6, "/etc/hostname\",\"stack_id\":2}") +
+      "{\"type\":\"stack\",\"id\":3,\"frames\":[0,1,2]}\n" +
+      ev_line(5, 7, "/etc/hostname\",\"stack_id\":3}") +
+      "{\"type\":\"frame\",\"id\":4,\"text\":\"main.go\"}\n"
+      "{\"type\":\"stack\",\"id\":4,\"frames\":[],\"site\":4}\n" +
+      ev_line(6, 8, "/etc/hostname\",\"stack_id\":4}") + ev_line(7, 9, "/etc/hosts\"}");
+  EXPECT_EQ(slurp(path), expect);
+
+  LogReader rd;
+  ASSERT_TRUE(rd.open(path).ok());
+  std::vector<Event> back;
+  for (Event e; rd.next(e);) back.push_back(e);
+  EXPECT_TRUE(rd.errors().empty()) << rd.errors().front().message;
+  EXPECT_EQ(rd.stacks_defined(), 5u);
+  EXPECT_EQ(rd.skipped_unknown(), 0u);
+  ASSERT_EQ(back.size(), evs.size());
+  for (size_t i = 0; i < evs.size(); ++i) EXPECT_EQ(fields(back[i]), fields(evs[i])) << i;
+}
+
+// Every rotated file carries the table its events need, so each one replays
+// alone with its stacks, and so does their concatenation (cat resets it).
+TEST(LogWriter, EveryRotatedFileCarriesItsStackTable) {
+  TempDir d;
+  std::string path = d.file("rot.jsonl");
+  std::vector<Event> evs;
+  for (int i = 0; i < 400; ++i) {
+    // three stacks over and over, and every 7th event one never seen before
+    std::string site = "open_config (a.c:" + std::to_string(i % 7 ? i % 3 : 100 + i) + ")";
+    evs.push_back(stacked(1000 + i, 3 + i % 50, {site, "main (a.c:9)"}, site));
+  }
+  LogWriter w;
+  ASSERT_TRUE(w.open(path, rotating(8 * 1024, 20)).ok());
+  ASSERT_TRUE(w.write_header(sample_header()).ok());
+  for (auto& e : evs) ASSERT_TRUE(w.write(e).ok());
+  ASSERT_TRUE(w.close().ok());
+  const uint64_t files = w.stats().rotations + 1;
+  ASSERT_GE(files, 3u);
+  std::vector<Event> all;
+  std::string cat;
+  uint64_t stacks = 0, records = 0;  // each file defines the stacks its events use, once
+  for (uint64_t i = files - 1; i + 1 > 0; --i) {
+    std::string name = i ? path + "." + std::to_string(i) : path;
+    SCOPED_TRACE(name);
+    auto r = read_log(name);
+    EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors.front().message);
+    std::set<std::string> sites;
+    for (auto& e : r.events) sites.insert(e.site);
+    stacks += sites.size();
+    std::string text = slurp(name);
+    for (size_t at = 0; (at = text.find("{\"type\":\"stack\"", at)) != std::string::npos; ++at) ++records;
+    all.insert(all.end(), r.events.begin(), r.events.end());
+    cat += text;
+  }
+  EXPECT_EQ(records, stacks);
+  EXPECT_EQ(w.stats().stacks, stacks);  // what the files hold, not what was encoded and dropped
+  EXPECT_EQ(w.stats().frames, stacks + files);  // "main (a.c:9)" once per file
+  ASSERT_EQ(all.size(), evs.size());
+  for (size_t i = 0; i < evs.size(); ++i) ASSERT_EQ(fields(all[i]), fields(evs[i])) << i;
+  spit(d.file("cat.jsonl"), cat);
+  auto r = read_log(d.file("cat.jsonl"));
+  EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors.front().message);
+  ASSERT_EQ(r.events.size(), evs.size());
+  for (size_t i = 0; i < evs.size(); ++i) ASSERT_EQ(fields(r.events[i]), fields(evs[i])) << i;
+}
+
+// A refused (over-long) event still defines its frames: a later event that
+// shares them must find them.
+TEST(LogWriter, RefusedEventKeepsTheTableWhole) {
+  TempDir d;
+  std::string path = d.file("big.jsonl");
+  LogWriter w;
+  ASSERT_TRUE(w.open(path, uncompressed()).ok());
+  ASSERT_TRUE(w.write_header(sample_header()).ok());
+  Event big = stacked(1, 3, {"f (a.c:1)"}, "f (a.c:1)");
+  big.target.assign(kMaxLogLineBytes, 'x');
+  EXPECT_FALSE(w.write(big).ok());
+  Event small = stacked(2, 4, {"f (a.c:1)"}, "f (a.c:1)");
+  ASSERT_TRUE(w.write(small).ok());
+  ASSERT_TRUE(w.close().ok());
+  auto r = read_log(path);
+  EXPECT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors.front().message);
+  ASSERT_EQ(r.events.size(), 1u);
+  EXPECT_EQ(fields(r.events[0]), fields(small));
+}
+
+// Damaged tables: every bad record or reference is one line naming what is
+// wrong; nothing refers to a stack that was not defined, events are kept.
+TEST(LogReader, CorruptStackReferencesAreReportedNeverTrusted) {
+  TempDir d;
+  std::string path = d.file("bad.jsonl");
+  const std::string ev = "{\"type\":\"open\",\"ts\":5,\"pid\":1,\"fd\":3,\"kind\":\"file\"";
+  spit(path, header_line() +                                                       // 1
+                 "{\"type\":\"frame\",\"id\":0,\"text\":\"main (a.c:1)\"}\n"          // 2
+                 "{\"type\":\"stack\",\"id\":0,\"frames\":[0,1],\"site\":0}\n"        // 3
+                 "{\"type\":\"stack\",\"id\":1,\"frames\":[0],\"site\":0}\n" +        // 4
+                 ev + ",\"stack_id\":0}\n" +                                          // 5
+                 ev + ",\"stack_id\":1}\n" +                                          // 6
+                 "{\"type\":\"frame\",\"id\":0,\"text\":\"other\"}\n"                 // 7
+                 "{\"type\":\"stack\",\"id\":\"x\"}\n"                                // 8
+                 "{\"type\":\"frame\",\"id\":1}\n"                                    // 9
+                 "{\"type\":\"stack\",\"id\":2,\"frames\":\"no\"}\n" +                // 10
+                 ev + ",\"stack_id\":-1}\n" +                                         // 11
+                 "{\"type\":\"stack\",\"id\":3,\"frames\":[0],\"site\":9}\n"          // 12
+                 "{\"type\":\"frame\",\"id\":4294967296,\"text\":\"f\"}\n"            // 13
+                 "{\"type\":\"stack\",\"id\":1,\"frames\":[]}\n" +                    // 14
+                 ev + ",\"stack_id\":1}\n" +                                          // 15
+                 header_line() +                                                      // 16
+                 ev + ",\"stack_id\":1}\n");                                          // 17
+  auto r = read_log(path);
+  EXPECT_EQ(messages(r), (std::vector<std::string>{
+      "line 3: stack 0: frame 1 is not defined (no frame record before it); skipped",
+      "line 5: stack_id 0 is not defined (no stack record before it); the event is kept without its call stack",
+      "line 7: frame 0 defined twice; the first definition stays",
+      "line 8: stack record: field \"id\": expected integer, got string; skipped",
+      "line 9: frame 1: missing field \"text\"; skipped",
+      "line 10: stack 2: field \"frames\": expected array, got string; skipped",
+      "line 11: field \"stack_id\": -1 out of range [0, 4294967295]; the event is kept without its call stack",
+      "line 12: stack 3: frame 9 is not defined (no frame record before it); skipped",
+      "line 13: frame record: field \"id\": 4294967296 out of range [0, 4294967295]; skipped",
+      "line 14: stack 1 defined twice; the first definition stays",
+      "line 17: stack_id 1 is not defined (no stack record before it); the event is kept without its call stack",
+  }));
+  ASSERT_EQ(r.events.size(), 5u);
+  const std::vector<std::string> main_only = {"main (a.c:1)"};
+  EXPECT_TRUE(r.events[0].stack.empty());
+  EXPECT_EQ(r.events[1].stack, main_only);
+  EXPECT_EQ(r.events[1].site, "main (a.c:1)");
+  EXPECT_TRUE(r.events[2].stack.empty());
+  EXPECT_EQ(r.events[3].stack, main_only);  // the first definition of stack 1
+  EXPECT_TRUE(r.events[4].stack.empty());   // the new header started a new table
+  EXPECT_EQ(r.events[4].site, "");
+}
+
+// Logs from before the stack table carry stacks inline, or none: both read.
+TEST(LogReader, InlineStacksOfOlderLogsStillRead) {
+  TempDir d;
+  std::string path = d.file("old.jsonl");
+  spit(path, header_line() +
+                 "{\"type\":\"open\",\"ts\":5,\"pid\":1,\"fd\":3,\"kind\":\"file\",\"site\":\"main (a.c:1)\","
+                 "\"stack\":[\"open\",\"main (a.c:1)\"]}\n"
+                 "{\"type\":\"open\",\"ts\":6,\"pid\":1,\"fd\":4,\"kind\":\"file\"}\n");
+  auto r = read_log(path);
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].stack, (std::vector<std::string>{"open", "main (a.c:1)"}));
+  EXPECT_EQ(r.events[0].site, "main (a.c:1)");
+  EXPECT_TRUE(r.events[1].stack.empty());
+}
 
 // ---- the closing record and staged files ------------------------------------
 

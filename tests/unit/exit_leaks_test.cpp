@@ -2,6 +2,8 @@
 // and what is still a leak beside it.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "core/exit_leaks.h"
 
 using namespace fdw;
@@ -47,7 +49,8 @@ TEST(ExitLeaks, GateGroupsTheLeaksBySite) {
   p.exited = true;
   p.leaked_at_exit = {fd(1, Kind::File, "/tmp/out"), fd(3, Kind::File, "/etc/hostname"),
                       fd(4, Kind::File, "/etc/hostname"), fd(5, Kind::Socket, "tcp 127.0.0.1:9 (listen)")};
-  for (auto& f : p.leaked_at_exit) f.site = "open_config (x.c:3)";
+  const Text site(std::make_shared<const std::string>("open_config (x.c:3)"));
+  for (auto& f : p.leaked_at_exit) f.site = site;
   p.leaked_at_exit[0].ordinary = kOrdinaryStdio;
   p.leaked_at_exit[3].ordinary = kOrdinaryListener;
   auto leaks = exit_leaks(p);

@@ -76,6 +76,28 @@ TEST(NumericOptions, Counts) {
   EXPECT_EQ(watch_error({"-p", "1", "--stack-bytes", "16385"}), "--stack-bytes: '16385' must be between 0 and 16384");
   EXPECT_EQ(record_error({"-a", "--keep", "0"}), "--keep: '0' must be between 1 and 1000");
   EXPECT_EQ(record_error({"-a", "--max-size", "10M"}), "--max-size: '10M' is not a number of bytes");
+  EXPECT_EQ(record_error({"-p", "1", "--stack-bytes", "16385"}), "--stack-bytes: '16385' must be between 0 and 16384");
+}
+
+// record resolves call sites as watch does: the same options, the same default.
+TEST(NumericOptions, RecordTakesTheStackOptionsOfWatch) {
+  auto parse = [](std::vector<std::string> args) {
+    CLI::App app;
+    RecordOptions o;
+    setup_record(app, o);
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
+    return o;
+  };
+  RecordOptions d = parse({"-o", "x.jsonl", "-p", "1"});
+  EXPECT_TRUE(record_stacks(d));
+  EXPECT_EQ(d.stack_bytes, 8192u);
+  EXPECT_FALSE(record_stacks(parse({"-o", "x.jsonl", "-a"})));
+  RecordOptions on = parse({"-o", "x.jsonl", "-a", "--stacks", "--stack-bytes", "4096"});
+  EXPECT_TRUE(record_stacks(on));
+  EXPECT_EQ(on.stack_bytes, 4096u);
+  EXPECT_FALSE(record_stacks(parse({"-o", "x.jsonl", "-p", "1", "--no-stacks"})));
+  EXPECT_THROW(parse({"-o", "x.jsonl", "-p", "1", "--stacks", "--no-stacks"}), CLI::ExcludesError);
 }
 
 TEST(NumericOptions, ParsedValuesArriveConverted) {

@@ -80,6 +80,50 @@ TEST(Replay, HandWrittenLogGivesExactReport) {
   EXPECT_EQ(report_json(s)["processes"][0]["pid"], 42);
 }
 
+// The stack table of a log reaches the suspects: five fds from one site, one
+// from another; the same log without the table has the fds but no sites.
+TEST(Replay, StackTableGivesSuspectsTheirSites) {
+  std::string head =
+      R"({"schema":"fdwatch.events.v1","start_mono_ns":1000000000})" "\n"
+      R"({"type":"snapshot","ts":1000000000,"pid":42,"fds":[]})" "\n";
+  std::string table =
+      R"({"type":"frame","id":0,"text":"open"})" "\n"
+      R"x({"type":"frame","id":1,"text":"rotate_log (app.c:12)"})x" "\n"
+      R"x({"type":"frame","id":2,"text":"main (app.c:40)"})x" "\n"
+      R"({"type":"stack","id":0,"frames":[0,1,2],"site":1})" "\n"
+      R"({"type":"stack","id":1,"frames":[0,2],"site":2})" "\n";
+  std::string events;
+  for (int i = 0; i < 6; ++i)
+    events += R"({"type":"open","ts":)" + std::to_string(1100000000 + i * 100000000) + R"(,"pid":42,"fd":)" +
+              std::to_string(3 + i) + R"(,"kind":"file","target":"/var/log/app/seg)" + std::to_string(i) +
+              R"(.log","stack_id":)" + (i == 5 ? "1" : "0") + "}\n";
+  for (bool with_table : {true, false}) {
+    SCOPED_TRACE(with_table);
+    std::string path = write_tmp(head + (with_table ? table : "") + events);
+    auto r = replay_file(path, {});
+    unlink(path.c_str());
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->errors_total, with_table ? 0u : 6u);  // every reference dangles without it
+    ASSERT_EQ(r->snapshot.processes.size(), 1u);
+    const ProcView& p = r->snapshot.processes[0];
+    EXPECT_EQ(p.open_fds, 6u);
+    std::vector<std::pair<std::string, uint64_t>> sites;
+    for (auto& su : p.suspects) sites.emplace_back(su.site, su.count);
+    if (with_table) {
+      EXPECT_EQ(sites, (std::vector<std::pair<std::string, uint64_t>>{{"rotate_log (app.c:12)", 5},
+                                                                      {"main (app.c:40)", 1}}));
+      EXPECT_EQ(p.suspects[0].targets.pattern, "/var/log/app/seg*.log");
+      for (auto& f : p.fds)
+        EXPECT_EQ(f.stack, (f.fd == 8 ? std::vector<std::string>{"open", "main (app.c:40)"}
+                                      : std::vector<std::string>{"open", "rotate_log (app.c:12)", "main (app.c:40)"}))
+            << f.fd;
+    } else {
+      for (auto& su : p.suspects) EXPECT_EQ(su.site, "");
+      for (auto& f : p.fds) EXPECT_TRUE(f.stack.empty());
+    }
+  }
+}
+
 TEST(Replay, PidAndUntilFilter) {
   std::string path = write_tmp(kLog);
   ReplayOptions o;
@@ -231,6 +275,33 @@ TEST(Flight, BundleIsSelfContained) {
   EXPECT_EQ(s.processes[0].failed.at("EMFILE"), 1u);
   EXPECT_EQ(s.processes[0].rlimit_nofile, std::optional<uint64_t>(16));
   EXPECT_EQ(s.processes[0].comm, "app");
+}
+
+// The window holds each stack once; a bundle gives every event back its own.
+TEST(Flight, BundleEventsKeepTheirCallStacks) {
+  FlightOptions o;
+  FlightRecorder fr(o);
+  Aggregator live;
+  std::vector<Event> evs = {ev(EvType::Snapshot, 0.0)};
+  for (int i = 0; i < 6; ++i) {
+    Event e = ev(EvType::Open, 0.1 * (i + 1), 3 + i);
+    e.stack = {"open", i % 3 == 2 ? "rotate (a.c:9)" : "leak (a.c:4)", "main (a.c:20)"};
+    e.site = e.stack[1];
+    if (i == 4) e.site.clear();  // the same frames without a site: another stack
+    evs.push_back(e);
+  }
+  evs.push_back(ev(EvType::Close, 0.9, 3));
+  for (auto& e : evs) {
+    fr.on_event(e, live);
+    live.apply(e);
+  }
+  auto b = fr.bundle_events(42);
+  ASSERT_EQ(b.size(), evs.size());
+  for (size_t i = 0; i < b.size(); ++i) {
+    EXPECT_EQ(b[i].stack, evs[i].stack) << i;
+    EXPECT_EQ(b[i].site, evs[i].site) << i;
+    EXPECT_EQ(b[i].fd, evs[i].fd) << i;
+  }
 }
 
 TEST(Flight, TriggersOncePerMinutePerKind) {

@@ -35,6 +35,10 @@ struct WatchOptions {
 // Whether call stacks are captured for these options.
 bool watch_stacks(const WatchOptions& o);
 
+// --stacks / --no-stacks / --stack-bytes of watch and record: the call stack
+// that created each fd (unset `stacks`: on unless system-wide).
+void add_stack_options(CLI::App& app, std::optional<bool>& stacks, uint32_t& stack_bytes);
+
 void setup_watch(CLI::App& app, WatchOptions& o);
 // Checks combinations CLI11 cannot express; a usage Error (exit 2) if wrong.
 Result<void> validate_watch(const WatchOptions& o);
@@ -83,7 +87,14 @@ struct RecordOptions {
   bool quiet = false;
   std::vector<std::string> argv;    // the command line, for the log header
   std::vector<std::string> command;  // after "--": record it and its children
+  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a.  Sites
+  // are resolved while recording and stored in the log's stack table.
+  std::optional<bool> stacks;
+  uint32_t stack_bytes = 8192;
 };
+
+// Whether call stacks are resolved and recorded for these options.
+bool record_stacks(const RecordOptions& o);
 
 void setup_record(CLI::App& app, RecordOptions& o);
 Result<void> validate_record(const RecordOptions& o);

@@ -45,13 +45,40 @@ bool parse_trigger(const std::string& s, FlightOptions& o) {
 FlightRecorder::FlightRecorder(FlightOptions o) : o_(std::move(o)), old_(AggOptions{0, 0.05}) {}
 
 uint64_t FlightRecorder::window_start_ns() const {
-  return window_.empty() ? last_evicted_ts_ : window_.front().ts_ns;
+  return window_.empty() ? last_evicted_ts_ : window_.front().e.ts_ns;
+}
+
+// A loop that leaks from one place sends the same stack with every event.
+std::shared_ptr<const FlightRecorder::Stack> FlightRecorder::intern(std::vector<std::string>&& frames,
+                                                                    std::string&& site) {
+  if (frames.empty() && site.empty()) return nullptr;
+  std::string key;  // length-prefixed: no two stacks share one, whatever their bytes
+  key += std::to_string(site.size()) + ':' + site;
+  for (const std::string& f : frames) key += std::to_string(f.size()) + ':' + f;
+  if (auto it = stacks_.find(key); it != stacks_.end())
+    if (auto live = it->second.lock()) return live;
+  auto st = std::make_shared<const Stack>(Stack{std::move(frames), std::move(site)});
+  stacks_.insert_or_assign(std::move(key), st);
+  if (stacks_.size() > 2 * stacks_pruned_at_ + 1024) {
+    std::erase_if(stacks_, [](const auto& kv) { return kv.second.expired(); });
+    stacks_pruned_at_ = stacks_.size();
+  }
+  return st;
+}
+
+Event FlightRecorder::restored(const Windowed& w) const {
+  Event e = w.e;
+  if (w.stack) {
+    e.stack = w.stack->frames;
+    e.site = w.stack->site;
+  }
+  return e;
 }
 
 void FlightRecorder::evict(uint64_t newest) {
   uint64_t cut = newest > o_.window_ns ? newest - o_.window_ns : 0;
-  while (!window_.empty() && (window_.front().ts_ns < cut || window_.size() > o_.max_events)) {
-    const Event& e = window_.front();
+  while (!window_.empty() && (window_.front().e.ts_ns < cut || window_.size() > o_.max_events)) {
+    const Event& e = window_.front().e;  // without its stack: only the fd table of old_ is used
     old_.apply(e);
     last_evicted_ts_ = e.ts_ns;
     // exited processes leave the old state once their exit has been seen
@@ -72,7 +99,11 @@ void FlightRecorder::trigger(uint32_t pid, const std::string& kind, uint64_t ts)
 }
 
 void FlightRecorder::on_event(const Event& e, const Aggregator& live) {
-  window_.push_back(e);
+  Windowed w{e, nullptr};
+  w.stack = intern(std::move(w.e.stack), std::move(w.e.site));
+  w.e.stack.clear();
+  w.e.site.clear();
+  window_.push_back(std::move(w));
   if (e.type == EvType::Limit && e.value >= 0) limits_[e.pid] = uint64_t(e.value);
   if (e.type == EvType::Exit) {
     limits_.erase(e.pid);
@@ -124,9 +155,11 @@ std::vector<Event> FlightRecorder::bundle_events(uint32_t pid) const {
       }
     }
   }
-  for (const Event& e : window_)
+  for (const Windowed& w : window_) {
+    const Event& e = w.e;
     if (e.pid == pid || (e.type == EvType::Fork && e.child == pid) || (e.type == EvType::Lost && e.pid == 0))
-      out.push_back(e);
+      out.push_back(restored(w));
+  }
   return out;
 }
 

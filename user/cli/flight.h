@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -57,12 +59,26 @@ class FlightRecorder {
     std::string kind;  // "emfile" | "pct"
     uint64_t ts;
   };
+  // A call stack of the window, held once however many events share it.
+  struct Stack {
+    std::vector<std::string> frames;
+    std::string site;
+  };
+  // An event of the window; its stack and site are in `stack`.
+  struct Windowed {
+    Event e;
+    std::shared_ptr<const Stack> stack;
+  };
+  std::shared_ptr<const Stack> intern(std::vector<std::string>&& frames, std::string&& site);
+  Event restored(const Windowed& w) const;
   void trigger(uint32_t pid, const std::string& kind, uint64_t ts);
   void evict(uint64_t newest);
   Result<std::string> write_bundle(const Pending& p);
 
   FlightOptions o_;
-  std::deque<Event> window_;
+  std::deque<Windowed> window_;
+  std::unordered_map<std::string, std::weak_ptr<const Stack>> stacks_;  // by frames and site
+  size_t stacks_pruned_at_ = 0;  // stacks_.size() after the last sweep of dead entries
   Aggregator old_;  // everything that fell out of the window
   uint64_t old_tick_ = 0;
   uint64_t last_evicted_ts_ = 0;

@@ -31,6 +31,7 @@ void setup_record(CLI::App& app, RecordOptions& o) {
   app.add_option("--ring", o.ring, "Flight recorder: keep this much history in memory (10m, 90s, 1h)");
   app.add_option("--trigger", o.triggers, "Flight recorder trigger: emfile, pct:N (repeatable; default emfile)");
   app.add_flag("-q,--quiet", o.quiet, "No messages on stderr except errors and bundle paths");
+  add_stack_options(app, o.stacks, o.stack_bytes);
   app.footer(
       "Examples:\n"
       "  sudo fdwatch record -p $(pidof facade) -o facade.jsonl.zst -d 3600\n"
@@ -39,6 +40,8 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       "  sudo fdwatch record -a --ring 10m --trigger emfile --trigger pct:90 -o /var/tmp/fdw\n"
       "  fdwatch report facade.jsonl.zst");
 }
+
+bool record_stacks(const RecordOptions& o) { return o.stacks.value_or(!o.all); }
 
 Result<void> validate_record(const RecordOptions& o) {
   int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
@@ -131,6 +134,8 @@ int run_record(const RecordOptions& o) {
   so.pids = o.pids;
   so.all = o.all;
   so.follow_children = o.children || !o.command.empty();
+  so.stacks = record_stacks(o);
+  so.stack_bytes = o.stack_bytes;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
@@ -229,6 +234,8 @@ int run_record(const RecordOptions& o) {
   s.tick();
   write_bundles();
   const uint64_t lost = s.stats().drops;
+  if (std::string note = s.stack_note(); !note.empty() && !o.quiet)
+    fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
   if (ring) {
     if (!o.quiet)
       fprintf(stderr, "fdwatch: flight recorder stopped: %llu bundle%s written; %llu events lost\n",
@@ -244,8 +251,8 @@ int run_record(const RecordOptions& o) {
   std::string notes;
   if (st.rotations) notes += " (" + std::to_string(st.rotations) + " rotations)";
   if (refused) notes += "; " + std::to_string(refused) + " events too large to record";
-  fprintf(stderr, "fdwatch: recorded %llu events, %llu bytes to %s; %llu events lost%s\n",
-          (unsigned long long)st.events, (unsigned long long)st.bytes, o.output.c_str(),
+  fprintf(stderr, "fdwatch: recorded %llu events, %llu call stacks, %llu bytes to %s; %llu events lost%s\n",
+          (unsigned long long)st.events, (unsigned long long)st.stacks, (unsigned long long)st.bytes, o.output.c_str(),
           (unsigned long long)lost, notes.c_str());
   return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
 }

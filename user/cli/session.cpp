@@ -305,6 +305,13 @@ StackStats Session::stack_stats() const {
   return s;
 }
 
+std::string Session::stack_note() const {
+  StackStats st = stack_stats();
+  if (!st.lost && !st.unpaired) return "";
+  return std::to_string(st.lost) + " call-stack records lost (ring buffer full); " + std::to_string(st.unpaired) +
+         " fds have no call site";
+}
+
 void Session::drop_stacks(uint32_t pid, bool exited) {
   if (stacks_.drop(pid, exited)) probe_->forget_stacks(pid);
 }

@@ -73,6 +73,8 @@ class Session {
   uint64_t decode_errors() const { return decode_errors_ + stacks_.decode_errors(); }
   ProbeStats stats() const { return probe_->stats(); }
   StackStats stack_stats() const;
+  // "N call-stack records lost ...; M fds have no call site", or "" when none were.
+  std::string stack_note() const;
   // One line per optional kernel feature this kernel lacks: what is lost.
   std::vector<std::string> kernel_notes() const;
 

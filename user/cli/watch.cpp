@@ -27,14 +27,7 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
   app.add_flag("-q,--quiet", o.quiet, "No status lines on stderr");
   app.add_flag("--fail-on-leak", o.fail_on_leak,
                "Exit 3 if a process exited holding fds it opened itself (not stdio, listeners, pollers)");
-  auto* on = app.add_flag_callback("--stacks", [&o] { o.stacks = true; },
-                                   "Record where each fd was created (default for -p and -- CMD)");
-  auto* off = app.add_flag_callback("--no-stacks", [&o] { o.stacks = false; },
-                                    "Do not record call stacks (default for -a)");
-  on->excludes(off);
-  app.add_option("--stack-bytes", o.stack_bytes,
-                 "User stack bytes copied per call for unwinding (default 8192)")
-      ->check(count_value(0, 16384, "bytes"));
+  add_stack_options(app, o.stacks, o.stack_bytes);
   app.footer(
       "Examples:\n"
       "  sudo fdwatch -p $(pidof facade)          watch a service, Ctrl-C for the report\n"
@@ -56,6 +49,16 @@ Result<void> validate_watch(const WatchOptions& o) {
 }
 
 bool watch_stacks(const WatchOptions& o) { return o.stacks.value_or(!o.all); }
+
+void add_stack_options(CLI::App& app, std::optional<bool>& stacks, uint32_t& stack_bytes) {
+  auto* on = app.add_flag_callback("--stacks", [&stacks] { stacks = true; },
+                                   "Record where each fd was created (default for -p and -- CMD)");
+  auto* off = app.add_flag_callback("--no-stacks", [&stacks] { stacks = false; },
+                                    "Do not record call stacks (default for -a)");
+  on->excludes(off);
+  app.add_option("--stack-bytes", stack_bytes, "User stack bytes copied per call for unwinding (default 8192)")
+      ->check(count_value(0, 16384, "bytes"));
+}
 
 namespace {
 
@@ -165,9 +168,7 @@ int run_watch(const WatchOptions& o) {
   Snapshot snap = agg.snapshot(monotonic_ns());
   if (int q = print_final(o.json ? report_json(snap).dump(2) + "\n" : render_report_text(snap), stops_seen))
     return q;
-  if (StackStats st = s.stack_stats(); st.lost || st.unpaired)
-    fprintf(stderr, "fdwatch: note: %llu call-stack records lost (ring buffer full); %llu fds have "
-            "no call site\n", (unsigned long long)st.lost, (unsigned long long)st.unpaired);
+  if (std::string note = s.stack_note(); !note.empty()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
   if (rc != kExitOk) return rc;
   if (o.fail_on_leak && report_exit_leaks(snap)) rc = kExitLeaks;
   if (child.pid > 0 && rc != kExitLeaks) return command_exit_status(child, g_stop_signal);

@@ -82,6 +82,17 @@ void Aggregator::unshare(Proc& p) {
   if (p.table.use_count() > 1) p.table = std::make_shared<FdTable>(*p.table);
 }
 
+// The entry of an fd the event created, its text and stack interned.
+FdEntry Aggregator::new_entry(const Event& e, Kind kind, const std::string& target) {
+  FdEntry en;
+  en.kind = kind;
+  en.cloexec = e.cloexec;
+  en.target = texts_.get(target);
+  en.site = texts_.get(e.site);
+  en.stack = stacks_.get(e.stack);
+  return en;
+}
+
 void Aggregator::add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts) {
   entry.opened_ns = ts;
   // An fd we thought open: a close we missed, or the seeding race.
@@ -159,7 +170,7 @@ void Aggregator::apply(const Event& e) {
         }
         FdEntry en;
         en.kind = s.kind;
-        en.target = s.target;
+        en.target = texts_.get(s.target);
         en.cloexec = s.cloexec;
         en.seeded = true;
         en.inherited = e.flags & kSnapshotInherited;
@@ -276,10 +287,8 @@ void Aggregator::apply(const Event& e) {
         if (!interrupted(e.err)) ++p.failed[e.err];
         break;
       }
-      std::shared_ptr<const std::vector<std::string>> stack;
-      if (!e.stack.empty()) stack = std::make_shared<const std::vector<std::string>>(e.stack);
-      if (e.fd >= 0) add_fd(p, e.fd, FdEntry{e.kind, e.target, 0, e.cloexec, false, false, stack, e.site}, e.ts_ns);
-      if (e.fd2 >= 0) add_fd(p, e.fd2, FdEntry{e.kind2, e.target2, 0, e.cloexec, false, false, stack, e.site}, e.ts_ns);
+      if (e.fd >= 0) add_fd(p, e.fd, new_entry(e, e.kind, e.target), e.ts_ns);
+      if (e.fd2 >= 0) add_fd(p, e.fd2, new_entry(e, e.kind2, e.target2), e.ts_ns);
       break;
     }
     case EvType::Dup: {
@@ -288,8 +297,7 @@ void Aggregator::apply(const Event& e) {
         break;
       }
       if (e.fd < 0 || e.fd == e.fd2) break;  // dup2(fd, fd) changes nothing
-      FdEntry en{e.kind, e.target, 0, e.cloexec, false, false, nullptr, e.site};
-      if (!e.stack.empty()) en.stack = std::make_shared<const std::vector<std::string>>(e.stack);
+      FdEntry en = new_entry(e, e.kind, e.target);
       // The kernel described the new fd as it is now; without that (older
       // records, failed reads) it is whatever the old fd was.
       if (auto old = p.table->find(e.fd2); old != p.table->end() && e.target.empty()) {
@@ -353,7 +361,7 @@ void Aggregator::apply(const Event& e) {
           it->second.kind = Kind::Socket;
           site_count(p, it->second, +1, e.ts_ns);
         }
-        it->second.target = e.target;
+        it->second.target = texts_.get(e.target);
       }
       break;
     }
@@ -387,6 +395,8 @@ void Aggregator::tick(uint64_t now_ns) {
     }
     ++it;
   }
+  texts_.sweep();  // what only closed fds and dropped processes named
+  stacks_.sweep();
   last_tick_ns_ = now_ns;
 }
 
@@ -400,7 +410,7 @@ FdView fd_view(int fd, const FdEntry& en, uint64_t now_ns) {
   v.age_s = secs(now_ns, en.opened_ns);
   v.seeded = en.seeded;
   v.cloexec = en.cloexec;
-  if (en.stack) v.stack = *en.stack;
+  v.stack = en.stack;
   v.site = en.site;
   return v;
 }

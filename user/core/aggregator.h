@@ -17,6 +17,7 @@
 
 #include "core/container.h"
 #include "core/event.h"
+#include "core/intern.h"
 #include "core/rate.h"
 #include "core/snapshot.h"
 #include "core/suspects.h"
@@ -41,15 +42,18 @@ struct SnapshotOptions {
   std::optional<uint32_t> pid; // only this process
 };
 
+// One open fd.  Text and the stack are shared with the entries that name the
+// same ones (interned by the aggregator): a leak of thousands of fds from one
+// site holds one copy of its site, stack and, usually, target.
 struct FdEntry {
   Kind kind = Kind::Other;
-  std::string target;
-  uint64_t opened_ns = 0;
   bool cloexec = false;
   bool seeded = false;     // open before the window (from /proc)
   bool inherited = false;  // came from the parent at fork
-  std::shared_ptr<const std::vector<std::string>> stack;  // creating call stack
-  std::string site;        // innermost application frame, "" if unknown
+  uint64_t opened_ns = 0;
+  Text target;
+  Text site;               // innermost application frame, "" if unknown
+  Frames stack;            // creating call stack
 };
 
 using FdTable = std::map<int, FdEntry>;
@@ -123,6 +127,7 @@ class Aggregator {
   Proc& proc(uint32_t pid, uint64_t ts);
   static void mark_inexact(Proc& p, std::string_view reason);
   Proc& fresh_proc(uint32_t pid, uint64_t ts);
+  FdEntry new_entry(const Event& e, Kind kind, const std::string& target);
   void add_fd(Proc& p, int fd, FdEntry entry, uint64_t ts);
   void remove_fd(Proc& p, int fd, uint64_t ts);
   FdTable::iterator erase_fd(Proc& p, FdTable::iterator it, uint64_t ts);
@@ -144,6 +149,8 @@ class Aggregator {
   uint64_t last_tick_ns_ = 0, tick_events_ = 0;
   double events_per_s_ = 0;
   std::unordered_map<uint32_t, Proc> procs_;
+  TextPool texts_;    // targets and sites of fd entries
+  StackPool stacks_;  // their call stacks
 };
 
 }  // namespace fdw

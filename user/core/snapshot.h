@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/intern.h"
 
 namespace fdw {
 
@@ -21,8 +22,8 @@ struct FdView {
   double age_s = 0;          // now - open time (seeded fds: since window start)
   bool seeded = false;       // open before tracing began (age is a lower bound)
   bool cloexec = false;
-  std::vector<std::string> stack;  // innermost first; empty when unknown
-  std::string site;                // innermost application frame; "" when unknown
+  Frames stack;              // innermost first; empty when unknown
+  Text site;                 // innermost application frame; "" when unknown
   // Held at exit on purpose (core/exit_leaks.h reasons), "" for a leak;
   // only in ProcView::leaked_at_exit.
   std::string_view ordinary;

@@ -99,14 +99,14 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
       Group& g = groups[{sites[i], int(f.kind)}];
       g.s.kind = f.kind;
       g.s.site = sites[i];
-      g.add(f.age_s, gt, 1, &f.stack);
+      g.add(f.age_s, gt, 1, &f.stack.get());
       continue;
     }
     Unattributed& u = loose[{int(f.kind), gt}];
     u.kind = f.kind;
     ++(f.seeded ? u.before_attach : u.no_stack);
     u.oldest_age_s = std::max(u.oldest_age_s, f.age_s);
-    if (!u.stack && !f.stack.empty()) u.stack = &f.stack;
+    if (!u.stack && !f.stack.empty()) u.stack = &f.stack.get();
   }
   for (auto& [key, g] : groups) {
     std::vector<std::string> names;

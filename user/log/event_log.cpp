@@ -361,7 +361,11 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 // ---- events <-> JSON ----------------------------------------------------------
 
-void append_event_line(std::string& out, const Event& e) {
+namespace {
+
+// The event line; with `stack_id` its call stack is that table entry instead
+// of the inline "site" and "stack".
+void append_event(std::string& out, const Event& e, std::optional<uint32_t> stack_id) {
   out += "{\"type\":\"";
   out += evtype_name(e.type);
   out += '"';
@@ -396,7 +400,7 @@ void append_event_line(std::string& out, const Event& e) {
   if (!e.comm.empty()) str_field(out, "comm", e.comm);
   if (!e.cgroup.empty()) str_field(out, "cgroup", e.cgroup);
   if (e.ns_pid != 0) int_field(out, "ns_pid", e.ns_pid);
-  if (!e.site.empty()) str_field(out, "site", e.site);
+  if (!stack_id && !e.site.empty()) str_field(out, "site", e.site);
   if (!e.fds.empty()) {
     key(out, "fds");
     out += '[';
@@ -414,7 +418,9 @@ void append_event_line(std::string& out, const Event& e) {
     }
     out += ']';
   }
-  if (!e.stack.empty()) {
+  if (stack_id) {
+    int_field(out, "stack_id", *stack_id);
+  } else if (!e.stack.empty()) {
     key(out, "stack");
     out += '[';
     for (size_t i = 0; i < e.stack.size(); ++i) {
@@ -425,6 +431,10 @@ void append_event_line(std::string& out, const Event& e) {
   }
   out += "}\n";
 }
+
+}  // namespace
+
+void append_event_line(std::string& out, const Event& e) { append_event(out, e, std::nullopt); }
 
 json event_to_json(const Event& ev) {
   std::string line;
@@ -597,6 +607,11 @@ struct LogWriter::Impl {
   uint64_t last_ts = 0;         // of the last event written
   LogWriterStats st;
   std::string failed;  // sticky error
+  // The stack table of the current file: ids of the frame texts and of the
+  // stacks (their frame ids and site id, packed) already defined in it.
+  std::unordered_map<std::string, uint32_t> frame_ids, stack_ids;
+  std::string defs;  // table records the event being written needs first
+  uint64_t defs_frames = 0, defs_stacks = 0;  // records in `defs`
 
   ~Impl() { ZSTD_freeCCtx(cctx); }
 
@@ -673,6 +688,8 @@ struct LogWriter::Impl {
       if (auto r = file->publish(); !r) return set_failed(r.error().message);
     file_disk = 0;
     file_events = 0;
+    frame_ids.clear();  // every file is a log of its own
+    stack_ids.clear();
     if (zstd) {
       if (!cctx && !(cctx = ZSTD_createCCtx())) return set_failed("zstd: out of memory");
       ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
@@ -680,6 +697,66 @@ struct LogWriter::Impl {
       ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
     }
     return {};
+  }
+
+  uint32_t frame_id(const std::string& text) {
+    auto [it, fresh] = frame_ids.try_emplace(text, uint32_t(frame_ids.size()));
+    if (fresh) {
+      defs += "{\"type\":\"";
+      defs += kFrameType;
+      defs += '"';
+      int_field(defs, "id", it->second);
+      str_field(defs, "text", text);
+      defs += "}\n";
+      ++defs_frames;
+    }
+    return it->second;
+  }
+
+  // The id of ev's (stack, site) in this file's table, defining it (and its
+  // new frames) in `defs` when it is new; nullopt when ev has neither.
+  std::optional<uint32_t> stack_id(const Event& ev) {
+    if (ev.stack.empty() && ev.site.empty()) return std::nullopt;
+    std::vector<uint32_t> ids;
+    ids.reserve(ev.stack.size() + 1);
+    for (const std::string& f : ev.stack) ids.push_back(frame_id(f));
+    if (!ev.site.empty()) ids.push_back(frame_id(ev.site));
+    std::string packed(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof ids[0]);
+    packed += ev.site.empty() ? '-' : '+';  // whether the last id is the site
+    auto [it, fresh] = stack_ids.try_emplace(std::move(packed), uint32_t(stack_ids.size()));
+    if (fresh) {
+      defs += "{\"type\":\"";
+      defs += kStackType;
+      defs += '"';
+      int_field(defs, "id", it->second);
+      key(defs, "frames");
+      defs += '[';
+      for (size_t i = 0; i < ev.stack.size(); ++i) {
+        if (i) defs += ',';
+        append_int(defs, ids[i]);
+      }
+      defs += ']';
+      if (!ev.site.empty()) int_field(defs, "site", ids.back());
+      defs += "}\n";
+      ++defs_stacks;
+    }
+    return it->second;
+  }
+
+  // The table records and the line of ev, in `defs` and `line`.
+  void encode(const Event& ev) {
+    defs.clear();
+    defs_frames = defs_stacks = 0;
+    line.clear();
+    append_event(line, ev, stack_id(ev));
+  }
+
+  // Hands `defs` on: the table now holds them, whatever becomes of the event.
+  void commit_defs() {
+    in += defs;
+    st.json_bytes += defs.size();
+    st.frames += defs_frames;
+    st.stacks += defs_stacks;
   }
 
   LogStatus publish() {
@@ -784,23 +861,27 @@ LogStatus LogWriter::write(const Event& ev) {
   if (!m.failed.empty()) return {m.failed};
   if (m.fd() < 0) return {"write: log closed"};
   if (!m.header) return {"write: header not written yet"};
-  m.line.clear();
-  append_event_line(m.line, ev);
-  if (m.line.size() > kMaxLogLineBytes)
+  m.encode(ev);
+  if (m.line.size() > kMaxLogLineBytes) {
+    m.commit_defs();  // a later event may refer to them
     return {"write: event too large (" + std::to_string(m.line.size()) + " bytes; readers accept at most " +
             std::to_string(kMaxLogLineBytes) + ")"};
+  }
   // The header-only check guarantees progress when one line exceeds the limit.
   if (m.opts.max_size_bytes > 0 && m.file_events > 0) {
     uint64_t max = m.opts.max_size_bytes;
     // room for the closing record a rotation after this event would write
-    const uint64_t room = m.line.size() + Impl::end_line(std::max(m.last_ts, ev.ts_ns), m.file_events + 1,
+    const uint64_t room = m.defs.size() + m.line.size() + Impl::end_line(std::max(m.last_ts, ev.ts_ns), m.file_events + 1,
                                                          m.st.events + 1, std::nullopt, true).size();
     // No ratio yet: compress what we have once, rather than guess.
     if (m.zstd && m.zfed == 0 && m.projected_size(room) > max)
       if (auto s = m.compress(ZSTD_e_flush); !s) return s;
-    if (m.projected_size(room) > max)
+    if (m.projected_size(room) > max) {
       if (auto s = m.rotate(); !s) return s;
+      m.encode(ev);  // against the new file's empty table
+    }
   }
+  m.commit_defs();
   m.in += m.line;
   m.st.json_bytes += m.line.size();
   m.last_ts = std::max(m.last_ts, ev.ts_ns);
@@ -871,8 +952,94 @@ struct LogReader::Impl {
   uint64_t line_no = 0, events = 0, unknown = 0, errors_total = 0;
   std::vector<LogError> errors;
   std::optional<LogEnd> end;  // the last record, if it was a closing one
+  // The stack table of the current file (kFrameType, kStackType records).
+  struct StackDef {
+    std::vector<std::string> stack;
+    std::string site;
+  };
+  std::unordered_map<uint32_t, std::string> frames;
+  std::unordered_map<uint32_t, StackDef> stacks;
+  uint64_t stacks_defined = 0;
 
   ~Impl() { ZSTD_freeDCtx(dctx); }
+
+  // The "id" of a table record, or nullopt (reported).
+  std::optional<uint32_t> table_id(const json& j, std::string_view what, uint64_t n) {
+    const json* f = find(j, "id");
+    std::string e;
+    uint32_t id = 0;
+    if (!f) e = "missing field \"id\"";
+    else (void)get_int(*f, "id", id, &e);
+    if (e.empty()) return id;
+    error(n, std::string(what) + " record: " + e + "; skipped");
+    return std::nullopt;
+  }
+
+  // The frame an id of stack `sid` refers to, or nullptr (reported).
+  const std::string* frame_ref(const json& v, const std::string& field, uint32_t sid, uint64_t n) {
+    std::string e;
+    uint32_t fid = 0;
+    if (!get_int(v, field, fid, &e)) {
+      error(n, "stack " + std::to_string(sid) + ": " + e + "; skipped");
+      return nullptr;
+    }
+    auto it = frames.find(fid);
+    if (it != frames.end()) return &it->second;
+    error(n, "stack " + std::to_string(sid) + ": frame " + std::to_string(fid) +
+                 " is not defined (no frame record before it); skipped");
+    return nullptr;
+  }
+
+  void read_frame(const json& j, uint64_t n) {
+    auto id = table_id(j, kFrameType, n);
+    if (!id) return;
+    const json* f = find(j, "text");
+    std::string text, e;
+    if (!f) e = "missing field \"text\"";
+    else (void)get_string(*f, "text", text, &e);
+    if (!e.empty()) return error(n, "frame " + std::to_string(*id) + ": " + e + "; skipped");
+    if (!frames.try_emplace(*id, std::move(text)).second)
+      error(n, "frame " + std::to_string(*id) + " defined twice; the first definition stays");
+  }
+
+  void read_stack(const json& j, uint64_t n) {
+    auto id = table_id(j, kStackType, n);
+    if (!id) return;
+    StackDef d;
+    const json* f = find(j, "frames");
+    if (f && !f->is_array())
+      return error(n, "stack " + std::to_string(*id) + ": field \"frames\": expected array, got " + type_of(*f) +
+                          "; skipped");
+    for (size_t i = 0; f && i < f->size(); ++i) {
+      const std::string* t = frame_ref((*f)[i], "frames[" + std::to_string(i) + "]", *id, n);
+      if (!t) return;
+      d.stack.push_back(*t);
+    }
+    if ((f = find(j, "site"))) {
+      const std::string* t = frame_ref(*f, "site", *id, n);
+      if (!t) return;
+      d.site = *t;
+    }
+    if (!stacks.try_emplace(*id, std::move(d)).second)
+      return error(n, "stack " + std::to_string(*id) + " defined twice; the first definition stays");
+    ++stacks_defined;
+  }
+
+  // Fills e's call stack from the table when the event refers to it; a
+  // reference to nothing is reported and the event kept without a stack.
+  void attach_stack(const json& j, Event& e, uint64_t n) {
+    const json* f = find(j, "stack_id");
+    if (!f) return;
+    std::string err;
+    uint32_t id = 0;
+    if (!get_int(*f, "stack_id", id, &err)) return error(n, err + "; the event is kept without its call stack");
+    auto it = stacks.find(id);
+    if (it == stacks.end())
+      return error(n, "stack_id " + std::to_string(id) +
+                          " is not defined (no stack record before it); the event is kept without its call stack");
+    e.stack = it->second.stack;
+    e.site = it->second.site;
+  }
 
   // A closing record's fields; a wrong-typed one is an error (the record
   // still counts as the end: it was written by a clean stop).
@@ -1124,13 +1291,25 @@ bool LogReader::next(Event& ev) {
       std::string herr;
       if (!header_from_json(*j, &herr)) m.error(n, "another log's header: " + herr);
       m.end.reset();
+      m.frames.clear();  // another file: its own stack table
+      m.stacks.clear();
       continue;
     }
-    if (type && type->is_string() && type->get_ref<const std::string&>() == kEndType) {
+    const bool named = type && type->is_string();
+    const std::string_view name = named ? std::string_view(type->get_ref<const std::string&>()) : "";
+    if (name == kEndType) {
       m.read_end(*j, n);
       continue;
     }
-    if (type && type->is_string() && !evtype_from_name(type->get_ref<const std::string&>())) {
+    if (name == kFrameType) {
+      m.read_frame(*j, n);
+      continue;
+    }
+    if (name == kStackType) {
+      m.read_stack(*j, n);
+      continue;
+    }
+    if (named && !evtype_from_name(name)) {
       ++m.unknown;  // from a newer fdwatch: skipping is the contract
       continue;
     }
@@ -1140,6 +1319,7 @@ bool LogReader::next(Event& ev) {
       m.error(n, err);
       continue;
     }
+    m.attach_stack(*j, *e, n);
     ev = std::move(*e);
     ++m.events;
     m.end.reset();
@@ -1157,6 +1337,7 @@ uint64_t LogReader::errors_total() const { return impl_ ? impl_->errors_total : 
 uint64_t LogReader::lines() const { return impl_ ? impl_->line_no : 0; }
 uint64_t LogReader::events() const { return impl_ ? impl_->events : 0; }
 uint64_t LogReader::skipped_unknown() const { return impl_ ? impl_->unknown : 0; }
+uint64_t LogReader::stacks_defined() const { return impl_ ? impl_->stacks_defined : 0; }
 bool LogReader::compressed() const { return impl_ && impl_->zstd; }
 const std::optional<LogEnd>& LogReader::end() const {
   static const std::optional<LogEnd> none;

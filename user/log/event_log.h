@@ -27,6 +27,15 @@ inline constexpr size_t kMaxLogLineBytes = 16u << 20;
 // rotation): {"type":"end","ts":T,"pid":0,"events":N,"events_total":M,
 // "lost":L,"rotated":true}.  It is not an Event; readers report it apart.
 inline constexpr std::string_view kEndType = "end";
+// Types of the call-stack table records, which are not Events either.  A
+// writer defines each frame text and each (stack, site) once per file:
+//   {"type":"frame","id":F,"text":"main (leaker.c:8)"}
+//   {"type":"stack","id":S,"frames":[F0,F1,...],"site":F}   (innermost first; "site" absent: none)
+// before the first event that refers to it with "stack_id":S.  A reader
+// fills Event::stack and Event::site from them; a repeated header (rotated
+// files concatenated) starts a new table.
+inline constexpr std::string_view kFrameType = "frame";
+inline constexpr std::string_view kStackType = "stack";
 
 // First line of every log file (and of every rotated file).
 struct LogHeader {
@@ -68,6 +77,8 @@ struct LogError {
 // Appends the event as one JSON line (with '\n').  This is the format's single
 // definition: event_to_json parses its output.  Fields at their Event defaults
 // are omitted; strings that are not valid UTF-8 are written as {"hex":"..."}.
+// The call stack is written inline ("stack", "site"), as logs before the
+// stack table had it; LogWriter writes "stack_id" instead.
 void append_event_line(std::string& out, const Event& ev);
 void append_header_line(std::string& out, const LogHeader& h);
 
@@ -101,6 +112,8 @@ struct LogWriterStats {
   uint64_t bytes = 0;          // bytes written to disk, all files (compressed size for zstd)
   uint64_t json_bytes = 0;     // uncompressed JSON bytes, all files
   uint64_t rotations = 0;
+  uint64_t frames = 0;         // frame records written, all files
+  uint64_t stacks = 0;         // stack records written, all files
 };
 
 // Buffered (one write(2) per ~64 KiB), optionally zstd-compressed, rotating.
@@ -125,7 +138,8 @@ class LogWriter {
   // Must come first; remembered and repeated at the top of each rotated file.
   LogStatus write_header(const LogHeader& h);
   // An event whose line would exceed kMaxLogLineBytes is refused (the writer
-  // stays usable); any other error is sticky.
+  // stays usable); any other error is sticky.  Its call stack goes into the
+  // file's stack table (kFrameType, kStackType), the event refers to it.
   LogStatus write(const Event& ev);
   // The closing record (kEndType) of a clean stop: the events written and
   // `lost`, the events the session could not see.  Last before close().
@@ -155,7 +169,7 @@ struct LogReaderOptions {
 };
 
 // Streams a log (plain or zstd, detected by magic bytes 28 B5 2F FD whatever the
-// file name) in bounded memory.  Problems are collected in errors() and the
+// file name) in memory bounded by the line cap and the file's stack table.  Problems are collected in errors() and the
 // reader carries on with the next line; only an unusable header (open fails),
 // corrupt zstd data or a read error end the stream early.
 class LogReader {
@@ -180,6 +194,7 @@ class LogReader {
   uint64_t lines() const;            // lines read so far, header included
   uint64_t events() const;           // events returned by next()
   uint64_t skipped_unknown() const;  // well-formed lines of an unknown type
+  uint64_t stacks_defined() const;   // stack records accepted, all files
   // The closing record, when it is the last record read so far (the stream
   // is complete once next() has returned false); nullopt: the log was cut
   // (killed recorder, full disk) or is still being written.

@@ -262,7 +262,7 @@ namespace {
 
 nlohmann::json fd_json(const FdView& f) {
   nlohmann::json j = {{"fd", f.fd}, {"kind", kind_name(f.kind)}, {"target", f.target},
-                      {"age_s", std::round(f.age_s * 1000) / 1000}, {"stack", f.stack},
+                      {"age_s", std::round(f.age_s * 1000) / 1000}, {"stack", f.stack.get()},
                       {"cloexec", f.cloexec}, {"seeded", f.seeded}};
   if (!f.ordinary.empty()) j["ordinary"] = f.ordinary;
   return j;
