@@ -51,25 +51,28 @@ static __always_inline __u32 ns_tid(void)
 	return up.nr;
 }
 
-/* The thread state whose native_thread_id is tid, or 0. */
-static __always_inline __u64 find_tstate(const struct fdw_py_proc *py, __u32 tid)
-{
-	__u64 interp = read_ptr(py->runtime + py->runtime_interp_head);
-	__u64 ts = read_ptr(interp + py->interp_threads_head);
-	__u64 native;
+/* Where the walks are (bpf_loop callbacks: each is verified once, not once
+ * per iteration). */
+struct py_walk {
+	const struct fdw_py_proc *py;
+	struct fdw_pystack *r;
+	__u64 interp, ts, frame, mm;
+	__u32 tid, n;
+};
 
-#pragma clang loop unroll(disable)
-	for (int i = 0; i < PY_THREADS_MAX && interp; i++) {
-		if (!ts) { /* this interpreter's threads are done: the next one's */
-			interp = read_ptr(interp + py->interp_next);
-			ts = read_ptr(interp + py->interp_threads_head);
-			continue;
-		}
-		native = read_ptr(ts + py->tstate_native_tid);
-		if (native == tid)
-			return ts;
-		ts = read_ptr(ts + py->tstate_next);
+/* One thread state: stops at the one whose native_thread_id is w->tid. */
+static long find_tstate_step(__u64 i, struct py_walk *w)
+{
+	const struct fdw_py_proc *py = w->py;
+
+	if (!w->ts) { /* this interpreter's threads are done: the next one's */
+		w->interp = read_ptr(w->interp + py->interp_next);
+		w->ts = read_ptr(w->interp + py->interp_threads_head);
+		return w->interp ? 0 : 1;
 	}
+	if (read_ptr(w->ts + py->tstate_native_tid) == w->tid)
+		return 1;
+	w->ts = read_ptr(w->ts + py->tstate_next);
 	return 0;
 }
 
@@ -159,51 +162,69 @@ static __noinline int send_code(__u64 code, __u64 mm, const struct fdw_py_proc *
 	return 0;
 }
 
+/* One frame: its code (described first if new) and instruction. */
+static long frame_step(__u64 i, struct py_walk *w)
+{
+	const struct fdw_py_proc *py = w->py;
+	__u64 code = read_ptr(w->frame + py->frame_code), instr;
+	__u32 k = w->n;
+	__u8 entry = 0;
+
+	if (!code || k >= FDW_PY_FRAMES_MAX)
+		return 1;
+	instr = read_ptr(w->frame + py->frame_prev_instr);
+	bpf_probe_read_user(&entry, 1, (void *)(w->frame + py->frame_is_entry));
+	send_code(code, w->mm, py);
+	w->r->frames[k].code = code;
+	w->r->frames[k].lasti = (__s32)((__s64)(instr - code - py->code_adaptive) >> 1);
+	w->r->frames[k].flags = entry ? FDW_PYF_ENTRY : 0;
+	w->n = k + 1;
+	w->frame = read_ptr(w->frame + py->frame_previous);
+	return w->frame ? 0 : 1;
+}
+
 SEC("raw_tp")
 int stage_pystack(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pending *p = pending_get();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, n = 0;
-	struct fdw_py_proc *py = py_proc(tgid);
-	struct fdw_pystack *r = bpf_map_lookup_elem(&py_scratch, &zero);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 mm = (__u64)BPF_CORE_READ(task, mm);
-	__u64 ts, frame, code, instr, size;
-	__u8 entry;
+	struct py_walk w = {};
+	__u64 size;
+	__u32 n;
 
 	if (!p)
 		return 0;
-	if (!py || !r)
+	w.py = py_proc(tgid);
+	w.r = bpf_map_lookup_elem(&py_scratch, &zero);
+	if (!w.py || !w.r)
 		return pending_emit(ctx, p);
-	head_fill(r, FDW_EV_PYSTACK, p->rec.h.sys, 0);
-	r->key = p->rec.h.stack_id;
-	ts = find_tstate(py, ns_tid());
-	if (!ts)
-		r->flags |= FDW_PY_NO_THREAD;
-	frame = read_ptr(read_ptr(ts + py->tstate_cframe) + py->cframe_current_frame);
-#pragma clang loop unroll(disable)
-	for (int i = 0; i < FDW_PY_FRAMES_MAX && frame; i++) {
-		code = read_ptr(frame + py->frame_code);
-		if (!code)
-			break;
-		instr = read_ptr(frame + py->frame_prev_instr);
-		entry = 0;
-		bpf_probe_read_user(&entry, 1, (void *)(frame + py->frame_is_entry));
-		send_code(code, mm, py);
-		r->frames[i].code = code;
-		r->frames[i].lasti = (__s32)((__s64)(instr - code - py->code_adaptive) >> 1);
-		r->frames[i].flags = entry ? FDW_PYF_ENTRY : 0;
-		n = i + 1;
-		frame = read_ptr(frame + py->frame_previous);
+	head_fill(w.r, FDW_EV_PYSTACK, p->rec.h.sys, 0);
+	w.r->key = p->rec.h.stack_id;
+	w.mm = (__u64)BPF_CORE_READ(task, mm);
+	w.tid = ns_tid();
+	w.interp = read_ptr(w.py->runtime + w.py->runtime_interp_head);
+	w.ts = read_ptr(w.interp + w.py->interp_threads_head);
+	bpf_loop(PY_THREADS_MAX, find_tstate_step, &w, 0);
+	if (!w.interp || !w.ts) {
+		w.r->flags |= FDW_PY_NO_THREAD;
+		w.ts = 0;
 	}
-	if (frame && n == FDW_PY_FRAMES_MAX)
-		r->flags |= FDW_F_TRUNC;
-	if (n > FDW_PY_FRAMES_MAX)
-		n = FDW_PY_FRAMES_MAX;
+	w.frame = read_ptr(read_ptr(w.ts + w.py->tstate_cframe) + w.py->cframe_current_frame);
+	if (w.frame)
+		bpf_loop(FDW_PY_FRAMES_MAX, frame_step, &w, 0);
+	n = w.n;
+	if (w.frame && n == FDW_PY_FRAMES_MAX)
+		w.r->flags |= FDW_F_TRUNC;
 	size = offsetof(struct fdw_pystack, frames) + (__u64)n * sizeof(struct fdw_pyframe);
-	r->nframes = n;
-	r->size = size;
-	if (bpf_ringbuf_output(&events, r, size, BPF_RB_NO_WAKEUP))
+	/* opaque, then checked: the verifier must see the bound on the very
+	 * register passed on */
+	asm volatile("" : "+r"(size));
+	if (size > sizeof(struct fdw_pystack))
+		return pending_emit(ctx, p);
+	w.r->nframes = n;
+	w.r->size = size;
+	if (bpf_ringbuf_output(&events, w.r, size, BPF_RB_NO_WAKEUP))
 		stat_inc(FDW_STAT_USTACK_LOST);
 	return pending_emit(ctx, p);
 }

@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -28,13 +30,14 @@ const std::string kFdwatch = FDWATCH_BIN;
 const std::string kFixtures = FIXTURE_DIR;
 const std::string kGo = kFixtures + "/fx_gohttp";
 
-// Line of `file` (under tests/e2e/fixtures) that carries `// <marker>`.
+// Line of `file` (under tests/e2e/fixtures) that carries `// <marker>` (or
+// `# <marker>`).
 int marked_line(const std::string& file, const std::string& marker) {
   std::istringstream src(fdw::test::slurp(std::string(SOURCE_DIR) + "/tests/e2e/fixtures/" + file));
   int n = 0;
   for (std::string l; std::getline(src, l);) {
     ++n;
-    if (l.find("// " + marker) != std::string::npos) return n;
+    if (l.find("// " + marker) != std::string::npos || l.find("# " + marker) != std::string::npos) return n;
   }
   ADD_FAILURE() << "no marker " << marker << " in " << file;
   return -1;
@@ -252,20 +255,27 @@ TEST(SitesE2E, DemoReportLeadsWithTheLeakAndShowsTheListenerHeld) {
   EXPECT_NE(held, std::string::npos) << r.out;
 }
 
-// Python (Debian's /usr/bin/python3, 3.11): Python-level frames are not read
-// yet (docs/sites.md), so the site is a C frame; what must hold already is
-// one suspect for the 200 distinct files, leaking, and none with `with`.
-TEST(SitesE2E, PythonLeakOfDistinctFilesIsOneLeakingSuspect) {
+// Python (Debian's /usr/bin/python3, 3.11): the Python frames are read at
+// every open, so 200 files with distinct names from one function are one
+// suspect named by that function and the line of its open() call, leaking,
+// with the open() hint; os.open from another function is named by it and
+// gets no hint; `with open()` leaves nothing.
+TEST(SitesE2E, PythonLeakIsNamedByThePythonFunctionAndLine) {
   FDW_REQUIRE_ROOT();
   const std::string py = "/usr/bin/python3", script = std::string(SOURCE_DIR) + "/tests/e2e/fixtures/py/fx_pyleak.py";
   if (access(py.c_str(), X_OK) != 0) {
     if (fdw::test::in_ci()) FAIL() << "no " << py << ", and CI=true";
     GTEST_SKIP() << "no " << py;
   }
-  for (std::string mode : {"leak", "with"}) {
+  const std::map<std::string, std::string> sites = {
+      {"leak", at("rotate_log", "fx_pyleak.py", "py/", "PY-SITE leak")},
+      {"os", at("rotate_log_os", "fx_pyleak.py", "py/", "PY-SITE os")}};
+  for (std::string mode : {"leak", "os", "with"}) {
+    SCOPED_TRACE(mode);
     TempDir d;
     Traced r = fdwatch({py, script, mode, d.path(), "200"});
     ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err.find("CPython"), std::string::npos) << r.err;  // a known version: no note
     const json* p = process_named(r.report, "python3");
     ASSERT_NE(p, nullptr) << r.out;
     const json* seg = nullptr;
@@ -280,10 +290,27 @@ TEST(SitesE2E, PythonLeakOfDistinctFilesIsOneLeakingSuspect) {
       continue;
     }
     ASSERT_EQ(groups, 1) << (*p)["suspects"].dump(1);
+    EXPECT_EQ((*seg)["site"], sites.at(mode));
     EXPECT_EQ((*seg)["count"], 200);
     EXPECT_EQ((*seg)["targets"]["pattern"], d.path() + "/segment_*.log");
     EXPECT_EQ((*seg)["targets"]["distinct"], 200);
     EXPECT_EQ((*seg)["verdict"], "leaking");
-    EXPECT_FALSE(seg->contains("hint")) << seg->dump();  // no rule for C-level Python stacks
+    if (mode == "leak")
+      EXPECT_NE((*seg).value("hint", "").find("`with open(...) as f:`"), std::string::npos) << seg->dump();
+    else
+      EXPECT_FALSE(seg->contains("hint")) << seg->dump();
+    // The C frames stay below the Python ones: libc's open inside, the
+    // interpreter's main outside.
+    const json* fd = nullptr;
+    for (auto& f : (*p)["leaked_at_exit"])
+      if (starts_with(f["target"], d.path() + "/")) fd = &f;
+    ASSERT_NE(fd, nullptr);
+    std::vector<std::string> stack = (*fd)["stack"];
+    auto site = std::find(stack.begin(), stack.end(), sites.at(mode));
+    ASSERT_NE(site, stack.end()) << (*fd)["stack"].dump();
+    EXPECT_NE(site, stack.begin());
+    EXPECT_NE(stack[0].find("open"), std::string::npos) << (*fd)["stack"].dump();  // libc's open
+    EXPECT_NE(std::find(site, stack.end(), "Py_BytesMain"), stack.end()) << (*fd)["stack"].dump();
+    EXPECT_EQ(*std::next(site), "main (fx_pyleak.py:" + std::to_string(marked_line("py/fx_pyleak.py", "PY-CALL")) + ")");
   }
 }
