@@ -68,8 +68,12 @@ TEST(PythonLines, EveryInstructionOfARealCodeObject) {
     for (int byte = start; byte < end; byte += 2)
       EXPECT_EQ(python_line(table, first, byte / 2), line) << "code unit " << byte / 2;
   EXPECT_EQ(python_line(table, first, -1), first);   // before the first instruction
-  EXPECT_EQ(python_line(table, first, 1000), first);  // past the table: cut by the kernel's copy
-  EXPECT_EQ(python_line("", 7, 3), 7);
+  EXPECT_EQ(python_line(table, first, 36), 0);  // past the table (cut by the kernel's copy): not known
+  // Cut inside its long-form entry of code unit 17: that entry is not trusted.
+  EXPECT_EQ(python_line(table.substr(0, 20), first, 16, true), 4);
+  EXPECT_EQ(python_line(table.substr(0, 20), first, 17, true), 0);
+  EXPECT_EQ(python_line(table.substr(0, 21), first, 17, false), 4);
+  EXPECT_EQ(python_line("", 7, 3), 0);
 }
 
 TEST(PythonLines, NoLocationAndLongForm) {

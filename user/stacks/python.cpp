@@ -82,8 +82,11 @@ int read_svarint(std::string_view t, size_t* i) {
 // Each entry starts with a byte 1CCCCLLL: code C, L+1 code units.  Codes:
 // 15 no location, 14 long form and 13 no columns (a signed line delta
 // follows), 10..12 one line with delta C-10, 0..9 the same line.
-int python_line(std::string_view t, int firstlineno, int lasti) {
+int python_line(std::string_view t, int firstlineno, int lasti, bool cut) {
   if (lasti < 0) return firstlineno;
+  if (cut)  // the last entry may have lost its bytes: drop it
+    while (!t.empty() && !(static_cast<unsigned char>(t.back()) & 0x80)) t.remove_suffix(1);
+  if (cut && !t.empty()) t.remove_suffix(1);
   int line = firstlineno;
   long addr = 0;
   size_t i = 0;
@@ -100,7 +103,7 @@ int python_line(std::string_view t, int firstlineno, int lasti) {
     if (lasti < addr + len) return code == 15 ? -1 : line;
     addr += len;
   }
-  return firstlineno;
+  return 0;  // past the table (the kernel copies its start only): not known
 }
 
 uint64_t PyElf::address(uint64_t vaddr, uint64_t start, uint64_t pgoff) const {
@@ -276,7 +279,8 @@ std::vector<PyFrame> PythonFrames::resolve(uint32_t pid, const fdw_pyframe* fram
       f.frame.module = std::string(kPythonModule);
       f.frame.function = c->function;
       f.frame.file = c->file;
-      f.frame.line = python_line(c->linetable, c->firstlineno, frames[i].lasti);
+      f.frame.line = python_line(c->linetable, c->firstlineno, frames[i].lasti,
+                                 c->linetable.size() >= FDW_PY_TABLE_MAX);
     } else {
       f.frame.function = "<python frame>";  // its PYCODE record was lost; no module: never a site
       f.frame.ip = frames[i].code;

@@ -40,9 +40,10 @@ const std::vector<PyLayout>& python_layouts();
 const PyLayout* python_layout(int major, int minor);
 
 // The line of code unit `lasti` in a CPython 3.11+ location table
-// (co_linetable, Objects/locations.md); co_firstlineno for lasti < 0 or past
-// the table; -1 for an instruction without a line.
-int python_line(std::string_view linetable, int firstlineno, int lasti);
+// (co_linetable, Objects/locations.md); co_firstlineno for lasti < 0 (not
+// started), -1 for an instruction without a line, 0 past the table (a table
+// cut short: not known).  cut: the table may end inside an entry.
+int python_line(std::string_view linetable, int firstlineno, int lasti, bool cut = false);
 
 // What an interpreter's ELF file says about itself.
 struct PyElf {
