@@ -6,6 +6,7 @@
 // the fixtures' sources.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -257,6 +258,38 @@ TEST(SitesE2E, DemoReportLeadsWithTheLeakAndShowsTheListenerHeld) {
   ASSERT_NE(backend, std::string::npos) << r.out;
   auto held = r.out.find("  held (open at exit, not growing):\n    1 socket from run_backend (fdwatch_demo.c:", backend);
   EXPECT_NE(held, std::string::npos) << r.out;
+}
+
+// An interpreter of a CPython version without a layout (a fixture carrying
+// _PyRuntime and Py_Version 3.14) is said once, however many processes run
+// it, and its stacks stay C frames.
+TEST(SitesE2E, UnknownPythonVersionIsNotedOnceAndKeepsCFrames) {
+  FDW_REQUIRE_ROOT();
+  TempDir d, bin;
+  const std::string py = bin.path() + "/python3.14";
+  {
+    std::ifstream in(kFixtures + "/fx_fakepy", std::ios::binary);
+    std::ofstream out(py, std::ios::binary);
+    out << in.rdbuf();
+  }
+  ASSERT_EQ(chmod(py.c_str(), 0755), 0);
+  Traced r = fdwatch({py, d.path(), "20"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string note = "fdwatch: note: pid ";
+  auto at = r.err.find(note);
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" runs CPython 3.14 (" + py + "), whose frames fdwatch cannot read: its call sites are C frames\n", at),
+            std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(note, at + 1), std::string::npos) << r.err;  // once, not per process
+  int leaked = 0;
+  for (auto& p : r.report["processes"])
+    for (auto& f : p["leaked_at_exit"]) {
+      if (!starts_with(f["target"], d.path() + "/fake_")) continue;
+      ++leaked;
+      for (auto& fr : f["stack"]) EXPECT_EQ(fr.get<std::string>().find(".py:"), std::string::npos) << f.dump();
+      EXPECT_FALSE(f["stack"].empty()) << f.dump();
+    }
+  EXPECT_EQ(leaked, 40);
 }
 
 // Python (Debian's /usr/bin/python3, 3.11): the Python frames are read at
