@@ -260,6 +260,30 @@ TEST(SitesE2E, DemoReportLeadsWithTheLeakAndShowsTheListenerHeld) {
   EXPECT_NE(held, std::string::npos) << r.out;
 }
 
+// Four Python threads leaking from one function: each open runs with the
+// GIL released, so the frames must be those of the calling thread's own
+// thread state, found by its tid; one suspect, named by the function.
+TEST(SitesE2E, PythonThreadsLeakingFromOneFunctionAreOneSuspect) {
+  FDW_REQUIRE_ROOT();
+  const std::string py = "/usr/bin/python3", script = std::string(SOURCE_DIR) + "/tests/e2e/fixtures/py/fx_pyleak.py";
+  if (access(py.c_str(), X_OK) != 0) {
+    if (fdw::test::in_ci()) FAIL() << "no " << py << ", and CI=true";
+    GTEST_SKIP() << "no " << py;
+  }
+  TempDir d;
+  Traced r = fdwatch({py, script, "threads", d.path(), "200"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json* p = process_named(r.report, "python3");
+  ASSERT_NE(p, nullptr) << r.out;
+  std::vector<const json*> groups;
+  for (auto& s : (*p)["suspects"])
+    if (starts_with(s["targets"]["pattern"], d.path() + "/")) groups.push_back(&s);
+  ASSERT_EQ(groups.size(), 1u) << (*p)["suspects"].dump(1);
+  EXPECT_EQ((*groups[0])["site"], at("worker_log", "fx_pyleak.py", "py/", "PY-SITE threads"));
+  EXPECT_EQ((*groups[0])["count"], 200);
+  EXPECT_EQ((*groups[0])["verdict"], "leaking");
+}
+
 // An interpreter of a CPython version without a layout (a fixture carrying
 // _PyRuntime and Py_Version 3.14) is said once, however many processes run
 // it, and its stacks stay C frames.
