@@ -185,6 +185,39 @@ TEST(SitesE2E, GoFileLeakIsNamedByTheProgramsOwnFunction) {
   EXPECT_NE(top.value("hint", "").find("defer f.Close()"), std::string::npos) << top.dump();
 }
 
+// database/sql with a driver whose connections are files (in the fixture):
+// queries whose rows are never closed each hold a connection, so the pool
+// opens one per query, named by the driver's open and hinted at rows.Close;
+// closed rows reuse one connection, held.
+TEST(SitesE2E, GoSqlRowsNeverClosedLeakConnectionsWithTheRowsHint) {
+  FDW_REQUIRE_ROOT();
+  FDW_REQUIRE_GO();
+  for (std::string mode : {"rows", "rowsclosed"}) {
+    SCOPED_TRACE(mode);
+    TempDir d;
+    Traced r = fdwatch({kGo, mode, d.path(), "40"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const json* p = process_named(r.report, "fx_gohttp");
+    ASSERT_NE(p, nullptr) << r.out;
+    std::vector<const json*> conns;
+    for (auto& s : (*p)["suspects"])
+      if (starts_with(s["targets"]["pattern"], d.path() + "/conn_")) conns.push_back(&s);
+    ASSERT_EQ(conns.size(), 1u) << (*p)["suspects"].dump(1);
+    const json& s = *conns[0];
+    EXPECT_EQ(s["site"], at("main.(*fileDriver).Open", "fx_gohttp.go", "go/", "GO-SITE sql")) << s.dump();
+    if (mode == "rowsclosed") {
+      EXPECT_EQ(s["count"], 1);
+      EXPECT_EQ(s["verdict"], "held");
+      EXPECT_FALSE(s.contains("hint")) << s.dump();
+      continue;
+    }
+    EXPECT_EQ(s["count"], 40);
+    EXPECT_EQ(s["targets"]["pattern"], d.path() + "/conn_*.db");
+    EXPECT_EQ(s["verdict"], "leaking");
+    EXPECT_NE(s.value("hint", "").find("`defer rows.Close()`"), std::string::npos) << s.dump();
+  }
+}
+
 TEST(SitesE2E, CThreadsLeakingDistinctFilesAreOneSuspectAndStartupFdsAreHeld) {
   FDW_REQUIRE_ROOT();
   TempDir d;

@@ -9,6 +9,12 @@ const std::vector<HintRule>& hint_rules() {
       {"go", {Kind::Socket}, {"net/http.(*Transport).dialConn"},
        "responses whose Body is never closed keep their connection: "
        "`defer resp.Body.Close()` (also when the body is not read)"},
+      // database/sql dials when no idle connection is free: a pool that
+      // keeps growing is one whose connections stay held.  Before os.Open's
+      // rule: a driver may open files.
+      {"go", {Kind::Socket, Kind::File}, {"database/sql.(*DB).conn"},
+       "database/sql connections stay held by Rows never closed (or a Tx never committed or "
+       "rolled back, a Conn never closed): `defer rows.Close()` once the error is checked"},
       {"go", {Kind::File, Kind::Dir}, {"os.OpenFile"},
        "files from os.Open/os.Create are never closed: `defer f.Close()` once the error is checked"},
       {"c", {Kind::File}, {"fopen", "fopen64", "_IO_new_fopen", "__fopen_internal"},
