@@ -5,7 +5,6 @@
 #include <libelf.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -212,10 +211,6 @@ std::vector<Frame> merge_python(const std::vector<Frame>& c, const std::vector<P
   return out;
 }
 
-namespace {
-
-}  // namespace
-
 const PyElf* PythonFrames::elf(const std::string& path) {
   auto it = elves_.find(path);
   if (it == elves_.end()) it = elves_.emplace(path, read_python_elf(path)).first;
@@ -254,7 +249,9 @@ std::optional<fdw_py_proc> PythonFrames::on_mapping(uint32_t pid, const std::str
   const uint64_t runtime = e->address(e->runtime, start, pgoff);
   if (!runtime) return std::nullopt;
   procs_[pid] = l;
-  if (e->executable) return std::nullopt;  // the kernel side knows it from py_bins
+  struct stat st;
+  if (e->executable && stat(path.c_str(), &st) == 0 && bins_.count({st.st_dev, st.st_ino}))
+    return std::nullopt;  // the kernel side knows it from py_bins
   fdw_py_proc k = l->kernel;
   k.runtime = runtime;
   return k;

@@ -86,9 +86,8 @@ class PythonFrames {
  public:
   // A mapping of pid became known.  When it is a CPython interpreter with a
   // known layout, pid's frames can be read; returns what the kernel side
-  // needs for it when that is a library (an executable is known to the
-  // kernel side from interpreter()).  An unknown version adds a note (once
-  // per version).
+  // needs for pid unless the file is an executable interpreter() handed out
+  // (py_bins covers it).  An unknown version adds a note (once per version).
   std::optional<fdw_py_proc> on_mapping(uint32_t pid, const std::string& path, uint64_t start,
                                         uint64_t pgoff);
   // An interpreter executable the kernel side should know before it runs

@@ -209,7 +209,7 @@ std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const USta
   auto res = std::make_shared<Resolved>();
   res->stack = stack_texts(frames);
   res->site = stack_site(frames);
-  if (!python_.eval_function(u.pid).empty()) res->frames = std::move(frames);
+  if (!python_.eval_function(u.pid).empty()) res->frames = frames;  // a copy: the memo's slots need them
   Memo m;
   if (return_slots(s, frames, &m.slots)) {
     if (memo.size() >= 4096) memo.clear();
