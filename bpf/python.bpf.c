@@ -3,8 +3,9 @@
  * CPython frames (FDW_EV_PYSTACK), the PYSTACK stage: after every USTACK
  * record of a CPython process, the interpreter frames of the calling thread
  * (fdwatch_abi.h "CPython frames").  Every read is of user memory the
- * interpreter may be changing on another CPU: a failed or odd read ends the
- * walk, and userspace checks each code object it is given.
+ * interpreter may be changing on another CPU: a failed read ends the walk
+ * there, and a code object that could not be described reaches userspace as
+ * an address only.  Walks are bpf_loop callbacks (5.17+).
  */
 #include "lib/pending.h"
 
