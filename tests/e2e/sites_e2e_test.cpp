@@ -393,18 +393,28 @@ TEST(SitesE2E, PythonLeakIsNamedByThePythonFunctionAndLine) {
       EXPECT_NE((*seg).value("hint", "").find("`with open(...) as f:`"), std::string::npos) << seg->dump();
     else
       EXPECT_FALSE(seg->contains("hint")) << seg->dump();
-    // The C frames stay below the Python ones: libc's open inside, the
-    // interpreter's main outside.
-    const json* fd = nullptr;
-    for (auto& f : (*p)["leaked_at_exit"])
-      if (starts_with(f["target"], d.path() + "/")) fd = &f;
-    ASSERT_NE(fd, nullptr);
-    std::vector<std::string> stack = (*fd)["stack"];
-    auto site = std::find(stack.begin(), stack.end(), sites.at(mode));
-    ASSERT_NE(site, stack.end()) << (*fd)["stack"].dump();
-    EXPECT_NE(site, stack.begin());
-    EXPECT_NE(stack[0].find("open"), std::string::npos) << (*fd)["stack"].dump();  // libc's open
-    EXPECT_NE(std::find(site, stack.end(), "Py_BytesMain"), stack.end()) << (*fd)["stack"].dump();
-    EXPECT_EQ(*std::next(site), "main (fx_pyleak.py:" + std::to_string(marked_line("py/fx_pyleak.py", "PY-CALL")) + ")");
+    // Every leaked fd has the Python frames; the C frames stay around them:
+    // libc's open inside, the interpreter's main outside.  (Without
+    // bpf_iter_task_vma the mappings come from /proc, which a Python just
+    // started may not show complete yet: then some fds have Python frames
+    // over an unsymbolized address, and the C frames are asserted for one.)
+    int whole = 0, leaked = 0;
+    for (auto& f : (*p)["leaked_at_exit"]) {
+      if (!starts_with(f["target"], d.path() + "/")) continue;
+      ++leaked;
+      std::vector<std::string> stack = f["stack"];
+      auto site = std::find(stack.begin(), stack.end(), sites.at(mode));
+      ASSERT_NE(site, stack.end()) << f["stack"].dump();
+      ASSERT_NE(std::next(site), stack.end()) << f["stack"].dump();
+      EXPECT_EQ(*std::next(site), "main (fx_pyleak.py:" + std::to_string(marked_line("py/fx_pyleak.py", "PY-CALL")) + ")");
+      whole += site != stack.begin() && stack[0].find("open") != std::string::npos &&
+               std::find(site, stack.end(), "Py_BytesMain") != stack.end();
+    }
+    EXPECT_EQ(leaked, 200);
+    const json& missing = r.report["kernel"]["missing"];
+    if (std::find(missing.begin(), missing.end(), "bpf_iter_task_vma") == missing.end())
+      EXPECT_EQ(whole, 200);
+    else
+      EXPECT_GT(whole, 0) << "no leaked fd with libc's open inside the Python frames and Py_BytesMain outside";
   }
 }
