@@ -80,7 +80,7 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
     s.target = s.targets.examples.empty() ? "" : s.targets.examples[0].first;
     s.growth_per_s = c.growth ? c.growth(s.site, s.kind) : 0;
     s.leaking = s.growth_per_s >= c.min_growth_per_s || (c.limit_failures && 2 * s.count > c.open_total);
-    if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack);
+    if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack, s.site);
     out.push_back(std::move(s));
   }
   std::stable_sort(out.begin(), out.end(), [](const Suspect& a, const Suspect& b) {
