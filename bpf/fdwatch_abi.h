@@ -43,6 +43,8 @@ enum fdw_ev_type {
 			      * /proc/PID/comm, exec): name = the new comm */
 	/* 13..15 are left to fd events; the call-stack side channel continues at 16. */
 	FDW_EV_UMAP = 16,    /* one mapped ELF file of a process: struct fdw_umap */
+	FDW_EV_PYSTACK = 17, /* CPython frames of the calling thread: struct fdw_pystack */
+	FDW_EV_PYCODE = 18,  /* one CPython code object: struct fdw_pycode */
 };
 
 /* Syscall ids (fdw_event.sys): fdwatch's own numbering, stable across arches. */
@@ -154,7 +156,8 @@ enum fdw_stage {
 	FDW_STAGE_UMAP = 0,   /* send the process's mappings (needs bpf_iter_task_vma) */
 	FDW_STAGE_USTACK = 1, /* copy registers and the top of the user stack */
 	FDW_STAGE_PATH = 2,   /* name the file, emit the record */
-	FDW_STAGE__COUNT = 3
+	FDW_STAGE_PYSTACK = 3, /* read the CPython frame chain (after USTACK) */
+	FDW_STAGE__COUNT = 4
 };
 
 /*
@@ -225,6 +228,125 @@ struct fdw_umap {
 	__u32 dev_minor;
 	/* Absolute path in the mount namespace of the file's mount, NUL-terminated. */
 	char path[FDW_UMAP_PATH_MAX];
+};
+
+/*
+ * CPython frames.  For a CPython process, a USTACK record is followed by one
+ * PYSTACK record of the same thread with the same key, holding the
+ * interpreter frames of the calling thread, innermost first:
+ *
+ *   USTACK(tid T, ts) PYSTACK(tid T, key = ts & 0x7fffffff) OPEN/DUP(tid T)
+ *
+ * The kernel side follows _PyRuntime.interpreters.head -> interpreter ->
+ * thread states to the one whose native_thread_id is the caller's tid (in its
+ * own pid namespace; the GIL is released around blocking calls, so the
+ * "current" thread state may be another thread's), then cframe ->
+ * current_frame -> previous ... and copies each frame's code object address
+ * and instruction offset.  Code objects are described once per process image
+ * in PYCODE records sent before the PYSTACK that first names them:
+ *
+ *   USTACK [PYCODE...] PYSTACK OPEN/DUP
+ *
+ * Which processes are CPython, and where their _PyRuntime is, comes from
+ * userspace (the interpreter's ELF symbols and a per-version offsets table,
+ * user/stacks/python.h) in two maps:
+ *   py_bins  (struct fdw_py_bin: an interpreter executable) -> fdw_py_proc
+ *            with runtime = _PyRuntime - mm->start_code: filled before the
+ *            interpreter runs, so a process is known from its first call;
+ *            the kernel side then adds the process to py_procs itself (mm
+ *            set);
+ *   py_procs (tgid) -> fdw_py_proc with runtime = the address of _PyRuntime:
+ *            one process (libpython.so mapped by another executable); mm = 0,
+ *            userspace removes it at exec.
+ */
+#define FDW_PY_FRAMES_MAX 32
+
+/* Offsets of one CPython version (bytes); only what the kernel walk needs. */
+struct fdw_py_proc {
+	__u64 runtime;               /* address of _PyRuntime in the process */
+	__u16 runtime_interp_head;   /* _PyRuntimeState.interpreters.head */
+	__u16 interp_next;           /* PyInterpreterState.next */
+	__u16 interp_threads_head;   /* PyInterpreterState.threads.head */
+	__u16 tstate_next;           /* PyThreadState.next */
+	__u16 tstate_native_tid;     /* PyThreadState.native_thread_id */
+	__u16 tstate_cframe;         /* PyThreadState.cframe */
+	__u16 cframe_current_frame;  /* _PyCFrame.current_frame */
+	__u16 frame_code;            /* _PyInterpreterFrame.f_code */
+	__u16 frame_previous;        /* _PyInterpreterFrame.previous */
+	__u16 frame_prev_instr;      /* _PyInterpreterFrame.prev_instr */
+	__u16 frame_is_entry;        /* _PyInterpreterFrame.is_entry (a bool) */
+	__u16 code_adaptive;         /* PyCodeObject.co_code_adaptive: the first code unit */
+	__u16 code_filename;         /* PyCodeObject.co_filename (a str) */
+	__u16 code_qualname;         /* PyCodeObject.co_qualname (a str) */
+	__u16 code_linetable;        /* PyCodeObject.co_linetable (a bytes) */
+	__u16 code_firstlineno;      /* PyCodeObject.co_firstlineno (an int) */
+	__u16 str_length;            /* PyASCIIObject.length (characters) */
+	__u16 str_state;             /* PyASCIIObject.state (kind bits 2-4, ascii bit 6) */
+	__u16 str_ascii_data;        /* the characters of a compact ASCII str */
+	__u16 str_compact_data;      /* the characters of another compact str */
+	__u16 bytes_size;            /* PyVarObject.ob_size of a bytes */
+	__u16 bytes_data;            /* PyBytesObject.ob_sval */
+	__u32 _pad;
+	__u64 mm;                    /* py_procs: the struct mm_struct * it was made for, 0 = any */
+};
+
+/* Key of map py_bins: an executable file. */
+struct fdw_py_bin {
+	__u64 ino;
+	__u32 dev; /* the kernel's s_dev: major << 20 | minor */
+	__u32 _pad;
+};
+
+#define FDW_PYF_ENTRY 0x1 /* the frame's evaluation was entered from C (is_entry):
+			   * it is the outermost frame of one _PyEval_EvalFrameDefault */
+
+struct fdw_pyframe {
+	__u64 code;  /* PyCodeObject * */
+	__s32 lasti; /* code units from co_code_adaptive to prev_instr (the instruction
+		      * running: the call); < 0 before the first one */
+	__u32 flags; /* FDW_PYF_* */
+};
+
+/* FDW_EV_PYCODE: what a code object says about itself, sent once per code
+ * object and process image before the first PYSTACK record naming it.  The
+ * strings are the str objects' characters as stored (`kind` bytes each:
+ * 1 for ASCII and Latin-1, 2 or 4), cut to the buffers. */
+#define FDW_PY_NAME_MAX 128
+#define FDW_PY_FILE_MAX 256
+#define FDW_PY_TABLE_MAX 512
+struct fdw_pycode {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u16 type;        /* FDW_EV_PYCODE */
+	__u16 sys;
+	__u16 size;
+	__u16 flags;
+	__u64 code;        /* PyCodeObject * */
+	__s32 firstlineno;
+	__u16 name_len, file_len, table_len; /* bytes filled below */
+	__u8 name_kind, file_kind; /* bytes per character */
+	__u32 _pad;
+	char name[FDW_PY_NAME_MAX];   /* co_qualname */
+	char file[FDW_PY_FILE_MAX];   /* co_filename */
+	__u8 table[FDW_PY_TABLE_MAX]; /* co_linetable (its first bytes) */
+};
+
+/* PYSTACK flags (the header's `flags`) */
+#define FDW_PY_NO_THREAD 0x100 /* no thread state has the caller's tid: frames is empty */
+
+/* FDW_EV_PYSTACK; `size` = offsetof(frames) + nframes * sizeof(fdw_pyframe). */
+struct fdw_pystack {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u16 type;       /* FDW_EV_PYSTACK */
+	__u16 sys;        /* enum fdw_sys of the call */
+	__u16 size;
+	__u16 flags;      /* FDW_F_TRUNC: more frames than FDW_PY_FRAMES_MAX; FDW_PY_* */
+	__s32 key;        /* the USTACK record's key (ts_ns & 0x7fffffff) */
+	__u32 nframes;
+	struct fdw_pyframe frames[FDW_PY_FRAMES_MAX];
 };
 
 #endif /* FDWATCH_ABI_H */

@@ -155,6 +155,7 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 	stat_inc(FDW_STAT_USTACKS);
 	/* the fd record that follows decides about waking the reader */
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	bpf_tail_call(ctx, &stages, FDW_STAGE_PYSTACK); /* it knows whether this is CPython */
 	return pending_emit(ctx, p);
 lost:
 	stat_inc(FDW_STAT_USTACK_LOST);

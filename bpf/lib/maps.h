@@ -133,6 +133,21 @@ struct {
 	__type(value, struct umap_state);
 } umap_state SEC(".maps") __weak;
 
+/* CPython interpreters and processes (fdwatch_abi.h "CPython frames"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct fdw_py_bin);
+	__type(value, struct fdw_py_proc);
+} py_bins SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct fdw_py_proc);
+} py_procs SEC(".maps") __weak;
+
 /* ---- paths ----------------------------------------------------------- */
 
 /* A path being built right to left by lib/path.h (twice the room, so that

@@ -5,7 +5,8 @@
  * pending_finish(), which tail-calls, as needed:
  *
  *   USTACK (stacks on, a new fd) -> [UMAP, when the mappings changed] ->
- *   USTACK -> PATH (a file to name, or queued SCM_RIGHTS fds) -> emitted
+ *   USTACK -> [PYSTACK, a CPython process] -> PATH (a file to name, or
+ *   queued SCM_RIGHTS fds) -> emitted
  *
  * A stage that is missing (not loaded on this kernel) is skipped: the tail
  * call falls through and the record goes out with what it has.

@@ -172,12 +172,20 @@ TEST(Hints, EachRuleNamesItsFixAndUnknownStacksGetNone) {
   EXPECT_NE(suspect_hint(Kind::Socket, texts({"socket (syscall-template.S:120)", "dial (demo.c:275)"}))
                 .find("`socket`/`accept` without `close`"),
             std::string::npos);
+  // database/sql's pool dialing (here a driver opening a file through
+  // os.OpenFile): the rows hint, not os.Open's.
+  EXPECT_NE(suspect_hint(Kind::File, texts({"syscall.openat (z.go:68)", "os.OpenFile (file.go:338)",
+                                            "main.(*fileDriver).Open (main.go:73)",
+                                            "database/sql.(*DB).conn (sql.go:1393)",
+                                            "database/sql.(*DB).Query (sql.go:1726)", "main.list (main.go:9)"}))
+                .find("`defer rows.Close()`"),
+            std::string::npos);
   // The wrong kind, or frames no rule knows: no hint.
   EXPECT_EQ(suspect_hint(Kind::Pipe, texts({"socket (syscall-template.S:120)"})), "");
   EXPECT_EQ(suspect_hint(Kind::File, texts({"__open64 (open64.c:41)", "open_config (a.c:3)"})), "");
   EXPECT_EQ(suspect_hint(Kind::File, {}), "");
   for (const HintRule& r : hint_rules()) {
-    EXPECT_FALSE(r.frames.empty());
+    EXPECT_NE(r.frames.empty(), r.python_call.empty());  // keyed one way
     EXPECT_FALSE(r.kinds.empty());
     bool known = false;
     for (const Runtime& rt : runtimes()) known = known || rt.name == r.runtime;

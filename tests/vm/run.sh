@@ -18,7 +18,7 @@ WORK=$BUILD/vm
 KERNELS=${FDW_VM_KERNELS:-"linux-image-cloud-amd64 linux-image-6.12-cloud-amd64"}
 GUEST_TIMEOUT=${FDW_VM_TIMEOUT:-900}
 # e2e tests run in every guest: exact tables, EMFILE counts, call sites, top
-TESTS=${FDW_VM_TESTS:-"WatchE2E.LiveTableEqualsProcAtCheckpoint:WatchE2E.EmfileCountsAndLimitAreExact:WatchE2E.CommandModeReportsLeaksAndExitsWithStatus:WatchE2E.LiveProcessLeakSitesOnEveryKernel:TopE2E.BatchJsonFramesCarryTheLeaker"}
+TESTS=${FDW_VM_TESTS:-"WatchE2E.LiveTableEqualsProcAtCheckpoint:WatchE2E.EmfileCountsAndLimitAreExact:WatchE2E.CommandModeReportsLeaksAndExitsWithStatus:WatchE2E.LiveProcessLeakSitesOnEveryKernel:TopE2E.BatchJsonFramesCarryTheLeaker:SitesE2E.PythonLeakIsNamedByThePythonFunctionAndLine"}
 
 mkdir -p "$WORK"
 
@@ -66,6 +66,15 @@ build_initramfs() {
   mkdir -p "$root$ROOT/tests/e2e"
   cp -r "$ROOT/tests/e2e/fixtures" "$root$ROOT/tests/e2e/"
   cp -r "$ROOT/demo" "$root$ROOT/"
+  # Debian's python3.11 with the little it needs to start (its prefix's
+  # landmark os.py and the encodings package; the rest is frozen in)
+  if [ -x /usr/bin/python3.11 ]; then
+    copy_with_libs "$root" /usr/bin/python3.11
+    ln -sf python3.11 "$root/usr/bin/python3"
+    mkdir -p "$root/usr/lib/python3.11"
+    cp /usr/lib/python3.11/os.py "$root/usr/lib/python3.11/"
+    cp -r /usr/lib/python3.11/encodings "$root/usr/lib/python3.11/"
+  fi
   echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
   echo "nobody:x:65534:65534:nobody:/:/bin/sh" >> "$root/etc/passwd"
   echo "127.0.0.1 localhost" > "$root/etc/hosts"

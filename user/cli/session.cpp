@@ -3,13 +3,38 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <string_view>
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 
 namespace fdw {
+
+namespace {
+
+// The python3* files in the directories of $PATH and the usual ones: the
+// interpreters traced programs most likely run.
+std::vector<std::string> python_on_path() {
+  std::string dirs = "/usr/bin:/usr/local/bin";
+  if (const char* p = getenv("PATH")) dirs = dirs + ":" + p;
+  std::vector<std::string> out;
+  for (size_t at = 0; at <= dirs.size();) {
+    size_t c = std::min(dirs.find(':', at), dirs.size());
+    std::string d = dirs.substr(at, c - at);
+    at = c + 1;
+    if (d.empty() || d[0] != '/') continue;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(d, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+      if (it->path().filename().string().rfind("python3", 0) == 0) out.push_back(it->path().string());
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregator& agg) {
   std::unique_ptr<Session> s(new Session(o, agg));
@@ -37,6 +62,8 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   agg.set_kernel(std::move(k));
   s->stacks_.set_maps_from_proc(!s->probe_->has("bpf_iter_task_vma"));
   if (o.stacks) s->stacks_.warm();
+  s->stacks_.preload_python(python_on_path());
+  s->apply_python();
   return s;
 }
 
@@ -170,7 +197,10 @@ void Session::on_record(const void* data, size_t len) {
   static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
   // Stack records come before the window checks: the mappings they describe
   // outlive the moment they were sent.
-  if (stacks_.on_record(data, len)) return;
+  if (stacks_.on_record(data, len)) {
+    apply_python();
+    return;
+  }
   std::string err;
   auto ev = decode_record(data, len, &err);
   if (!ev) {
@@ -314,6 +344,22 @@ std::string Session::stack_note() const {
 
 void Session::drop_stacks(uint32_t pid, bool exited) {
   if (stacks_.drop(pid, exited)) probe_->forget_stacks(pid);
+  apply_python();
+}
+
+// CPython processes the StackResolver found (or lost) go to the kernel side;
+// its notes (an interpreter version without a layout) are said once, now.
+void Session::apply_python() {
+  auto u = stacks_.take_python();
+  if (u.empty()) return;
+  for (auto& [bin, py] : u.bins)
+    if (auto r = probe_->add_python_bin(bin, py); !r)
+      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+  for (auto& [pid, py] : u.add)
+    if (auto r = probe_->set_python(pid, py); !r)
+      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+  for (uint32_t pid : u.remove) probe_->forget_python(pid);
+  for (auto& n : u.notes) fprintf(stderr, "fdwatch: note: %s\n", n.c_str());
 }
 
 }  // namespace fdw

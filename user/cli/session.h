@@ -91,6 +91,7 @@ class Session {
   void identify(uint64_t now);
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   void drop_stacks(uint32_t pid, bool exited);
+  void apply_python();
 
   SessionOptions opts_;
   Aggregator& agg_;

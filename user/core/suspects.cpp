@@ -137,7 +137,7 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
     bool seen = s.before_attach < s.count;
     s.growth_per_s = c.growth && seen ? c.growth(s.site, s.kind) : 0;
     s.leaking = s.growth_per_s >= c.min_growth_per_s || (c.limit_failures && 2 * s.count > c.open_total);
-    if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack);
+    if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack, s.site);
     out.push_back(std::move(s));
   };
   for (auto& [key, g] : groups) finish(g);

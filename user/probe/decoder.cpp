@@ -26,6 +26,14 @@ static_assert(offsetof(fdw_umap, type) == offsetof(fdw_event, type) &&
                   offsetof(fdw_umap, start) == 24 && offsetof(fdw_umap, path) == 64 &&
                   sizeof(fdw_umap) == 64 + FDW_UMAP_PATH_MAX,
               "fdw_umap layout");
+static_assert(offsetof(fdw_pystack, type) == offsetof(fdw_event, type) &&
+                  offsetof(fdw_pystack, key) == 24 && offsetof(fdw_pystack, frames) == 32 &&
+                  sizeof(fdw_pyframe) == 16,
+              "fdw_pystack layout");
+static_assert(sizeof(fdw_py_proc) == 64 && sizeof(fdw_py_bin) == 16, "fdw_py_proc/fdw_py_bin layout");
+static_assert(offsetof(fdw_pycode, type) == offsetof(fdw_event, type) && offsetof(fdw_pycode, code) == 24 &&
+                  offsetof(fdw_pycode, name) == 48 && sizeof(fdw_pycode) == 48 + FDW_PY_NAME_MAX + FDW_PY_FILE_MAX + FDW_PY_TABLE_MAX,
+              "fdw_pycode layout");
 static_assert(FDW_USTACK_NREGS == sizeof(UserRegs::r) / sizeof(UserRegs::r[0]),
               "USTACK registers are a UserRegs");
 
@@ -61,7 +69,41 @@ void describe(const fdw_event& r, const fdw_event_path* rp, Kind* kind, std::str
   }
 }
 
+void put_utf8(std::string& s, uint32_t c) {
+  if (c < 0x80) {
+    s += char(c);
+  } else if (c < 0x800) {
+    s += char(0xc0 | (c >> 6));
+    s += char(0x80 | (c & 63));
+  } else if (c < 0x10000) {
+    s += char(0xe0 | (c >> 12));
+    s += char(0x80 | ((c >> 6) & 63));
+    s += char(0x80 | (c & 63));
+  } else {
+    s += char(0xf0 | (c >> 18));
+    s += char(0x80 | ((c >> 12) & 63));
+    s += char(0x80 | ((c >> 6) & 63));
+    s += char(0x80 | (c & 63));
+  }
+}
+
 }  // namespace
+
+std::string python_str(const char* data, size_t len, unsigned kind) {
+  if (kind == 1) {  // ASCII or Latin-1
+    std::string out;
+    for (size_t i = 0; i < len; ++i) put_utf8(out, static_cast<unsigned char>(data[i]));
+    return out;
+  }
+  if (kind != 2 && kind != 4) return "";
+  std::string out;
+  for (size_t i = 0; i + kind <= len; i += kind) {
+    uint32_t c = 0;
+    std::memcpy(&c, data + i, kind);
+    put_utf8(out, c);
+  }
+  return out;
+}
 
 std::optional<Event> decode_record(const void* data, size_t len, std::string* err) {
   if (len < sizeof(fdw_event)) {
@@ -264,6 +306,47 @@ std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err) 
     return std::nullopt;
   }
   return m;
+}
+
+std::optional<PyStack> decode_pystack(const void* data, size_t len, std::string* err) {
+  constexpr size_t kHead = offsetof(fdw_pystack, frames);
+  if (len < kHead || record_type(data, len) != FDW_EV_PYSTACK) {
+    if (err) *err = "short or mistyped PYSTACK record (" + std::to_string(len) + " bytes)";
+    return std::nullopt;
+  }
+  fdw_pystack h;
+  std::memcpy(&h, data, kHead);
+  if (h.nframes > FDW_PY_FRAMES_MAX || h.size > len || kHead + h.nframes * sizeof(fdw_pyframe) > h.size) {
+    if (err) *err = "PYSTACK record claims " + std::to_string(h.nframes) + " frames in " + std::to_string(len);
+    return std::nullopt;
+  }
+  PyStack p;
+  p.pid = h.tgid;
+  p.tid = h.tid;
+  p.key = h.key;
+  p.truncated = h.flags & FDW_F_TRUNC;
+  p.no_thread = h.flags & FDW_PY_NO_THREAD;
+  p.frames.resize(h.nframes);
+  if (h.nframes)
+    std::memcpy(p.frames.data(), static_cast<const char*>(data) + kHead, h.nframes * sizeof(fdw_pyframe));
+  return p;
+}
+
+std::optional<PyCode> decode_pycode(const void* data, size_t len, std::string* err) {
+  if (len < sizeof(fdw_pycode) || record_type(data, len) != FDW_EV_PYCODE) {
+    if (err) *err = "short or mistyped PYCODE record (" + std::to_string(len) + " bytes)";
+    return std::nullopt;
+  }
+  fdw_pycode r;
+  std::memcpy(&r, data, sizeof r);
+  PyCode c;
+  c.pid = r.tgid;
+  c.code = r.code;
+  c.firstlineno = r.firstlineno;
+  c.function = python_str(r.name, std::min<size_t>(r.name_len, sizeof r.name), r.name_kind);
+  c.file = python_str(r.file, std::min<size_t>(r.file_len, sizeof r.file), r.file_kind);
+  c.linetable.assign(reinterpret_cast<const char*>(r.table), std::min<size_t>(r.table_len, sizeof r.table));
+  return c;
 }
 
 std::string UMap::maps_line() const {

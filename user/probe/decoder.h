@@ -5,8 +5,10 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/event.h"
+#include "fdwatch_abi.h"
 #include "sys/symbolizer.h"
 
 namespace fdw {
@@ -56,5 +58,28 @@ struct UMap {
   std::string maps_line() const;
 };
 std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err);
+
+// A PYSTACK record: the CPython frames of a thread at an fd-creating call.
+struct PyStack {
+  uint32_t pid = 0, tid = 0;
+  int32_t key = -1;        // the USTACK record's key
+  bool truncated = false;  // more frames than the record holds
+  bool no_thread = false;  // the caller's thread state was not found
+  std::vector<fdw_pyframe> frames;  // innermost first
+};
+std::optional<PyStack> decode_pystack(const void* data, size_t len, std::string* err);
+
+// A PYCODE record: one code object of a CPython process.
+struct PyCode {
+  uint32_t pid = 0;
+  uint64_t code = 0;
+  std::string function, file;  // co_qualname, co_filename (UTF-8)
+  int firstlineno = 0;
+  std::string linetable;       // co_linetable (its first FDW_PY_TABLE_MAX bytes)
+};
+std::optional<PyCode> decode_pycode(const void* data, size_t len, std::string* err);
+// A str object's characters as stored (`kind` bytes each: 1 ASCII/Latin-1,
+// 2, 4), as UTF-8.
+std::string python_str(const char* data, size_t len, unsigned kind);
 
 }  // namespace fdw

@@ -156,6 +156,8 @@ Result<void> Probe::fill_dispatch() {
       key = FDW_STAGE_USTACK, map_fd = stage_fd;
     } else if (name == "stage_path") {
       key = FDW_STAGE_PATH, map_fd = stage_fd;
+    } else if (name == "stage_pystack") {
+      key = FDW_STAGE_PYSTACK, map_fd = stage_fd;
     } else {
       int nr = name.rfind("sys_", 0) == 0 ? syscall_nr(name.substr(4)) : -1;
       if (nr < 0 || nr >= FDW_NR_MAX)
@@ -262,7 +264,22 @@ Result<void> Probe::set_stacks(uint32_t tgid, bool on) {
 void Probe::forget_stacks(uint32_t tgid) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid);
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.umap_state), &tgid);
+  forget_python(tgid);
 }
+
+Result<void> Probe::set_python(uint32_t tgid, const fdw_py_proc& py) {
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.py_procs), &tgid, &py, BPF_ANY) != 0)
+    return Error::from_errno("cannot register pid " + std::to_string(tgid) + " as CPython", errno);
+  return {};
+}
+
+Result<void> Probe::add_python_bin(const fdw_py_bin& bin, const fdw_py_proc& py) {
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.py_bins), &bin, &py, BPF_ANY) != 0)
+    return Error::from_errno("cannot register a CPython interpreter", errno);
+  return {};
+}
+
+void Probe::forget_python(uint32_t tgid) { bpf_map_delete_elem(bpf_map__fd(skel_->maps.py_procs), &tgid); }
 
 Result<int> Probe::poll(int timeout_ms, const RecordFn& fn) {
   fn_ = &fn;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fdwatch_abi.h"
 #include "probe/features.h"
 #include "util/result.h"
 
@@ -69,6 +70,12 @@ class Probe {
   Result<void> set_stacks(uint32_t tgid, bool on);
   // Drops the override (and the per-process stack state) of a process that is gone.
   void forget_stacks(uint32_t tgid);
+  // Has the kernel side read tgid's CPython frames (py.runtime: its _PyRuntime),
+  // or stop doing so (exec).
+  Result<void> set_python(uint32_t tgid, const fdw_py_proc& py);
+  // Has it read the CPython frames of every process running executable `bin`.
+  Result<void> add_python_bin(const fdw_py_bin& bin, const fdw_py_proc& py);
+  void forget_python(uint32_t tgid);
   // Consumes available records (waits up to timeout_ms for the first);
   // returns the number consumed or an error.
   Result<int> poll(int timeout_ms, const RecordFn& fn);

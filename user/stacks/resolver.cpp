@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
+#include <utility>
 #include <fstream>
 #include <sstream>
 
@@ -47,23 +49,67 @@ void StackResolver::maps_from_proc(uint32_t pid) {
   std::ostringstream text;
   text << in.rdbuf();
   maps_[pid].fresh = text.str();  // "" when it is gone: no call sites then
+  std::istringstream lines(maps_[pid].fresh);
+  for (std::string l; std::getline(lines, l);) {
+    unsigned long long start, end, off;
+    char perms[8];
+    int path_at = 0;
+    if (sscanf(l.c_str(), "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &off, &path_at) >= 4 &&
+        path_at > 0 && l[size_t(path_at)] == '/')
+      note_mapping(pid, l.substr(size_t(path_at)), start, off);
+  }
+}
+
+// A CPython interpreter among the mappings: the kernel side is told where
+// its runtime state is (once per process image).
+void StackResolver::note_mapping(uint32_t pid, const std::string& path, uint64_t start, uint64_t pgoff) {
+  if (auto bin = python_.interpreter(path)) python_updates_.bins.push_back(*bin);
+  if (auto py = python_.on_mapping(pid, path, start, pgoff)) python_updates_.add.emplace_back(pid, *py);
+  for (auto& n : python_.take_notes()) python_updates_.notes.push_back(std::move(n));
+}
+
+void StackResolver::preload_python(const std::vector<std::string>& paths) {
+  for (const std::string& p : paths)
+    if (auto bin = python_.interpreter(p)) python_updates_.bins.push_back(*bin);
+}
+
+StackResolver::PythonUpdates StackResolver::take_python() { return std::exchange(python_updates_, {}); }
+
+// The Python frames join their thread's pending USTACK (same key).
+void StackResolver::on_pystack(const PyStack& ps) {
+  auto it = pending_.find(ps.tid);
+  if (it == pending_.end() || it->second.key != ps.key || it->second.pid != ps.pid) return;
+  it->second.py = python_.resolve(ps.pid, ps.frames.data(), ps.frames.size());
 }
 
 bool StackResolver::on_record(const void* data, size_t len) {
   uint16_t type = record_type(data, len);
-  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP) return false;
+  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP && type != FDW_EV_PYSTACK && type != FDW_EV_PYCODE)
+    return false;
   std::string err;
   uint32_t tgid;
   std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
   kernel_state_.insert(tgid);
   if (type == FDW_EV_UMAP) {
-    if (auto m = decode_umap(data, len, &err))
+    if (auto m = decode_umap(data, len, &err)) {
+      note_mapping(m->pid, m->path, m->start, m->pgoff);
       add_umap(std::move(*m));
+    } else {
+      ++decode_errors_;
+    }
+  } else if (type == FDW_EV_PYCODE) {
+    if (auto c = decode_pycode(data, len, &err))
+      python_.on_code(*c);
+    else
+      ++decode_errors_;
+  } else if (type == FDW_EV_PYSTACK) {
+    if (auto ps = decode_pystack(data, len, &err))
+      on_pystack(*ps);
     else
       ++decode_errors_;
   } else if (auto u = view_ustack(data, len, &err)) {
     maps_from_proc(u->pid);
-    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u)});
+    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u), {}});
   } else {
     ++decode_errors_;
   }
@@ -163,6 +209,7 @@ std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const USta
   auto res = std::make_shared<Resolved>();
   res->stack = stack_texts(frames);
   res->site = stack_site(frames);
+  if (!python_.eval_function(u.pid).empty()) res->frames = frames;  // a copy: the memo's slots need them
   Memo m;
   if (return_slots(s, frames, &m.slots)) {
     if (memo.size() >= 4096) memo.clear();
@@ -179,7 +226,15 @@ void StackResolver::attach(Event& e, int32_t key) {
     ++unpaired_;
     return;
   }
-  if (const auto& res = it->second.res) {
+  const auto& res = it->second.res;
+  if (!it->second.py.empty()) {
+    static const std::vector<Frame> none;
+    auto all = merge_python(res ? res->frames : none, it->second.py, python_.eval_function(e.pid));
+    e.stack = stack_texts(all);
+    if (e.stack.size() > max_frames_) e.stack.resize(max_frames_);
+    e.site = stack_site(all);
+    ++unwound_;
+  } else if (res) {
     e.stack = res->stack;
     e.site = res->site;
     ++unwound_;
@@ -191,6 +246,7 @@ bool StackResolver::drop(uint32_t pid, bool exited) {
   if (sym_ || warming_.valid()) symbolizer().forget(pid);
   maps_.erase(pid);
   memo_.erase(pid);
+  if (python_.forget(pid)) python_updates_.remove.push_back(pid);
   for (auto it = pending_.begin(); it != pending_.end();)
     it = it->second.pid == pid ? pending_.erase(it) : std::next(it);
   // Only pids known to have kernel state: -a sees many exits a second.

@@ -1,5 +1,5 @@
-// The record side of call stacks: USTACK and UMAP records in, Event::stack
-// and Event::site out.  The Session hands it every record first and asks it
+// The record side of call stacks: USTACK, UMAP and PYSTACK records in,
+// Event::stack and Event::site out.  The Session hands it every record first and asks it
 // to fill each successful OPEN/DUP event; everything about mappings, pairing,
 // unwinding and the unwinding memo stays here.
 #pragma once
@@ -16,6 +16,7 @@
 
 #include "core/event.h"
 #include "probe/decoder.h"
+#include "stacks/python.h"
 #include "sys/symbolizer.h"
 
 namespace fdw {
@@ -40,9 +41,9 @@ class StackResolver {
   // The kernel sends no UMAP records: read the mappings from /proc.
   void set_maps_from_proc(bool on) { maps_from_proc_ = on; }
 
-  // USTACK and UMAP records (true: it was one of them, consumed).  A USTACK
-  // is unwound at once (its bytes live only in the ring buffer) and kept for
-  // the next fd event of its thread.
+  // USTACK, UMAP and PYSTACK records (true: it was one of them, consumed).
+  // A USTACK is unwound at once (its bytes live only in the ring buffer) and
+  // kept for the next fd event of its thread; a PYSTACK joins it.
   bool on_record(const void* data, size_t len);
   // Fills e.stack/e.site from its thread's pending USTACK when `key` (the fd
   // record's stack_id) matches it.
@@ -54,6 +55,21 @@ class StackResolver {
   // memo.  True when pid's kernel-side state should be forgotten too.
   bool drop(uint32_t pid, bool exited);
 
+  // What the kernel side must learn about CPython processes (register for
+  // PYSTACK records, or stop after exec/exit), and notes for the user; taken
+  // once.
+  struct PythonUpdates {
+    std::vector<std::pair<fdw_py_bin, fdw_py_proc>> bins;
+    std::vector<std::pair<uint32_t, fdw_py_proc>> add;
+    std::vector<uint32_t> remove;
+    std::vector<std::string> notes;
+    bool empty() const { return bins.empty() && add.empty() && remove.empty() && notes.empty(); }
+  };
+  PythonUpdates take_python();
+  // Interpreter executables to make known before anything runs them (a
+  // process is then read from its first call): the CPython ones of `paths`.
+  void preload_python(const std::vector<std::string>& paths);
+
   // Counts of this side; captured/lost come from the probe.
   uint64_t unwound() const { return unwound_; }
   uint64_t unpaired() const { return unpaired_; }
@@ -62,11 +78,14 @@ class StackResolver {
 
  private:
   struct Resolved {
+    std::vector<Frame> frames;  // for Python processes: the C frames PYSTACK frames join
     std::vector<std::string> stack;
     std::string site;
   };
   std::shared_ptr<const Resolved> resolve(const UStackView& u);
   void add_umap(UMap m);
+  void on_pystack(const PyStack& ps);
+  void note_mapping(uint32_t pid, const std::string& path, uint64_t start, uint64_t pgoff);
   void sync_maps(uint32_t pid);
   void maps_from_proc(uint32_t pid);
   Symbolizer& symbolizer();  // sym_, once warm
@@ -79,6 +98,7 @@ class StackResolver {
     uint32_t pid = 0;
     int32_t key = -1;
     std::shared_ptr<const Resolved> res;  // null: nothing could be unwound
+    std::vector<PyFrame> py;              // from its PYSTACK record
   };
   std::unordered_map<uint32_t, Pending> pending_;  // tid -> its last USTACK
   // The UMAP records of a process image, as sym_ should know them.
@@ -89,6 +109,8 @@ class StackResolver {
   };
   std::unordered_map<uint32_t, Maps> maps_;  // by pid
   std::set<uint32_t> kernel_state_;          // pids with per-process stack state in the kernel
+  PythonFrames python_;
+  PythonUpdates python_updates_;
   uint64_t unwound_ = 0, unpaired_ = 0, reused_ = 0, decode_errors_ = 0;
 
   // Unwinding memo.  A loop that leaks from one place gives samples with the

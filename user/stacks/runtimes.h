@@ -8,7 +8,8 @@
 // CPython's interpreter), and which library entries own the fd where the
 // program's code is not on the stack by design (`entries`: Go net/http dials
 // on the transport's own goroutine, so the caller of client.Do never is).
-// Prefixes match the start of a module's basename or a function name.
+// Prefixes match the start of a module's basename or a function name;
+// `skip_files` and `keep_files` match anywhere in a frame's source file.
 #pragma once
 
 #include <string_view>
@@ -19,13 +20,16 @@
 namespace fdw {
 
 struct Runtime {
-  std::string_view name;                           // "c", "go", "python"
-  std::vector<std::string_view> detect_modules;    // any frame's module starts so: on the stack
-  std::vector<std::string_view> detect_functions;  // any frame's function starts so: on the stack
-  std::vector<std::string_view> skip_modules;      // frames in these modules are the runtime's
-  std::vector<std::string_view> skip_functions;    // functions starting so are the runtime's
-  std::vector<std::string_view> entries;           // exact function names that are named as the site
-  bool always = false;                             // on every stack (the C runtime)
+  std::string_view name;                                // "c", "go", "python"
+  std::vector<std::string_view> detect_modules = {};    // any frame's module starts so: on the stack
+  std::vector<std::string_view> detect_functions = {};  // any frame's function starts so: on the stack
+  std::vector<std::string_view> skip_modules = {};      // frames in these modules are the runtime's
+  std::vector<std::string_view> skip_functions = {};    // functions starting so are the runtime's
+  std::vector<std::string_view> skip_files = {};        // source files containing one of these are the
+                                                        // runtime's (its standard library) ...
+  std::vector<std::string_view> keep_files = {};        // ... unless they contain one of these
+  std::vector<std::string_view> entries = {};           // exact function names that are named as the site
+  bool always = false;                                  // on every stack (the C runtime)
 };
 
 // Every row, the C runtime first.

@@ -443,6 +443,47 @@ bool Symbolizer::Impl::attach(Proc& p) {
   return p.attached;
 }
 
+namespace {
+
+// Go (1.19) writes no .debug_aranges, and libdw before 0.189 finds no CU by
+// address without them: then the CUs' own ranges are searched.  Results are
+// cached by the caller (per build and address).
+Dwarf_Die* cu_by_ranges(Dwfl_Module* mod, Dwarf_Addr addr, Dwarf_Addr* bias, Dwarf_Die* out) {
+  Dwarf* dw = dwfl_module_getdwarf(mod, bias);
+  Dwarf_Aranges* ar = nullptr;
+  size_t n = 0;
+  if (dw == nullptr || (dwarf_getaranges(dw, &ar, &n) == 0 && n > 0)) return nullptr;
+  size_t head = 0;
+  for (Dwarf_Off off = 0, next = 0; dwarf_nextcu(dw, off, &next, &head, nullptr, nullptr, nullptr) == 0;
+       off = next)
+    if (dwarf_offdie(dw, off + head, out) != nullptr && dwarf_haspc(out, addr - *bias) == 1) return out;
+  return nullptr;
+}
+
+// The function DIEs around pc, innermost first: inlined subroutines, then the
+// subprogram they were inlined into, for a CU whose functions are its
+// children (Go).  dwarf_getscopes() finds nothing in Go 1.19's DWARF.
+std::vector<Dwarf_Die> function_chain(Dwarf_Die* cu, Dwarf_Addr pc) {
+  std::vector<Dwarf_Die> chain;
+  Dwarf_Die d;
+  if (dwarf_child(cu, &d) != 0) return chain;
+  for (;;) {
+    const int tag = dwarf_tag(&d);
+    if ((tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine || tag == DW_TAG_lexical_block) &&
+        dwarf_haspc(&d, pc) == 1) {
+      if (tag != DW_TAG_lexical_block) chain.insert(chain.begin(), d);
+      Dwarf_Die child;
+      if (dwarf_child(&d, &child) != 0) break;
+      d = child;
+      continue;
+    }
+    if (dwarf_siblingof(&d, &d) != 0) break;
+  }
+  return chain;
+}
+
+}  // namespace
+
 std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
   std::vector<Sym> out;
   Sym phys;
@@ -457,11 +498,14 @@ std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
   // libdwfl attributes an address no CU covers (crt1's _start, hand-written
   // asm) to the CU before it; such a line would be a lie.
   Dwarf_Addr bias = 0;
+  Dwarf_Die cu;
   Dwarf_Die* cudie = dwfl_module_addrdie(mod, addr, &bias);
+  if (cudie == nullptr) cudie = cu_by_ranges(mod, addr, &bias, &cu);
   if (cudie != nullptr && dwarf_haspc(cudie, addr - bias) == 0) cudie = nullptr;
-  if (Dwfl_Line* ln = cudie ? dwfl_module_getsrc(mod, addr) : nullptr) {
+  if (Dwarf_Line* ln = cudie ? dwarf_getsrc_die(cudie, addr - bias) : nullptr) {
     int line = 0;
-    if (const char* src = dwfl_lineinfo(ln, nullptr, &line, nullptr, nullptr, nullptr)) {
+    const char* src = dwarf_linesrc(ln, nullptr, nullptr);
+    if (src != nullptr && dwarf_lineno(ln, &line) == 0) {
       phys.file = src;
       phys.line = line;
     }
@@ -481,6 +525,21 @@ std::vector<Sym> Symbolizer::Impl::symbols(Dwfl_Module* mod, Dwarf_Addr addr) {
     }
   }
   std::free(scopes);
+  if (!have_fn && cudie) {  // Go's DWARF: see function_chain
+    std::vector<Dwarf_Die> chain = function_chain(cudie, addr - bias);
+    std::string file = phys.file;
+    int line = phys.line;
+    for (Dwarf_Die& d : chain) {
+      if (dwarf_tag(&d) != DW_TAG_inlined_subroutine) {
+        if (phys.function.empty()) phys.function = die_function_name(&d);
+        break;
+      }
+      out.push_back(Sym{die_function_name(&d), file, line, true});
+      std::tie(file, line) = call_site(&d);
+    }
+    phys.file = file;
+    phys.line = line;
+  }
   if (have_fn) {
     Dwarf_Die* chain = nullptr;
     int m = dwarf_getscopes_die(&fn, &chain);
