@@ -146,7 +146,9 @@ TEST(ViewsE2E, ShortLivedProcessesShowNoRateAndTheLeakerSortsFirst) {
     for (auto r = rows.begin(); r != rows.end(); ++r) {
       std::string comm = (*r)["comm"];
       bool storm_comm = comm == "sh" || comm == "ls" || comm == "grep" || comm == "cat";
-      if ((*r)["exited"] == true && storm_comm) EXPECT_TRUE((*r)["net_per_s"].is_null()) << r->dump();
+      if ((*r)["exited"] == true && storm_comm) {
+        EXPECT_TRUE((*r)["net_per_s"].is_null()) << r->dump();
+      }
       // Whatever ranks above the leaker has a known rate (another test's
       // leaker, live or just exited, say), never one of the storm's commands.
       if (r < it) {

@@ -608,7 +608,12 @@ TEST(TopKeys, EnterOnAnEmptyListDoesNothing) {
 TEST(TopRender, EveryRowIsExactlyTheScreenSize) {
   Snapshot s = sort_fixture();
   ProcView f = facade();
-  f.fds = {FdView{3, Kind::Socket, std::string(300, 'x'), 5, false, false, {}}};
+  FdView wide;
+  wide.fd = 3;
+  wide.kind = Kind::Socket;
+  wide.target = std::string(300, 'x');
+  wide.age_s = 5;
+  f.fds = {wide};
   f.suspects = {suspect(Kind::Socket, "main.callBackend", "tcp ->127.0.0.1:8081", 1003, 20.1)};
   s.processes.push_back(f);
   s.lost_events = 7;
