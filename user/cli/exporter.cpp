@@ -28,6 +28,7 @@ void setup_exporter(CLI::App& app, ExporterOptions& o) {
   app.add_option("--listen", o.listen, "ADDR:PORT to serve /metrics on (default 127.0.0.1:9464)");
   app.add_flag("-a,--all", o.all, "Export every process on the host (the default)");
   app.add_option("-p,--pid", o.pids, "Export only this process (repeatable)")->check(CLI::PositiveNumber);
+  app.add_option("--cgroup", o.cgroup, "Only processes in this cgroup v2 and below (absolute, or relative to the cgroup v2 mount)");
   app.add_option("--max-processes", o.max_processes,
                  "Processes with series of their own; the rest are summed per container")
       ->check(CLI::Range(1, 100000));
@@ -40,7 +41,8 @@ void setup_exporter(CLI::App& app, ExporterOptions& o) {
       "Examples:\n"
       "  sudo fdwatch exporter                         every process, 127.0.0.1:9464\n"
       "  sudo fdwatch exporter --listen 0.0.0.0:9464   reachable from other hosts\n"
-      "  sudo fdwatch exporter -p $(pidof facade) --max-processes 50");
+      "  sudo fdwatch exporter -p $(pidof facade) --max-processes 50\n"
+      "  sudo fdwatch exporter --cgroup kubepods.slice   the pods of a kubernetes node");
 }
 
 std::optional<ListenAddr> parse_listen(const std::string& s) {
@@ -60,6 +62,8 @@ std::optional<ListenAddr> parse_listen(const std::string& s) {
 Result<void> validate_exporter(const ExporterOptions& o) {
   if (o.all && !o.pids.empty())
     return Error{"-a and -p are exclusive", "see fdwatch exporter --help", 0, kExitUsage};
+  if (o.all && !o.cgroup.empty())
+    return Error{"-a and --cgroup are exclusive", "see fdwatch exporter --help", 0, kExitUsage};
   if (!parse_listen(o.listen))
     return Error{"--listen " + o.listen + ": not an IP address and port",
                  "e.g. --listen 127.0.0.1:9464 or --listen [::1]:9464", 0, kExitUsage};
@@ -120,6 +124,11 @@ int serve(Session& s, Aggregator& agg, Published& pub, const ExporterOptions& o)
 }  // namespace
 
 int run_exporter(const ExporterOptions& o) {
+  if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
+  SessionOptions so;
+  so.pids = o.pids;
+  so.all = o.pids.empty();
+  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
   install_stop_signals();
   MetricsOptions mo;
   mo.max_processes = o.max_processes;
@@ -143,18 +152,17 @@ int run_exporter(const ExporterOptions& o) {
   AggOptions ao;
   ao.exited_ttl_s = o.grace_s;
   Aggregator agg(ao);
-  SessionOptions so;
-  so.pids = o.pids;
-  so.all = o.pids.empty();
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   if (auto r = (*sess)->start(); !r) return report_error(r.error());
   pub->publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
   auto ports = http->GetListeningPorts();
+  std::string what = o.pids.empty() ? "every process" : std::to_string(o.pids.size()) + " processes";
+  if (!so.cgroup_path.empty()) what += " of cgroup " + so.cgroup_path;
   ListenAddr la = *parse_listen(o.listen);
   fprintf(stderr, "fdwatch: attached; serving http://%s:%d/metrics (%s)\n", la.host.c_str(),
           ports.empty() ? la.port : ports[0],
-          o.pids.empty() ? "every process" : (std::to_string(o.pids.size()) + " processes").c_str());
+          what.c_str());
   return serve(**sess, agg, *pub, o);
 }
 
