@@ -128,6 +128,9 @@ void split_command(int argc, char** argv, std::vector<std::string>* own,
 // before the BPF object is loaded, so a typo fails at once.
 Result<void> check_pids_exist(const std::vector<uint32_t>& pids);
 
+// The help line of --cgroup (watch, top, record, exporter).
+extern const char kCgroupHelp[];
+
 struct SessionOptions;
 // --cgroup PATH (when not ""), before any BPF work: resolves it into `so`
 // (kernel filter and seeding), which then traces every process in the cgroup

@@ -37,6 +37,8 @@ Result<void> check_pids_exist(const std::vector<uint32_t>& pids) {
   return {};
 }
 
+const char kCgroupHelp[] = "Only processes in this cgroup v2 and below (absolute, or relative to the cgroup v2 mount)";
+
 Result<void> apply_cgroup(const std::string& arg, SessionOptions& so) {
   if (arg.empty()) return {};
   auto cg = resolve_cgroup(arg);

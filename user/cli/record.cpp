@@ -22,7 +22,7 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       ->required();
   app.add_option("-p,--pid", o.pids, "Process to record (repeatable)")->check(pid_value());
   app.add_flag("-a,--all", o.all, "Record every process on the host");
-  app.add_option("--cgroup", o.cgroup, "Only processes in this cgroup v2 and below (absolute, or relative to the cgroup v2 mount)");
+  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
   app.add_flag("-c,--children", o.children, "Also record children the processes start");
   app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
       ->check(seconds_value(0, kMaxDuration));

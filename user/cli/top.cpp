@@ -18,7 +18,7 @@ namespace fdw {
 
 void setup_top(CLI::App& app, TopOptions& o) {
   app.add_flag("-b,--batch", o.batch, "Print plain-text frames instead of the screen");
-  app.add_option("--cgroup", o.cgroup, "Only processes in this cgroup v2 and below (absolute, or relative to the cgroup v2 mount)");
+  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
   app.add_option("-n,--iterations", o.iterations, "Frames to print in batch mode (0 = until stopped)")
       ->check(count_value(0, 1000000000, "frames"));
   app.add_option("-d,--delay", o.delay_s, "Seconds between frames")->check(seconds_value(0.1, 3600));
