@@ -1,11 +1,14 @@
 // exporter_bench: the cost of a scrape of `fdwatch exporter -a` with many
 // live processes, and the exporter's memory.  Starts N processes holding K
 // fds each, starts the exporter on a free loopback port, scrapes it, and
-// prints a table.  With --minutes M it keeps scraping once a second for M
-// minutes and prints the RSS each minute (flat = no growth).
+// prints a table.  Then, for the largest --max-processes (every process its
+// own series: the dearest scrape), it keeps scraping once a second for
+// --duration seconds (default 600; 0 skips it), prints a row every 30 s and
+// the verdict against the targets (scrape p95 <= 50 ms, RSS <= 64 MiB, RSS flat:
+// the last row within 2 MiB of the first).
 //
 //   sudo build/bench/exporter_bench [--procs N] [--fds K] [--scrapes S]
-//                                   [--max-processes P ...] [--minutes M]
+//                                   [--max-processes P ...] [--duration S]
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -16,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/http.h"
@@ -27,7 +31,7 @@ using fdw::test::Subprocess;
 namespace {
 
 struct Args {
-  int procs = 2000, fds = 10, scrapes = 20, minutes = 0;
+  int procs = 2000, fds = 10, scrapes = 20, duration_s = 600;
   std::vector<int> max_processes;
   std::string fdwatch = FDWATCH_BIN;
 };
@@ -78,7 +82,49 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-int run(const Args& a, int max_processes) {
+double p95(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, v.size() * 95 / 100)];
+}
+
+double rss_mib(pid_t pid) { return double(status_kib(pid, "VmRSS")) / 1024; }
+
+constexpr double kScrapeTargetMs = 50, kRssTargetMib = 64, kFlatMib = 2;
+
+// Scrapes once a second for duration_s; a row every 30 s, then the verdict.
+int soak(int port, pid_t exporter, int duration_s) {
+  printf("\nscraped once a second for %d s (every process its own series):\n\n", duration_s);
+  printf("| t s | median ms | max ms | RSS MiB | peak MiB |\n|---|---|---|---|---|\n");
+  size_t bytes = 0, series = 0;
+  std::vector<double> window, all;
+  double first_rss = rss_mib(exporter), last_rss = first_rss;
+  auto start = std::chrono::steady_clock::now();
+  for (int t = 1; t <= duration_s; ++t) {
+    double ms = scrape_ms(port, &bytes, &series);
+    if (ms < 0) return fprintf(stderr, "exporter_bench: scrape failed\n"), 1;
+    window.push_back(ms);
+    all.push_back(ms);
+    if (t % 30 == 0 || t == duration_s) {
+      last_rss = rss_mib(exporter);
+      printf("| %4d | %7.1f | %7.1f | %7.1f | %7.1f |\n", t, median(window),
+             *std::max_element(window.begin(), window.end()), last_rss,
+             double(status_kib(exporter, "VmHWM")) / 1024);
+      fflush(stdout);
+      window.clear();
+    }
+    std::this_thread::sleep_until(start + std::chrono::seconds(t));
+  }
+  double worst = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
+  double peak = double(status_kib(exporter, "VmHWM")) / 1024;
+  bool ok = p95(all) <= kScrapeTargetMs && peak <= kRssTargetMib && last_rss - first_rss <= kFlatMib;
+  printf("\nscrape median %.1f ms, p95 %.1f ms, max %.1f ms (target: p95 <= %.0f), "
+         "peak RSS %.1f MiB (target <= %.0f), RSS %+.1f MiB from start to end (flat: within %.0f): %s\n",
+         median(all), p95(all), worst, kScrapeTargetMs, peak, kRssTargetMib, last_rss - first_rss, kFlatMib,
+         ok ? "targets met" : "TARGETS MISSED");
+  return ok ? 0 : 1;
+}
+
+int run(const Args& a, int max_processes, bool soak_it) {
   int port = fdw::test::free_port();
   Subprocess ex({a.fdwatch, "exporter", "-a", "--listen", "127.0.0.1:" + std::to_string(port),
                  "--max-processes", std::to_string(max_processes)});
@@ -99,22 +145,9 @@ int run(const Args& a, int max_processes) {
          *std::min_element(ms.begin(), ms.end()), median(ms), *std::max_element(ms.begin(), ms.end()),
          double(status_kib(ex.pid(), "VmRSS")) / 1024, double(status_kib(ex.pid(), "VmHWM")) / 1024);
   fflush(stdout);
-  for (int m = 1; m <= a.minutes; ++m) {
-    std::vector<double> minute;
-    auto end = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < end) {
-      auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      double t = scrape_ms(port, &bytes, &series);
-      if (t < 0) return fprintf(stderr, "exporter_bench: scrape failed\n"), 1;
-      minute.push_back(t);
-      std::this_thread::sleep_until(next);
-    }
-    printf("|   minute %2d: median scrape %.1f ms, RSS %.1f MiB, peak %.1f MiB\n", m, median(minute),
-           double(status_kib(ex.pid(), "VmRSS")) / 1024, double(status_kib(ex.pid(), "VmHWM")) / 1024);
-    fflush(stdout);
-  }
+  int rc = soak_it && a.duration_s > 0 ? soak(port, ex.pid(), a.duration_s) : 0;
   ex.signal(SIGTERM);
-  return ex.wait(30) == 0 ? 0 : 1;
+  return ex.wait(30) == 0 ? rc : 1;
 }
 
 }  // namespace
@@ -133,12 +166,13 @@ int main(int argc, char** argv) {
     if (o == "--procs") num(&a.procs);
     else if (o == "--fds") num(&a.fds);
     else if (o == "--scrapes") num(&a.scrapes);
-    else if (o == "--minutes") num(&a.minutes);
+    else if (o == "--duration" && i + 1 < argc && std::string(argv[i + 1]) == "0") a.duration_s = 0, ++i;
+    else if (o == "--duration") num(&a.duration_s);
     else if (o == "--max-processes") a.max_processes.push_back(0), num(&a.max_processes.back());
     else if (o == "--fdwatch" && i + 1 < argc) a.fdwatch = argv[++i];
     else {
       fprintf(stderr, "usage: exporter_bench [--procs N] [--fds K] [--scrapes S] [--max-processes P ...]"
-                      " [--minutes M] [--fdwatch PATH]\n");
+                      " [--duration S] [--fdwatch PATH]\n");
       return 2;
     }
   }
@@ -150,7 +184,12 @@ int main(int argc, char** argv) {
   printf("| --max-processes | series | bytes | min ms | median ms | max ms | RSS MiB | peak MiB |\n");
   printf("|---|---|---|---|---|---|---|---|\n");
   int rc = 0;
-  for (int m : a.max_processes) rc |= run(a, m);
+  int largest = *std::max_element(a.max_processes.begin(), a.max_processes.end());
+  bool soaked = false;
+  for (int m : a.max_processes) {
+    rc |= run(a, m, m == largest && !soaked);
+    soaked |= m == largest;
+  }
   for (pid_t p : holders) kill(p, SIGKILL);
   for (pid_t p : holders) waitpid(p, nullptr, 0);
   return rc;

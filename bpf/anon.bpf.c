@@ -51,18 +51,19 @@ HANDLER(pidfd_getfd)
 	return emit_new_fd(ctx, FDW_SYS_PIDFD_GETFD, ret, true, true);
 }
 
-/* signalfd(fd=-1, ...) creates; signalfd(existing fd) only updates the mask. */
+/* signalfd(fd=-1, ...) creates; signalfd(existing fd) only updates the mask
+ * (and fails, EINVAL, when fd is no signalfd): a call, no new fd. */
 HANDLER(signalfd)
 {
-	if ((int)c->a[0] != -1 && ret >= 0)
-		return 0;
+	if ((int)c->a[0] != -1)
+		return emit_simple(FDW_EV_CALL, FDW_SYS_SIGNALFD, ret, c->a[0], 0, 0);
 	return emit_new_fd(ctx, FDW_SYS_SIGNALFD, ret, false, false);
 }
 
 HANDLER(signalfd4)
 {
-	if ((int)c->a[0] != -1 && ret >= 0)
-		return 0;
+	if ((int)c->a[0] != -1)
+		return emit_simple(FDW_EV_CALL, FDW_SYS_SIGNALFD4, ret, c->a[0], 0, 0);
 	return emit_new_fd(ctx, FDW_SYS_SIGNALFD4, ret, c->a[3] & O_CLOEXEC_, false);
 }
 
@@ -82,11 +83,11 @@ HANDLER(bpf)
 	return emit_new_fd(ctx, FDW_SYS_BPF, ret, true, false);
 }
 
-/* with LANDLOCK_CREATE_RULESET_VERSION it returns a version, not an fd */
+/* with LANDLOCK_CREATE_RULESET_VERSION (or _ERRATA) it returns a number, not an fd */
 HANDLER(landlock_create_ruleset)
 {
-	if (c->a[2] & 1)
-		return 0;
+	if (c->a[2] & 3)
+		return emit_simple(FDW_EV_CALL, FDW_SYS_LANDLOCK_CREATE_RULESET, ret, -1, 0, 0);
 	return emit_new_fd(ctx, FDW_SYS_LANDLOCK_CREATE_RULESET, ret, ret >= 0 && fd_cloexec(ret), false);
 }
 

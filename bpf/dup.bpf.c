@@ -27,11 +27,8 @@ HANDLER(fcntl)
 {
 	long cmd = c->a[1];
 
-	if (cmd == F_SETFD_) {
-		if (ret < 0)
-			return 0;
+	if (cmd == F_SETFD_)
 		return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_FCNTL, ret, c->a[0], (c->a[2] & FD_CLOEXEC_) ? 1 : 0, 0);
-	}
 	if (cmd != F_DUPFD_ && cmd != F_DUPFD_CLOEXEC_)
 		return 0;
 	return emit_dup(ctx, FDW_SYS_FCNTL, ret, c->a[0], cmd == F_DUPFD_CLOEXEC_);
@@ -86,11 +83,9 @@ HANDLER(ioctl)
 {
 	unsigned int cmd = c->a[1];
 
-	if (cmd == FIOCLEX_ || cmd == FIONCLEX_) {
-		if (ret < 0)
-			return 0;
+	if (cmd == FIOCLEX_ || cmd == FIONCLEX_)
 		return emit_simple(FDW_EV_CLOEXEC, FDW_SYS_IOCTL, ret, c->a[0], cmd == FIOCLEX_ ? 1 : 0, 0);
-	}
+	/* on a bad fd these cannot be told from another driver's command */
 	if (ioctl_makes_fd(cmd) && ioctl_makes_fd_on(cmd, c->a[0]))
 		return emit_new_fd(ctx, FDW_SYS_IOCTL, ret, ret >= 0 && fd_cloexec(ret), true);
 	return 0;

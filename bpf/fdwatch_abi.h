@@ -30,18 +30,23 @@ enum fdw_ev_type {
 	FDW_EV_CLOSE = 2,    /* close(fd2) returned ret (0 or -errno); io_uring closes: arg =
 			      * bpf_ktime_get_ns() at submission (an fd another thread opened
 			      * after that cannot be the one closed), else 0 */
-	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) succeeded */
+	FDW_EV_CLOSE_RANGE = 3, /* close_range(lo=fd2, hi=arg, flags=arg2) returned ret (0 or -errno) */
 	FDW_EV_DUP = 4,      /* dup/dup2/dup3/F_DUPFD*: ret = new fd, fd2 = old fd */
-	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX: fd2 = fd, arg = 1 set / 0 clear */
+	FDW_EV_CLOEXEC = 5,  /* fcntl F_SETFD / ioctl FIOCLEX/FIONCLEX returned ret (0 or -errno):
+			      * fd2 = fd, arg = 1 set / 0 clear */
 	FDW_EV_FORK = 6,     /* new process: tgid = parent, ret = child tgid, flags FDW_F_SHARED_FILES */
 	FDW_EV_EXEC = 7,     /* execve/execveat succeeded: name = new comm, path = filename */
 	FDW_EV_EXIT = 8,     /* last thread of tgid exited: arg = exit code */
-	FDW_EV_SOCKADDR = 9, /* bind/connect/listen on fd2 returned: sock = addresses after the call */
+	FDW_EV_SOCKADDR = 9, /* bind/connect/listen on fd2 returned ret: sock = addresses after the
+			      * call (ret 0 or -EINPROGRESS); other -errno: nothing described */
 	FDW_EV_LIMIT = 10,   /* setrlimit/prlimit64 changed RLIMIT_NOFILE of tgid=ret: arg = soft, arg2 = hard */
 	FDW_EV_USTACK = 11,  /* user registers + top of the user stack: struct fdw_ustack */
 	FDW_EV_RENAME = 12,  /* the main thread of tgid=ret took a new comm (prctl PR_SET_NAME,
 			      * /proc/PID/comm, exec): name = the new comm */
-	/* 13..15 are left to fd events; the call-stack side channel continues at 16. */
+	FDW_EV_CALL = 13,    /* a traced call that created, closed and changed no fd (signalfd on an
+			      * existing signalfd, a landlock ABI version query): ret = result,
+			      * fd2 = the fd it named or -1.  Counted, nothing else. */
+	/* 14..15 are left to fd events; the call-stack side channel continues at 16. */
 	FDW_EV_UMAP = 16,    /* one mapped ELF file of a process: struct fdw_umap */
 	FDW_EV_PYSTACK = 17, /* CPython frames of the calling thread: struct fdw_pystack */
 	FDW_EV_PYCODE = 18,  /* one CPython code object: struct fdw_pycode */

@@ -40,6 +40,24 @@ _fdwatch_pids() {
   fi
 }
 
+# cgroup v2 directories for --cgroup, relative to the cgroup v2 mount (or
+# absolute when $1 starts with /).
+_fdwatch_cgroups() {
+  local cur=$1 mnt d
+  local -a out=()
+  mnt=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } } }' \
+    /proc/self/mountinfo 2>/dev/null)
+  [[ -n $mnt ]] || return 0
+  local IFS=$'\n'
+  if [[ $cur == /* ]]; then
+    for d in $(compgen -d -- "$cur"); do out+=("$d/"); done
+  else
+    for d in $(compgen -d -- "$mnt/$cur"); do out+=("${d#"$mnt"/}/"); done
+  fi
+  COMPREPLY=("${out[@]}")
+  compopt -o nospace 2>/dev/null
+}
+
 _fdwatch_files() {  # $1: cur, $2: extended glob of wanted names, or ""
   local IFS=$'\n' f
   local -a out=()
@@ -81,6 +99,9 @@ _fdwatch() {
       return 0 ;;
     -o | --output | --html)
       _fdwatch_files "$cur" ""
+      return 0 ;;
+    --cgroup)
+      _fdwatch_cgroups "$cur"
       return 0 ;;
     --trigger)
       COMPREPLY=($(compgen -W "emfile pct:" -- "$cur"))

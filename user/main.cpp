@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   // Snapshots of big fd tables are megabyte-sized and short-lived: a fixed
   // threshold keeps them mmap'ed, so freeing them gives the memory back
   // (glibc's adaptive threshold would move them into the heap for good).
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   std::vector<std::string> own, command;
   split_command(argc, argv, &own, &command);
 

@@ -153,22 +153,6 @@ static __always_inline int emit_dup(void *ctx, __u16 sys, long ret, int oldfd, b
 	return finish_new_fd(ctx, p, ret, cloexec);
 }
 
-/* bind/connect/listen on fd returned: the socket's addresses after the call. */
-static __always_inline int emit_sockaddr(void *ctx, __u16 sys, long ret, int fd)
-{
-	struct pending *p;
-
-	if (ret < 0 && ret != -115 /* EINPROGRESS: connect under way, addresses set */)
-		return 0;
-	p = pending_begin(FDW_EV_SOCKADDR, sys, true);
-	if (!p)
-		return 0;
-	p->rec.h.ret = ret;
-	p->rec.h.fd2 = fd;
-	describe_fd(p, fd);
-	return pending_emit(ctx, p);
-}
-
 /* A record with no file to describe. */
 static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2, __s64 arg, __s64 arg2)
 {
@@ -182,6 +166,23 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 	p->rec.h.arg2 = arg2;
 	output(&p->rec, false);
 	return 0;
+}
+
+/* bind/connect/listen on fd returned: the socket's addresses after the call
+ * (a failed call is counted, with nothing to describe). */
+static __always_inline int emit_sockaddr(void *ctx, __u16 sys, long ret, int fd)
+{
+	struct pending *p;
+
+	if (ret < 0 && ret != -115 /* EINPROGRESS: connect under way, addresses set */)
+		return emit_simple(FDW_EV_SOCKADDR, sys, ret, fd, 0, 0);
+	p = pending_begin(FDW_EV_SOCKADDR, sys, true);
+	if (!p)
+		return 0;
+	p->rec.h.ret = ret;
+	p->rec.h.fd2 = fd;
+	describe_fd(p, fd);
+	return pending_emit(ctx, p);
 }
 
 #endif /* FDW_PENDING_H */

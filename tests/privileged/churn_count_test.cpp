@@ -18,7 +18,9 @@ namespace {
 
 const char* const kSyscalls[] = {"openat", "close", "socket", "pipe2", "dup", "eventfd2"};
 
-// bpftrace counting the syscalls' exits (and failures by errno) of one pid.
+// bpftrace counting the syscalls' exits (and failures by errno) of one pid,
+// but for restart codes (ERESTARTSYS..ERESTART_RESTARTBLOCK): the kernel runs
+// those calls again.
 class Bpftrace {
  public:
   ~Bpftrace() {
@@ -36,7 +38,7 @@ class Bpftrace {
     for (const char* s : kSyscalls)
       probes += std::string(probes.empty() ? "" : ",\n") + "tracepoint:syscalls:sys_exit_" + s;
     std::string prog = "BEGIN { printf(\"ready\\n\"); }\n" + probes + " /pid == " + std::to_string(target) +
-                       "/ { @calls[probe] = count(); if (args->ret < 0) { @failed[-args->ret] = count(); } }\n";
+                       "/ { if (args->ret < -516 || args->ret > -512) { @calls[probe] = count(); if (args->ret < 0) { @failed[-args->ret] = count(); } } }\n";
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return fail(err, "pipe");
     pid_ = fork();

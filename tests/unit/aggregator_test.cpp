@@ -4,6 +4,7 @@
 #include <cerrno>
 
 #include "core/aggregator.h"
+#include "fdwatch_abi.h"
 
 using namespace fdw;
 
@@ -104,6 +105,49 @@ TEST(Aggregator, FailuresByErrnoAndRestartCodesIgnored) {
   EXPECT_EQ(p.failed.at("EMFILE"), 31u);
   EXPECT_EQ(p.failed.at("ENFILE"), 1u);
   EXPECT_EQ(p.opened, 0u);
+}
+
+// Failed calls count in `syscalls` and change nothing; a restart code is
+// not a return (the kernel runs the call again).
+TEST(Aggregator, FailedCallsCountAndChangeNothing) {
+  Aggregator a;
+  a.apply(seed_ev(0, 7, {{5, Kind::File, "/a", false}}));
+  Event r = ev(EvType::CloseRange, kS, 7);
+  r.sys = FDW_SYS_CLOSE_RANGE;
+  r.fd = 0;
+  r.value = 100;
+  r.err = EINVAL;
+  a.apply(r);
+  Event x = ev(EvType::Cloexec, kS, 7);
+  x.sys = FDW_SYS_FCNTL;
+  x.fd = 5;
+  x.value = 1;
+  x.err = EBADF;
+  a.apply(x);
+  Event b = ev(EvType::SockAddr, kS, 7);
+  b.sys = FDW_SYS_BIND;
+  b.fd = 5;
+  b.err = EADDRINUSE;
+  b.target = "tcp 127.0.0.1:80";
+  a.apply(b);
+  Event c = ev(EvType::Call, kS, 7);
+  c.sys = FDW_SYS_SIGNALFD4;
+  c.fd = 5;
+  a.apply(c);
+  Event restarted = b;
+  restarted.sys = FDW_SYS_CONNECT;
+  restarted.err = 512;  // ERESTARTSYS
+  a.apply(restarted);
+  auto p = only(a.snapshot(2 * kS));
+  EXPECT_EQ(fds_of(p), (std::vector<int>{5}));
+  EXPECT_EQ(p.fds[0].kind, Kind::File);
+  EXPECT_EQ(p.fds[0].target, "/a");
+  EXPECT_FALSE(p.fds[0].cloexec);
+  EXPECT_EQ(p.closed, 0u);
+  EXPECT_EQ(p.opened, 0u);
+  EXPECT_TRUE(p.failed.empty());
+  EXPECT_EQ(p.syscalls, (std::map<std::string, uint64_t>{
+                            {"close_range", 1}, {"fcntl", 1}, {"bind", 1}, {"signalfd4", 1}}));
 }
 
 TEST(Aggregator, CloseEbadfChangesNothingButEintrStillCloses) {

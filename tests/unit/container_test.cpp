@@ -14,6 +14,46 @@ namespace {
 const std::string kId = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899";
 const std::string kUid = "0d8c6f6a-7b1e-4c5d-9e2f-123456789abc";
 
+// /proc/self/mountinfo lines as kernels write them: unified, hybrid (v1
+// controllers with v2 at .../unified), and a cgroup namespace's view.
+TEST(Cgroup2Mount, FoundInMountinfo) {
+  EXPECT_EQ(parse_cgroup2_mount("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 "
+                                "cgroup2 rw,nsdelegate,memory_recursiveprot\n"),
+            (Cgroup2Mount{"/", "/sys/fs/cgroup"}));
+  EXPECT_EQ(parse_cgroup2_mount("30 24 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n"
+                                "31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                                "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"),
+            (Cgroup2Mount{"/", "/sys/fs/cgroup/unified"}));
+  EXPECT_EQ(parse_cgroup2_mount("7 5 0:30 /kubepods/pod1 /sys/fs/cgroup ro - cgroup2 cgroup rw\n"),
+            (Cgroup2Mount{"/kubepods/pod1", "/sys/fs/cgroup"}));
+  EXPECT_EQ(parse_cgroup2_mount("31 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"), std::nullopt);
+  EXPECT_EQ(parse_cgroup2_mount(""), std::nullopt);
+}
+
+TEST(Cgroup2Mount, ArgumentsBecomePathsBelowTheMount) {
+  Cgroup2Mount m{"/", "/sys/fs/cgroup/unified"};
+  std::string why;
+  EXPECT_EQ(cgroup_arg_path("/sys/fs/cgroup/unified/system.slice/x.service", m, &why), "/system.slice/x.service");
+  EXPECT_EQ(cgroup_arg_path("/sys/fs/cgroup/unified", m, &why), "/");
+  EXPECT_EQ(cgroup_arg_path("/sys/fs/cgroup/unified/", m, &why), "/");
+  EXPECT_EQ(cgroup_arg_path("/system.slice/x.service/", m, &why), "/system.slice/x.service");  // as /proc spells it
+  EXPECT_EQ(cgroup_arg_path("system.slice//x.service", m, &why), "/system.slice/x.service");
+  EXPECT_EQ(cgroup_arg_path("/sys/fs/cgroup/unifiedx", m, &why), "/sys/fs/cgroup/unifiedx");  // not the mount
+  EXPECT_EQ(cgroup_arg_path("a/../b", m, &why), std::nullopt);
+  EXPECT_EQ(why, "'..' in a cgroup path");
+  EXPECT_EQ(cgroup_arg_path("./a", m, &why), std::nullopt);
+}
+
+TEST(Cgroup2Mount, WithinMeansTheCgroupOrBelow) {
+  EXPECT_TRUE(cgroup_within("/a/b", "/a"));
+  EXPECT_TRUE(cgroup_within("/a", "/a"));
+  EXPECT_TRUE(cgroup_within("/a", "/a/"));
+  EXPECT_FALSE(cgroup_within("/ab", "/a"));
+  EXPECT_FALSE(cgroup_within("/", "/a"));
+  EXPECT_FALSE(cgroup_within("", "/a"));  // unknown (gone, cgroup v1 only)
+  EXPECT_TRUE(cgroup_within("/x", "/"));
+}
+
 TEST(Container, DockerSystemdAndCgroupfsDrivers) {
   EXPECT_EQ(container_of("/system.slice/docker-" + kId + ".scope"), (ContainerRef{kId, "docker", ""}));
   EXPECT_EQ(container_of("/docker/" + kId), (ContainerRef{kId, "docker", ""}));

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "core/classify.h"
@@ -174,6 +175,11 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   EXPECT_EQ(e->fd, 3);
   EXPECT_EQ(e->value, 0xffffffffll);
   EXPECT_EQ(e->flags, 4u);
+  EXPECT_EQ(e->err, 0);
+  r.ret = -EINVAL;
+  e = decode_record(&r, sizeof(r), nullptr);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->err, EINVAL);
 
   fdw_event f = base(FDW_EV_FORK, FDW_SYS_FORK_EVENT);
   f.ret = 77;
@@ -204,6 +210,42 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   EXPECT_EQ(e->type, EvType::Limit);
   EXPECT_EQ(e->pid, 99u);
   EXPECT_EQ(e->value, 256);
+}
+
+// Calls that failed, or changed no fd, keep their errno and fd.
+TEST(Decoder, FailedAndFdlessCalls) {
+  fdw_event x = base(FDW_EV_CLOEXEC, FDW_SYS_FCNTL);
+  x.ret = -EBADF;
+  x.fd2 = 999;
+  x.arg = 1;
+  auto e = decode_record(&x, sizeof(x), nullptr);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, EvType::Cloexec);
+  EXPECT_EQ(e->fd, 999);
+  EXPECT_EQ(e->err, EBADF);
+
+  fdw_event b = base(FDW_EV_SOCKADDR, FDW_SYS_BIND);
+  b.ret = -EADDRINUSE;
+  b.fd2 = 4;
+  e = decode_record(&b, sizeof(b), nullptr);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, EvType::SockAddr);
+  EXPECT_EQ(e->fd, 4);
+  EXPECT_EQ(e->err, EADDRINUSE);
+  EXPECT_EQ(e->target, "");
+
+  fdw_event c = base(FDW_EV_CALL, FDW_SYS_SIGNALFD4);
+  c.ret = 5;
+  c.fd2 = 5;
+  e = decode_record(&c, sizeof(c), nullptr);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, EvType::Call);
+  EXPECT_EQ(e->sys, FDW_SYS_SIGNALFD4);
+  EXPECT_EQ(e->fd, 5);
+  EXPECT_EQ(e->err, 0);
+  c.ret = -EINVAL;
+  e = decode_record(&c, sizeof(c), nullptr);
+  EXPECT_EQ(e->err, EINVAL);
 }
 
 TEST(Decoder, RejectsMalformedRecords) {

@@ -57,7 +57,7 @@ std::string line_of(const Event& e) {
 constexpr EvType kAllTypes[] = {EvType::Open,   EvType::Close,    EvType::CloseRange, EvType::Dup,
                                 EvType::Cloexec, EvType::Fork,    EvType::Exec,       EvType::Exit,
                                 EvType::SockAddr, EvType::Limit,  EvType::Snapshot,   EvType::Lost,
-                                EvType::Comm};
+                                EvType::Comm,   EvType::Call};
 
 // Every field away from its default, whatever the type: the format carries
 // all of them, not only those a type normally uses.
@@ -287,7 +287,7 @@ TEST(EventJson, TypeNamesAreTheDesignVocabulary) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"open", "close", "close_range", "dup", "cloexec", "fork",
                                              "exec", "exit", "sockaddr", "limit", "snapshot", "lost",
-                                             "comm"}));
+                                             "comm", "call"}));
 }
 
 TEST(EventJson, RoundTripEveryTypeFullAndEmpty) {

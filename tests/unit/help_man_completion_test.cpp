@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -145,6 +146,27 @@ TEST(Completion, SubcommandsAndOptions) {
     words.push_back("-");
     std::set<std::string> got = as_set(complete(words));
     for (const std::string& o : help_options(sub)) EXPECT_TRUE(got.count(o)) << sub << " " << o;
+  }
+}
+
+// --cgroup offers the directories of the cgroup v2 mount, relative to it.
+TEST(Completion, CgroupDirectories) {
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string mnt;
+  for (std::string l; std::getline(mi, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, std::regex(R"(^\S+ \S+ \S+ \S+ (\S+) .* - cgroup2 )"))) mnt = m[1];
+  }
+  if (mnt.empty()) GTEST_SKIP() << "no cgroup v2 mount";
+  std::set<std::string> want;
+  for (auto& de : std::filesystem::directory_iterator(mnt))
+    if (de.is_directory()) want.insert(de.path().filename().string() + "/");
+  for (const std::string& sub : {std::string(""), std::string("top"), std::string("record"), std::string("exporter")}) {
+    std::vector<std::string> words = {kFdwatch};
+    if (!sub.empty()) words.push_back(sub);
+    words.push_back("--cgroup");
+    words.push_back("");
+    EXPECT_EQ(as_set(complete(words)), want) << sub;
   }
 }
 

@@ -26,10 +26,11 @@ struct WatchOptions {
   bool json = false;
   bool quiet = false;
   bool fail_on_leak = false;
-  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a.
+  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a and --cgroup.
   std::optional<bool> stacks;
   uint32_t stack_bytes = 8192;  // user stack copied per fd-creating call
   std::vector<std::string> command;  // after "--"
+  std::string cgroup;  // --cgroup: only processes in it and below ("" = no filter)
 };
 
 // Whether call stacks are captured for these options.
@@ -54,6 +55,7 @@ struct TopOptions {
   // Batch text width (-w); unset: $COLUMNS, else the terminal's, else 80.
   // 0: every column, nothing cut.
   std::optional<uint64_t> width;
+  std::string cgroup;  // --cgroup: only processes in it and below ("" = every process)
 };
 
 // The width batch frames are rendered at, as top(1) picks it: -w, then
@@ -87,10 +89,11 @@ struct RecordOptions {
   bool quiet = false;
   std::vector<std::string> argv;    // the command line, for the log header
   std::vector<std::string> command;  // after "--": record it and its children
-  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a.  Sites
+  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a and --cgroup.  Sites
   // are resolved while recording and stored in the log's stack table.
   std::optional<bool> stacks;
   uint32_t stack_bytes = 8192;
+  std::string cgroup;               // --cgroup: only processes in it and below
 };
 
 // Whether call stacks are resolved and recorded for these options.
@@ -114,6 +117,7 @@ struct ExporterOptions {
   size_t max_processes = 200;
   double grace_s = 60;              // series of exited processes stay this long
   double interval_s = 1;            // snapshot published this often
+  std::string cgroup;               // --cgroup: only processes in it and below
 };
 
 struct ListenAddr {
@@ -134,6 +138,15 @@ void split_command(int argc, char** argv, std::vector<std::string>* own,
 // "no such process: N" for the first pid that does not exist.  Checked
 // before the BPF object is loaded, so a typo fails at once.
 Result<void> check_pids_exist(const std::vector<uint32_t>& pids);
+
+// The help line of --cgroup (watch, top, record, exporter).
+extern const char kCgroupHelp[];
+
+struct SessionOptions;
+// --cgroup PATH (when not ""), before any BPF work: resolves it into `so`
+// (kernel filter and seeding), which then traces every process in the cgroup
+// and below, or only so.pids, each of which must be in it.
+Result<void> apply_cgroup(const std::string& arg, SessionOptions& so);
 
 // Prints "fdwatch: <message>" and "hint: <hint>" to stderr; returns exit code.
 int report_error(const Error& e);

@@ -9,6 +9,9 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "cli/session.h"
+#include "core/container.h"
+#include "sys/cgroup.h"
 #include "sys/proc.h"
 
 namespace fdw {
@@ -31,6 +34,22 @@ int print_final(const std::string& text, int stops_seen) {
 Result<void> check_pids_exist(const std::vector<uint32_t>& pids) {
   for (uint32_t pid : pids)
     if (!process_exists(pid)) return Error{"no such process: " + std::to_string(pid), "", ESRCH, 1};
+  return {};
+}
+
+const char kCgroupHelp[] = "Only processes in this cgroup v2 and below (absolute, or relative to the cgroup v2 mount)";
+
+Result<void> apply_cgroup(const std::string& arg, SessionOptions& so) {
+  if (arg.empty()) return {};
+  auto cg = resolve_cgroup(arg);
+  if (!cg) return cg.error();
+  for (uint32_t pid : so.pids)
+    if (std::string in = read_cgroup(pid); !cgroup_within(in, cg->path))
+      return Error{"process " + std::to_string(pid) + " is not in cgroup " + cg->path + " (it is in " + in + ")",
+                   "drop -p to trace every process of the cgroup", 0, kExitUsage};
+  so.cgroup = cg->dir;
+  so.cgroup_path = cg->path;
+  if (so.pids.empty()) so.all = true;
   return {};
 }
 

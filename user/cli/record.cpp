@@ -22,6 +22,7 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       ->required();
   app.add_option("-p,--pid", o.pids, "Process to record (repeatable)")->check(pid_value());
   app.add_flag("-a,--all", o.all, "Record every process on the host");
+  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
   app.add_flag("-c,--children", o.children, "Also record children the processes start");
   app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
       ->check(seconds_value(0, kMaxDuration));
@@ -36,18 +37,25 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       "Examples:\n"
       "  sudo fdwatch record -p $(pidof facade) -o facade.jsonl.zst -d 3600\n"
       "  sudo fdwatch record -a -o all.jsonl --max-size 100000000 --keep 3\n"
+      "  sudo fdwatch record --cgroup system.slice/nginx.service -o nginx.jsonl.zst\n"
       "  sudo fdwatch record -o build.jsonl.zst -- make -j4\n"
       "  sudo fdwatch record -a --ring 10m --trigger emfile --trigger pct:90 -o /var/tmp/fdw\n"
       "  fdwatch report facade.jsonl.zst");
 }
 
-bool record_stacks(const RecordOptions& o) { return o.stacks.value_or(!o.all); }
+// Off by default when many processes are recorded (-a, --cgroup without -p).
+bool record_stacks(const RecordOptions& o) {
+  return o.stacks.value_or(!o.all && (o.cgroup.empty() || !o.pids.empty()));
+}
 
 Result<void> validate_record(const RecordOptions& o) {
   int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
-  if (modes == 0)
-    return Error{"nothing to record: give -p PID, -a, or -- CMD", "see fdwatch record --help", 0, kExitUsage};
+  if (modes == 0 && o.cgroup.empty())
+    return Error{"nothing to record: give -p PID, -a, --cgroup PATH, or -- CMD", "see fdwatch record --help", 0,
+                 kExitUsage};
   if (modes > 1) return Error{"-p, -a and -- CMD are exclusive", "see fdwatch record --help", 0, kExitUsage};
+  if (!o.cgroup.empty() && !o.command.empty())
+    return Error{"--cgroup and -- CMD are exclusive", "the command starts in fdwatch's own cgroup", 0, kExitUsage};
   if (o.all && o.children)
     return Error{"--children has no meaning with -a (every process is recorded)", "", 0, kExitUsage};
   if (o.ring.empty() && !o.triggers.empty())
@@ -105,6 +113,13 @@ Result<void> bundle_dir(const std::string& dir) {
 
 int run_record(const RecordOptions& o) {
   if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
+  SessionOptions so;
+  so.pids = o.pids;
+  so.all = o.all;
+  so.follow_children = o.children || !o.command.empty();
+  so.stacks = record_stacks(o);
+  so.stack_bytes = o.stack_bytes;
+  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
   install_stop_signals();
   const bool ring = !o.ring.empty();
   LogHeader header = base_header(o);
@@ -130,12 +145,6 @@ int run_record(const RecordOptions& o) {
   }
 
   Aggregator agg;
-  SessionOptions so;
-  so.pids = o.pids;
-  so.all = o.all;
-  so.follow_children = o.children || !o.command.empty();
-  so.stacks = record_stacks(o);
-  so.stack_bytes = o.stack_bytes;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
@@ -183,6 +192,7 @@ int run_record(const RecordOptions& o) {
   if (!o.quiet) {
     std::string what = o.all ? "all processes" : std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");
     if (child.pid > 0) what = o.command[0] + " (pid " + std::to_string(child.pid) + ") and its children";
+    if (!so.cgroup_path.empty()) what = (o.pids.empty() ? "cgroup " : what + " of cgroup ") + so.cgroup_path;
     if (ring)
       fprintf(stderr, "fdwatch: attached; flight recorder on %s (%s window), bundles in %s; Ctrl-C to stop\n",
               what.c_str(), o.ring.c_str(), o.output.c_str());

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "core/container.h"
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 
@@ -156,8 +157,12 @@ Result<void> Session::start() {
   if (opts_.all) {
     sockets_.invalidate();
     uint32_t self = uint32_t(getpid());
-    for (uint32_t pid : list_pids())
-      if (pid != self) seed(pid, t0_, false);
+    for (uint32_t pid : list_pids()) {
+      if (pid == self) continue;
+      // the kernel filters by cgroup; what fdwatch starts with, the same way
+      if (!opts_.cgroup_path.empty() && !cgroup_within(read_cgroup(pid), opts_.cgroup_path)) continue;
+      seed(pid, t0_, false);
+    }
   } else {
     for (uint32_t pid : opts_.pids) seed(pid, t0_, false);
   }

@@ -36,7 +36,9 @@ struct SessionOptions {
   uint32_t stack_bytes = 8192;   // user stack copied per call (<= FDW_USTACK_MAX)
   size_t max_frames = 32;        // frames kept per stack
   std::string cgroup;            // cgroup v2 dir: trace only processes in it and below (kernel filter)
+  std::string cgroup_path;       // the same as /proc/PID/cgroup spells it: -a seeds only those
 };
+
 
 class Session {
  public:

@@ -18,6 +18,7 @@ namespace fdw {
 
 void setup_top(CLI::App& app, TopOptions& o) {
   app.add_flag("-b,--batch", o.batch, "Print plain-text frames instead of the screen");
+  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
   app.add_option("-n,--iterations", o.iterations, "Frames to print in batch mode (0 = until stopped)")
       ->check(count_value(0, 1000000000, "frames"));
   app.add_option("-d,--delay", o.delay_s, "Seconds between frames")->check(seconds_value(0.1, 3600));
@@ -33,6 +34,7 @@ void setup_top(CLI::App& app, TopOptions& o) {
       "Examples:\n"
       "  sudo fdwatch top\n"
       "  sudo fdwatch top -b -n 3 -d 1 --sort net/s\n"
+      "  sudo fdwatch top --cgroup system.slice/docker.service\n"
       "  sudo fdwatch top --json -n 1 -d 2 | jq '.rows[0]'");
 }
 
@@ -117,12 +119,13 @@ int run_top(const TopOptions& o) {
   if (!batch && !isatty(STDOUT_FILENO))
     return report_error(Error{"top: standard output is not a terminal",
                               "use fdwatch top -b (text) or --json for batch frames", 0, kExitUsage});
+  SessionOptions so;
+  so.all = true;
+  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
   install_stop_signals();
   AggOptions ao;
   ao.exited_ttl_s = 5;  // exited processes stay visible for a moment, then go
   Aggregator agg(ao);
-  SessionOptions so;
-  so.all = true;
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   if (auto r = (*sess)->start(); !r) return report_error(r.error());

@@ -18,6 +18,7 @@ namespace fdw {
 void setup_watch(CLI::App& app, WatchOptions& o) {
   app.add_option("-p,--pid", o.pids, "Process to watch (repeatable)")->check(pid_value());
   app.add_flag("-a,--all", o.all, "Watch every process on the host");
+  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
   app.add_flag("-c,--children", o.children, "Also watch children the processes start");
   app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
       ->check(seconds_value(0, kMaxDuration));
@@ -34,27 +35,33 @@ void setup_watch(CLI::App& app, WatchOptions& o) {
       "  sudo fdwatch -p 1234 --children -d 60 --json\n"
       "  sudo fdwatch --fail-on-leak -- ./tests   leak check of a command (exit 3 on leaks)\n"
       "  sudo fdwatch -a --stacks -d 10          system-wide, with call sites\n"
+      "  sudo fdwatch --cgroup system.slice/nginx.service -d 60   one service\n"
       "Exit status: 0 ok, 1 failure, 2 usage, 3 leaks (--fail-on-leak); with -- CMD, CMD's own.");
 }
 
 Result<void> validate_watch(const WatchOptions& o) {
   int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
-  if (modes == 0)
-    return Error{"nothing to watch: give -p PID, -a, or -- CMD", "see fdwatch --help", 0, kExitUsage};
+  if (modes == 0 && o.cgroup.empty())
+    return Error{"nothing to watch: give -p PID, -a, --cgroup PATH, or -- CMD", "see fdwatch --help", 0, kExitUsage};
   if (modes > 1)
     return Error{"-p, -a and -- CMD are exclusive", "see fdwatch --help", 0, kExitUsage};
+  if (!o.cgroup.empty() && !o.command.empty())
+    return Error{"--cgroup and -- CMD are exclusive", "the command starts in fdwatch's own cgroup", 0, kExitUsage};
   if (o.all && o.children)
     return Error{"--children has no meaning with -a (every process is watched)", "", 0, kExitUsage};
   return {};
 }
 
-bool watch_stacks(const WatchOptions& o) { return o.stacks.value_or(!o.all); }
+// Off by default when many processes are watched (-a, --cgroup without -p).
+bool watch_stacks(const WatchOptions& o) {
+  return o.stacks.value_or(!o.all && (o.cgroup.empty() || !o.pids.empty()));
+}
 
 void add_stack_options(CLI::App& app, std::optional<bool>& stacks, uint32_t& stack_bytes) {
   auto* on = app.add_flag_callback("--stacks", [&stacks] { stacks = true; },
                                    "Record where each fd was created (default for -p and -- CMD)");
   auto* off = app.add_flag_callback("--no-stacks", [&stacks] { stacks = false; },
-                                    "Do not record call stacks (default for -a)");
+                                    "Do not record call stacks (default for -a and --cgroup)");
   on->excludes(off);
   app.add_option("--stack-bytes", stack_bytes, "User stack bytes copied per call for unwinding (default 8192)")
       ->check(count_value(0, 16384, "bytes"));
@@ -108,11 +115,12 @@ bool report_exit_leaks(const Snapshot& s) {
 
 int run_watch(const WatchOptions& o) {
   if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
-  install_stop_signals();
-  Aggregator agg;
   SessionOptions so;
   so.pids = o.pids;
   so.all = o.all;
+  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
+  install_stop_signals();
+  Aggregator agg;
   so.follow_children = o.children || !o.command.empty();
   so.stacks = watch_stacks(o);
   so.stack_bytes = o.stack_bytes;
@@ -129,7 +137,9 @@ int run_watch(const WatchOptions& o) {
     child = c.value();
   }
   if (!o.quiet) {
-    if (o.all) fprintf(stderr, "fdwatch: attached; watching all processes; Ctrl-C for the report\n");
+    if (!o.cgroup.empty() && o.pids.empty())
+      fprintf(stderr, "fdwatch: attached; watching cgroup %s; Ctrl-C for the report\n", so.cgroup_path.c_str());
+    else if (o.all) fprintf(stderr, "fdwatch: attached; watching all processes; Ctrl-C for the report\n");
     else if (!o.command.empty()) fprintf(stderr, "fdwatch: attached; watching %s (pid %d) and its children\n", o.command[0].c_str(), child.pid);
     else fprintf(stderr, "fdwatch: attached; watching %zu process%s%s; Ctrl-C for the report\n", o.pids.size(),
                  o.pids.size() == 1 ? "" : "es", o.children ? " and their children" : "");

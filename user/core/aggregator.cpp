@@ -280,7 +280,10 @@ void Aggregator::apply(const Event& e) {
 
   // fd events
   Proc& p = proc(e.pid, e.ts_ns);
-  if (e.sys) ++p.calls[e.sys];
+  // Every traced call counts, ok or failed, but a restart code is not a
+  // return to the program: the kernel runs the call again (counted when it
+  // returns) or turns it into EINTR for a signal handler.
+  if (e.sys && !interrupted(e.err)) ++p.calls[e.sys];
   switch (e.type) {
     case EvType::Open: {
       if (e.err) {
@@ -336,6 +339,7 @@ void Aggregator::apply(const Event& e) {
       break;
     }
     case EvType::CloseRange: {
+      if (e.err) break;  // EINVAL and the like: nothing was closed
       uint32_t lo = uint32_t(e.fd), hi = uint32_t(std::min<int64_t>(e.value, INT32_MAX));
       if (e.flags & 2 /* CLOSE_RANGE_UNSHARE */) unshare(p);
       auto it = p.table->lower_bound(int(lo));
@@ -351,10 +355,12 @@ void Aggregator::apply(const Event& e) {
       break;
     }
     case EvType::Cloexec: {
+      if (e.err) break;
       if (auto it = p.table->find(e.fd); it != p.table->end()) it->second.cloexec = e.value != 0;
       break;
     }
     case EvType::SockAddr: {
+      if (e.err && e.err != EINPROGRESS) break;  // the socket is as it was
       if (auto it = p.table->find(e.fd); it != p.table->end() && !e.target.empty()) {
         if (it->second.kind != Kind::Socket) {
           site_count(p, it->second, -1, e.ts_ns);

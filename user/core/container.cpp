@@ -107,6 +107,48 @@ std::optional<std::string> parse_cgroup_v2(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<Cgroup2Mount> parse_cgroup2_mount(std::string_view text) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+    size_t sep = line.find(" - ");
+    if (sep == std::string_view::npos || line.substr(sep + 3, 8) != "cgroup2 ") continue;
+    std::vector<std::string_view> f;
+    for (std::string_view rest = line.substr(0, sep); !rest.empty();) {
+      size_t sp = rest.find(' ');
+      f.push_back(rest.substr(0, sp));
+      rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+    }
+    if (f.size() < 5) continue;
+    return Cgroup2Mount{std::string(f[3]), std::string(f[4])};
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> cgroup_arg_path(std::string_view arg, const Cgroup2Mount& m, std::string* why) {
+  std::string_view rel = arg;
+  if (std::string_view d = m.dir; rel.substr(0, d.size()) == d && (rel.size() == d.size() || rel[d.size()] == '/'))
+    rel.remove_prefix(d.size());
+  std::string out;
+  for (std::string_view c : components(rel)) {
+    if (c == "." || c == "..") {
+      if (why) *why = "'" + std::string(c) + "' in a cgroup path";
+      return std::nullopt;
+    }
+    out += '/';
+    out += c;
+  }
+  return out.empty() ? "/" : out;
+}
+
+bool cgroup_within(std::string_view p, std::string_view top) {
+  while (top.size() > 1 && top.back() == '/') top.remove_suffix(1);
+  if (top == "/") return true;
+  return p.substr(0, top.size()) == top && (p.size() == top.size() || p[top.size()] == '/');
+}
+
 std::optional<uint32_t> parse_ns_pid(std::string_view text) {
   size_t at = 0;
   if (text.substr(0, 6) != "NSpid:") {

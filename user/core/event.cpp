@@ -12,9 +12,9 @@ constexpr std::array<std::string_view, kKindCount> kKindNames = {
     "timerfd", "signalfd", "inotify", "fanotify", "memfd", "pidfd", "bpf",
     "perf",    "io_uring", "userfaultfd", "anon", "other"};
 
-constexpr std::array<std::string_view, 13> kEvNames = {
+constexpr std::array<std::string_view, 14> kEvNames = {
     "open", "close", "close_range", "dup", "cloexec", "fork", "exec",
-    "exit", "sockaddr", "limit", "snapshot", "lost", "comm"};
+    "exit", "sockaddr", "limit", "snapshot", "lost", "comm", "call"};
 
 // Indexed by enum fdw_sys.
 constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {

@@ -23,18 +23,22 @@ std::string_view kind_name(Kind k);
 enum class EvType : uint8_t {
   Open,        // fd (and fd2) created, or failed with err
   Close,       // fd closed (err != 0: the close failed; nothing changes)
-  CloseRange,  // [fd, hi] closed, or marked close-on-exec (flags & kCloseRangeCloexec)
+  CloseRange,  // [fd, hi] closed, or marked close-on-exec (flags & kCloseRangeCloexec);
+               // err != 0: the call failed, nothing changes
   Dup,         // fd = new, fd2 = old (dup2/dup3 onto an open fd closes it first)
-  Cloexec,     // fd's close-on-exec flag set (value=1) or cleared (value=0)
+  Cloexec,     // fd's close-on-exec flag set (value=1) or cleared (value=0); err: it failed
   Fork,        // pid = parent, child = new process
   Exec,        // pid's image replaced: close-on-exec fds go away; comm/path updated
   Exit,        // pid is gone; its table is released
-  SockAddr,    // socket fd's endpoints became known (bind/connect/listen)
+  SockAddr,    // socket fd's endpoints became known (bind/connect/listen); err other than
+               // EINPROGRESS: the call failed, nothing is known
   Limit,       // soft RLIMIT_NOFILE of pid is now `value`
   Snapshot,    // fd table of pid read from /proc (fds); replaces the table (seeding/resync)
   Lost,        // `value` events were lost for pid (0 = unknown pid): mark inexact
   Comm,        // identity of pid (enricher): comm, uid (value >= 0), ppid (child),
                // cgroup, ns_pid; empty/negative/zero fields leave what is known
+  Call,        // a traced call that created, closed and changed no fd (signalfd on an
+               // existing signalfd, a landlock version query): counted, nothing else
 };
 
 std::string_view evtype_name(EvType t);

@@ -177,11 +177,18 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.fd = r.fd2;
       e.value = r.arg;
       e.flags = uint32_t(r.arg2);
+      if (r.ret < 0) e.err = -r.ret;
       break;
     case FDW_EV_CLOEXEC:
       e.type = EvType::Cloexec;
       e.fd = r.fd2;
       e.value = r.arg;
+      if (r.ret < 0) e.err = -r.ret;
+      break;
+    case FDW_EV_CALL:
+      e.type = EvType::Call;
+      e.fd = r.fd2;
+      if (r.ret < 0) e.err = -r.ret;
       break;
     case FDW_EV_FORK:
       e.type = EvType::Fork;
@@ -211,6 +218,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
     case FDW_EV_SOCKADDR:
       e.type = EvType::SockAddr;
       e.fd = r.fd2;
+      if (r.ret < 0) e.err = -r.ret;
       describe(r, rp, &e.kind, &e.target);
       break;
     case FDW_EV_LIMIT:
