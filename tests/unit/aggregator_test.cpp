@@ -305,6 +305,28 @@ TEST(Aggregator, ShortLivedProcessHasNoRate) {
   EXPECT_FALSE(p.time_to_limit_s.has_value());
 }
 
+// A process seen for a moment: one fd it held at exit is no leak, a burst of
+// them from one site is (a program that leaks and exits quickly).
+TEST(Aggregator, BrieflySeenSiteLeaksOnlyAsABurst) {
+  auto run = [](int fds) {
+    Aggregator a;
+    a.set_window_start(0);
+    a.apply(seed_ev(0, 9, {}));
+    for (int i = 0; i < fds; ++i) {
+      Event o = open_ev(kS + uint64_t(i) * 1'000'000ull, 9, 3 + i);
+      o.site = "leak (app.c:8)";
+      a.apply(o);
+    }
+    a.apply(ev(EvType::Exit, kS + 200'000'000ull, 9));
+    auto p = only(a.snapshot(2 * kS));
+    EXPECT_EQ(p.suspects.size(), 1u);
+    return p.suspects.empty() ? false : p.suspects[0].leaking;
+  };
+  EXPECT_FALSE(run(1));
+  EXPECT_FALSE(run(4));
+  EXPECT_TRUE(run(5));
+}
+
 // The rate becomes known once the samples span 2 s: not before.
 TEST(Aggregator, RateIsKnownAfterTwoSecondsOfSamples) {
   Aggregator a;

@@ -435,6 +435,11 @@ SuspectContext Aggregator::suspect_context(const Proc& p, uint64_t open_total) c
     auto it = p.sites.find({site, int(k)});
     return it == p.sites.end() ? 0.0 : it->second.growth.slope_per_s();
   };
+  c.growth_known = [this, &p](const std::string& site, Kind k) {
+    auto it = p.sites.find({site, int(k)});
+    return it != p.sites.end() &&
+           it->second.growth.rate_per_s(uint64_t(opts_.min_rate_window_s * 1e9), opts_.min_rate_samples);
+  };
   c.min_growth_per_s = opts_.min_growth_per_s;
   c.limit_failures = p.failed.count(EMFILE) || p.failed.count(ENFILE);
   c.open_total = open_total;

@@ -136,7 +136,9 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
     // A group all open before attach was not seen growing.
     bool seen = s.before_attach < s.count;
     s.growth_per_s = c.growth && seen ? c.growth(s.site, s.kind) : 0;
-    s.leaking = s.growth_per_s >= c.min_growth_per_s || (c.limit_failures && 2 * s.count > c.open_total);
+    bool known = !c.growth_known || !seen || c.growth_known(s.site, s.kind);
+    bool grew = s.growth_per_s >= c.min_growth_per_s && (known || s.count >= c.min_burst);
+    s.leaking = grew || (c.limit_failures && 2 * s.count > c.open_total);
     if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack, s.site);
     out.push_back(std::move(s));
   };
