@@ -9,10 +9,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/bpf_progs.h"
 #include "common/require_root.h"
 #include "common/subprocess.h"
 #include "common/temp_dir.h"
@@ -240,6 +243,48 @@ std::string small_log(const std::string& path) {
   EXPECT_TRUE(w.write_end(6'000'000'000, 0).ok());
   EXPECT_TRUE(w.close().ok());
   return path;
+}
+
+namespace {
+
+// fdwatch's programs loaded now (the ones every session has).
+std::set<uint32_t> session_progs() {
+  std::set<uint32_t> ids;
+  for (auto& p : fdw::test::loaded_progs())
+    if (p.name == "dispatch_sys_ex" || p.name == "stage_path" || p.name == "on_fork") ids.insert(p.id);
+  return ids;
+}
+
+// Whether pid catches SIGINT (its stop handler is installed).
+bool catches_sigint(pid_t pid) {
+  std::string st = slurp("/proc/" + std::to_string(pid) + "/status");
+  auto at = st.find("SigCgt:\t");
+  return at != std::string::npos && (std::stoull(st.substr(at + 8, 16), nullptr, 16) & (1ull << (SIGINT - 1)));
+}
+
+}  // namespace
+
+// Ctrl-C while the BPF object loads ends fdwatch at once (130, no report)
+// and leaves nothing attached.  The signal is sent as soon as the stop
+// handler is in place, right before the load, which verifies dozens of
+// programs: far longer than the millisecond the test takes to notice.
+TEST(FaultsE2E, CtrlCWhileLoadingExitsAtOnceAndLeavesNothingAttached) {
+  FDW_REQUIRE_ROOT();
+  const std::set<uint32_t> before = session_progs();
+  Subprocess sleeper({"/bin/sleep", "30"});
+  Subprocess fw({kFdwatch, "-p", std::to_string(sleeper.pid())});
+  for (int i = 0; i < 60000 && !catches_sigint(fw.pid()); ++i) usleep(1000);
+  ASSERT_TRUE(catches_sigint(fw.pid())) << fw.err();
+  fw.signal(SIGINT);
+  int status = fw.wait(60);
+  EXPECT_EQ(status, 130) << fw.err();
+  EXPECT_EQ(fw.out(), "");
+  EXPECT_EQ(fw.err(), "");  // not even "attached"
+  for (;;) {  // freeing is deferred (RCU): poll until it happened
+    auto now = session_progs();
+    if (std::all_of(now.begin(), now.end(), [&](uint32_t id) { return before.count(id); })) break;
+    usleep(20 * 1000);
+  }
 }
 
 TEST(FaultsE2E, ReportRefusesAPidNotInTheLogAndATimePastItsEnd) {

@@ -166,7 +166,9 @@ int run_exporter(const ExporterOptions& o) {
   AggOptions ao;
   ao.exited_ttl_s = o.grace_s;
   Aggregator agg(ao);
+  set_stop_exits(true);  // Ctrl-C while loading: gone at once
   auto sess = Session::open(so, agg);
+  set_stop_exits(false);
   if (!sess) return report_error(sess.error());
   if (auto r = (*sess)->start(); !r) return report_error(r.error());
   pub->publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));

@@ -126,7 +126,9 @@ int run_top(const TopOptions& o) {
   AggOptions ao;
   ao.exited_ttl_s = 5;  // exited processes stay visible for a moment, then go
   Aggregator agg(ao);
+  set_stop_exits(true);  // Ctrl-C while loading: gone at once
   auto sess = Session::open(so, agg);
+  set_stop_exits(false);
   if (!sess) return report_error(sess.error());
   if (auto r = (*sess)->start(); !r) return report_error(r.error());
   LiveSource src(**sess, agg);

@@ -124,7 +124,9 @@ int run_watch(const WatchOptions& o) {
   so.follow_children = o.children || !o.command.empty();
   so.stacks = watch_stacks(o);
   so.stack_bytes = o.stack_bytes;
+  set_stop_exits(true);  // Ctrl-C while loading: gone at once
   auto sess = Session::open(so, agg);
+  set_stop_exits(false);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
   for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());

@@ -10,11 +10,16 @@ volatile sig_atomic_t g_stop_signal = 0;
 volatile sig_atomic_t g_stop_count = 0;
 
 namespace {
+volatile sig_atomic_t g_stop_exits = 0;
+
 extern "C" void on_stop(int sig) {
+  if (g_stop_exits) _exit(128 + sig);
   g_stop_signal = sig;
   g_stop_count = g_stop_count + 1;
 }
 }  // namespace
+
+void set_stop_exits(bool on) { g_stop_exits = on; }
 
 void install_stop_signals() {
   struct sigaction sa {};

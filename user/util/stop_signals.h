@@ -19,6 +19,11 @@ extern volatile sig_atomic_t g_stop_count;
 // Idempotent; installed before curses starts, so curses keeps its hands off.
 void install_stop_signals();
 
+// While on, a stop signal ends the process at once (_exit(128 + sig)): for
+// the BPF load, which cannot be interrupted, when nothing has been written
+// yet and what was attached goes with the process.
+void set_stop_exits(bool on);
+
 // Writes all of `text` to stdout, going on through signals, so stdout gets
 // the whole document or, if the reader is gone (EPIPE) or the terminal hung
 // up (EIO), whatever it took before; false in that case.
