@@ -5,10 +5,12 @@
 #include <cstdio>
 
 #include "cli/cli.h"
+#include "util/own_fds.h"
 #include "version.h"
 
 int main(int argc, char** argv) {
   using namespace fdw;
+  note_inherited_fds();  // passed on to `-- CMD`; fdwatch's own fds are not
   // Snapshots of big fd tables are megabyte-sized and short-lived: a fixed
   // threshold keeps them mmap'ed, so freeing them gives the memory back
   // (glibc's adaptive threshold would move them into the heap for good).

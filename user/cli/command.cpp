@@ -9,6 +9,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "util/own_fds.h"
+
 namespace fdw {
 
 namespace {
@@ -19,7 +21,13 @@ struct Stopped {
   int err_fd = -1;  // read end: errno if exec failed, EOF if it succeeded
 };
 
+// The child's protocol on `err`: one byte once it has marked fdwatch's own
+// fds close-on-exec, then an errno if exec failed, or EOF if it succeeded.
 Result<Stopped> spawn_stopped(const std::vector<std::string>& cmd) {
+  const std::vector<FdRange> own = own_fd_ranges();
+  std::vector<char*> argv;
+  for (auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return Error::from_errno("pipe", errno);
   if (pipe2(err, O_CLOEXEC) != 0) {
@@ -35,16 +43,16 @@ Result<Stopped> spawn_stopped(const std::vector<std::string>& cmd) {
     return Error::from_errno("fork", e);
   }
   if (pid == 0) {
-    // Nothing is closed here: this may already be traced, and every fd of
-    // fdwatch's goes at exec (close-on-exec).  If fdwatch dies first, so do we.
+    // Only system calls from here (the parent has threads): fdwatch's own
+    // fds go at exec, what it inherited is passed on.  If fdwatch dies
+    // first, so do we.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) _exit(127);
+    set_cloexec(own);
+    (void)!write(err[1], "r", 1);
     char c;
     if (read(go[0], &c, 1) != 1) _exit(127);  // fdwatch went away
     prctl(PR_SET_PDEATHSIG, 0);
-    std::vector<char*> argv;
-    for (auto& s : cmd) argv.push_back(const_cast<char*>(s.c_str()));
-    argv.push_back(nullptr);
     execvp(argv[0], argv.data());
     int e = errno;
     (void)!write(err[1], &e, sizeof e);
@@ -52,6 +60,13 @@ Result<Stopped> spawn_stopped(const std::vector<std::string>& cmd) {
   }
   close(go[0]);
   close(err[1]);
+  char ready;
+  if (read(err[0], &ready, 1) != 1) {  // the child died before it was ready
+    close(go[1]);
+    close(err[0]);
+    waitpid(pid, nullptr, 0);
+    return Error{"cannot start '" + cmd[0] + "'", "", ECHILD, 127};
+  }
   return Stopped{pid, go[1], err[0]};
 }
 
