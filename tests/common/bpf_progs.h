@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,14 @@ inline std::vector<LoadedProg> loaded_progs() {
     close(fd);
   }
   return out;
+}
+
+// Ids of the programs every fdwatch session loads (names cut to 15 bytes).
+inline std::set<uint32_t> session_prog_ids() {
+  std::set<uint32_t> ids;
+  for (auto& p : loaded_progs())
+    if (p.name == "dispatch_sys_ex" || p.name == "stage_path" || p.name == "on_fork") ids.insert(p.id);
+  return ids;
 }
 
 }  // namespace fdw::test

@@ -247,14 +247,6 @@ std::string small_log(const std::string& path) {
 
 namespace {
 
-// fdwatch's programs loaded now (the ones every session has).
-std::set<uint32_t> session_progs() {
-  std::set<uint32_t> ids;
-  for (auto& p : fdw::test::loaded_progs())
-    if (p.name == "dispatch_sys_ex" || p.name == "stage_path" || p.name == "on_fork") ids.insert(p.id);
-  return ids;
-}
-
 // Whether pid catches SIGINT (its stop handler is installed).
 bool catches_sigint(pid_t pid) {
   std::string st = slurp("/proc/" + std::to_string(pid) + "/status");
@@ -270,7 +262,7 @@ bool catches_sigint(pid_t pid) {
 // programs: far longer than the millisecond the test takes to notice.
 TEST(FaultsE2E, CtrlCWhileLoadingExitsAtOnceAndLeavesNothingAttached) {
   FDW_REQUIRE_ROOT();
-  const std::set<uint32_t> before = session_progs();
+  const std::set<uint32_t> before = fdw::test::session_prog_ids();
   Subprocess sleeper({"/bin/sleep", "30"});
   Subprocess fw({kFdwatch, "-p", std::to_string(sleeper.pid())});
   for (int i = 0; i < 60000 && !catches_sigint(fw.pid()); ++i) usleep(1000);
@@ -281,7 +273,7 @@ TEST(FaultsE2E, CtrlCWhileLoadingExitsAtOnceAndLeavesNothingAttached) {
   EXPECT_EQ(fw.out(), "");
   EXPECT_EQ(fw.err(), "");  // not even "attached"
   for (;;) {  // freeing is deferred (RCU): poll until it happened
-    auto now = session_progs();
+    auto now = fdw::test::session_prog_ids();
     if (std::all_of(now.begin(), now.end(), [&](uint32_t id) { return before.count(id); })) break;
     usleep(20 * 1000);
   }

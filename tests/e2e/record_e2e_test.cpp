@@ -12,10 +12,13 @@
 #include <set>
 #include <sstream>
 
+#include "common/fixture_source.h"
 #include "common/require_root.h"
 #include "common/subprocess.h"
 #include "common/temp_dir.h"
 
+using fdw::test::marked_line;
+using fdw::test::site_at;
 using fdw::test::Subprocess;
 using json = nlohmann::json;
 
@@ -212,21 +215,6 @@ TEST(RecordE2E, FlightRecorderWritesReplayableBundleOnEmfile) {
 
 // ---- call stacks in the log: the replay tells the live story ----------------
 
-// Line of tests/e2e/fixtures/`file` that carries `// <marker>`.
-int marked_line(const std::string& file, const std::string& marker) {
-  std::istringstream src(fdw::test::slurp(std::string(SOURCE_DIR) + "/tests/e2e/fixtures/" + file));
-  int n = 0;
-  for (std::string l; std::getline(src, l);) {
-    ++n;
-    if (l.find("// " + marker) != std::string::npos) return n;
-  }
-  ADD_FAILURE() << "no marker " << marker << " in " << file;
-  return -1;
-}
-
-std::string at(const std::string& fn, const std::string& file, const std::string& marker) {
-  return fn + " (" + file + ":" + std::to_string(marked_line(file, marker)) + ")";
-}
 
 bool stopped(int pid) {
   std::string st = fdw::test::slurp("/proc/" + std::to_string(pid) + "/stat");
@@ -357,18 +345,18 @@ void expect_stk_leak_sites(const json& p) {
     EXPECT_EQ(p["suspects"][i]["before_attach"], p["suspects"][i]["count"]) << p["suspects"][i].dump();
   const json& files = p["suspects"][0];
   const json& socks = p["suspects"][1];
-  EXPECT_EQ(files["site"], at("open_config", "stk_leak.c", "STK-SITE files"));
+  EXPECT_EQ(files["site"], site_at("open_config", "stk_leak.c", "STK-SITE files"));
   EXPECT_EQ(files["count"], 7);
   EXPECT_EQ(files["target"], "/etc/hostname");
   EXPECT_EQ(files["verdict"], "leaking");
-  EXPECT_EQ(socks["site"], at("connect_backend", "stk_leak.c", "STK-SITE sockets"));
+  EXPECT_EQ(socks["site"], site_at("connect_backend", "stk_leak.c", "STK-SITE sockets"));
   EXPECT_EQ(socks["count"], 3);
   size_t own = 0;
   for (auto& f : p["leaked_at_exit"]) own += !f["seeded"].get<bool>();
   ASSERT_EQ(own, 10u);
   for (auto& f : p["leaked_at_exit"]) {
     if (f["seeded"].get<bool>()) continue;
-    const std::string main_line = at("main", "stk_leak.c", f["kind"] == "file" ? "STK-MAIN files" : "STK-MAIN sockets");
+    const std::string main_line = site_at("main", "stk_leak.c", f["kind"] == "file" ? "STK-MAIN files" : "STK-MAIN sockets");
     EXPECT_NE(std::find(f["stack"].begin(), f["stack"].end(), main_line), f["stack"].end()) << f.dump();
   }
 }
@@ -385,8 +373,8 @@ TEST(RecordE2E, ReplayedStacksAndSuspectsEqualTheLiveWatch) {
   Subprocess rep({kFdwatch, "report", log, "--html", html});
   ASSERT_EQ(rep.wait(20), 0) << rep.err();
   std::string page = fdw::test::slurp(html);
-  EXPECT_NE(page.find(at("open_config", "stk_leak.c", "STK-SITE files")), std::string::npos);
-  EXPECT_NE(page.find(at("connect_backend", "stk_leak.c", "STK-SITE sockets")), std::string::npos);
+  EXPECT_NE(page.find(site_at("open_config", "stk_leak.c", "STK-SITE files")), std::string::npos);
+  EXPECT_NE(page.find(site_at("connect_backend", "stk_leak.c", "STK-SITE sockets")), std::string::npos);
   EXPECT_EQ(page.find("<i>unknown</i>"), std::string::npos);
 }
 

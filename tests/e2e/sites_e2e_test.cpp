@@ -18,11 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "common/fixture_source.h"
 #include "common/require_root.h"
 #include "common/subprocess.h"
 #include "common/temp_dir.h"
 
 using nlohmann::json;
+using fdw::test::marked_line;
+using fdw::test::site_at;
 using fdw::test::Subprocess;
 using fdw::test::TempDir;
 
@@ -32,22 +35,6 @@ const std::string kFdwatch = FDWATCH_BIN;
 const std::string kFixtures = FIXTURE_DIR;
 const std::string kGo = kFixtures + "/fx_gohttp";
 
-// Line of `file` (under tests/e2e/fixtures) that carries `// <marker>` (or
-// `# <marker>`).
-int marked_line(const std::string& file, const std::string& marker) {
-  std::istringstream src(fdw::test::slurp(std::string(SOURCE_DIR) + "/tests/e2e/fixtures/" + file));
-  int n = 0;
-  for (std::string l; std::getline(src, l);) {
-    ++n;
-    if (l.find("// " + marker) != std::string::npos || l.find("# " + marker) != std::string::npos) return n;
-  }
-  ADD_FAILURE() << "no marker " << marker << " in " << file;
-  return -1;
-}
-
-std::string at(const std::string& fn, const std::string& file, const std::string& dir, const std::string& marker) {
-  return fn + " (" + file + ":" + std::to_string(marked_line(dir + file, marker)) + ")";
-}
 
 struct Traced {
   int status = -1;
@@ -175,7 +162,7 @@ TEST(SitesE2E, GoFileLeakIsNamedByTheProgramsOwnFunction) {
   const json& top = (*p)["suspects"][0];
   // The site is the program's function and the line of its os.Open call
   // (inlined os.Open and os.OpenFile are frames of their own inside it).
-  EXPECT_EQ(top["site"], at("main.openSegment", "fx_gohttp.go", "go/", "GO-SITE open")) << top.dump();
+  EXPECT_EQ(top["site"], site_at("main.openSegment", "go/fx_gohttp.go", "GO-SITE open")) << top.dump();
   EXPECT_EQ(top["kind"], "file");
   EXPECT_EQ(top["count"], 40);
   EXPECT_EQ(top["verdict"], "leaking");
@@ -204,7 +191,7 @@ TEST(SitesE2E, GoSqlRowsNeverClosedLeakConnectionsWithTheRowsHint) {
       if (starts_with(s["targets"]["pattern"], d.path() + "/conn_")) conns.push_back(&s);
     ASSERT_EQ(conns.size(), 1u) << (*p)["suspects"].dump(1);
     const json& s = *conns[0];
-    EXPECT_EQ(s["site"], at("main.(*fileDriver).Open", "fx_gohttp.go", "go/", "GO-SITE sql")) << s.dump();
+    EXPECT_EQ(s["site"], site_at("main.(*fileDriver).Open", "go/fx_gohttp.go", "GO-SITE sql")) << s.dump();
     if (mode == "rowsclosed") {
       EXPECT_EQ(s["count"], 1);
       EXPECT_EQ(s["verdict"], "held");
@@ -228,7 +215,7 @@ TEST(SitesE2E, CThreadsLeakingDistinctFilesAreOneSuspectAndStartupFdsAreHeld) {
   const json& sus = (*p)["suspects"];
   ASSERT_EQ(sus.size(), 3u) << sus.dump(1);
   const json& leak = sus[0];
-  EXPECT_EQ(leak["site"], at("write_report", "sites_c.c", "", "SITE-C reports"));
+  EXPECT_EQ(leak["site"], site_at("write_report", "sites_c.c", "SITE-C reports"));
   EXPECT_EQ(leak["kind"], "file");
   EXPECT_EQ(leak["count"], 100);
   EXPECT_EQ(leak["verdict"], "leaking");
@@ -244,8 +231,8 @@ TEST(SitesE2E, CThreadsLeakingDistinctFilesAreOneSuspectAndStartupFdsAreHeld) {
     held.push_back(sus[i]["kind"].get<std::string>() + " " + sus[i]["site"].get<std::string>());
   }
   std::sort(held.begin(), held.end());
-  EXPECT_EQ(held, (std::vector<std::string>{"file " + at("open_log", "sites_c.c", "", "SITE-C log"),
-                                            "socket " + at("open_listener", "sites_c.c", "", "SITE-C listener")}));
+  EXPECT_EQ(held, (std::vector<std::string>{"file " + site_at("open_log", "sites_c.c", "SITE-C log"),
+                                            "socket " + site_at("open_listener", "sites_c.c", "SITE-C listener")}));
 }
 
 TEST(SitesE2E, TextReportLeadsWithTheLeakAndItsHint) {
@@ -260,12 +247,12 @@ TEST(SitesE2E, TextReportLeadsWithTheLeakAndItsHint) {
   std::getline(lines, hint);
   EXPECT_TRUE(starts_with(header, "fdwatch report: ")) << r.out;
   EXPECT_TRUE(starts_with(leak, "LEAK sites_c: 100 files from " +
-                                    at("write_report", "sites_c.c", "", "SITE-C reports") + " -> " + d.path() +
+                                    site_at("write_report", "sites_c.c", "SITE-C reports") + " -> " + d.path() +
                                     "/report_*.txt (100 distinct), +"))
       << r.out;
   EXPECT_TRUE(starts_with(hint, "  hint: `fopen` without `fclose`")) << r.out;
   EXPECT_NE(r.out.find("  held (open at exit, not growing):\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("\n    1 socket from " + at("open_listener", "sites_c.c", "", "SITE-C listener") + " -> tcp "),
+  EXPECT_NE(r.out.find("\n    1 socket from " + site_at("open_listener", "sites_c.c", "SITE-C listener") + " -> tcp "),
             std::string::npos)
       << r.out;
 }
@@ -315,7 +302,7 @@ TEST(SitesE2E, PythonThreadsLeakingFromOneFunctionAreOneSuspect) {
   for (auto& s : (*p)["suspects"])
     if (starts_with(s["targets"]["pattern"], d.path() + "/")) groups.push_back(&s);
   ASSERT_EQ(groups.size(), 1u) << (*p)["suspects"].dump(1);
-  EXPECT_EQ((*groups[0])["site"], at("worker_log", "fx_pyleak.py", "py/", "PY-SITE threads"));
+  EXPECT_EQ((*groups[0])["site"], site_at("worker_log", "py/fx_pyleak.py", "PY-SITE threads"));
   EXPECT_EQ((*groups[0])["count"], 200);
   EXPECT_EQ((*groups[0])["verdict"], "leaking");
 }
@@ -365,8 +352,8 @@ TEST(SitesE2E, PythonLeakIsNamedByThePythonFunctionAndLine) {
     GTEST_SKIP() << "no " << py;
   }
   const std::map<std::string, std::string> sites = {
-      {"leak", at("rotate_log", "fx_pyleak.py", "py/", "PY-SITE leak")},
-      {"os", at("rotate_log_os", "fx_pyleak.py", "py/", "PY-SITE os")}};
+      {"leak", site_at("rotate_log", "py/fx_pyleak.py", "PY-SITE leak")},
+      {"os", site_at("rotate_log_os", "py/fx_pyleak.py", "PY-SITE os")}};
   for (std::string mode : {"leak", "os", "with"}) {
     SCOPED_TRACE(mode);
     TempDir d;

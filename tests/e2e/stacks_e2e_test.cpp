@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fixture_source.h"
 #include "common/temp_dir.h"
 #include "common/require_root.h"
 
@@ -28,13 +29,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
+using fdw::test::marked_line;
+using fdw::test::site_at;
+using fdw::test::slurp;
 using fdw::test::TempDir;
 
 struct Proc {
@@ -83,21 +80,6 @@ Result run(const std::vector<std::string>& argv) {
   return finish(start(argv, d, "run"));
 }
 
-// Line of the fixture source that carries `// <marker>`.
-int marked_line(const std::string& file, const std::string& marker) {
-  std::istringstream src(slurp(std::string(SOURCE_DIR) + "/tests/e2e/fixtures/" + file));
-  int n = 0;
-  for (std::string l; std::getline(src, l);) {
-    ++n;
-    if (l.find("// " + marker) != std::string::npos) return n;
-  }
-  ADD_FAILURE() << "no marker " << marker << " in " << file;
-  return -1;
-}
-
-std::string at(const std::string& fn, const std::string& file, const std::string& marker) {
-  return fn + " (" + file + ":" + std::to_string(marked_line(file, marker)) + ")";
-}
 
 json parse_report(const Result& r) {
   try {
@@ -148,8 +130,8 @@ TEST(StacksE2E, CFixtureLeaksFromItsTwoSitesWithFullStacks) {
   const json* p = process_named(rep, "stk_leak");
   ASSERT_NE(p, nullptr) << r.out;
   EXPECT_TRUE((*p)["exited"].get<bool>());
-  const std::string files = at("open_config", "stk_leak.c", "STK-SITE files");
-  const std::string socks = at("connect_backend", "stk_leak.c", "STK-SITE sockets");
+  const std::string files = site_at("open_config", "stk_leak.c", "STK-SITE files");
+  const std::string socks = site_at("connect_backend", "stk_leak.c", "STK-SITE sockets");
   EXPECT_EQ(suspects_of(*p), json::array({suspect("file", files, "/etc/hostname", 7),
                                           suspect("socket", socks, "udp ->127.0.0.1:9", 3)}));
   const json& leaked = (*p)["leaked_at_exit"];
@@ -161,14 +143,14 @@ TEST(StacksE2E, CFixtureLeaksFromItsTwoSitesWithFullStacks) {
       ++nfiles;
       int site = index_of(st, files);
       ASSERT_GE(site, 1) << st.dump();  // libc's open wrapper is innermost
-      EXPECT_EQ(st[site + 1], at("leak_files", "stk_leak.c", "STK-CALL files")) << st.dump();
-      EXPECT_EQ(st[site + 2], at("main", "stk_leak.c", "STK-MAIN files")) << st.dump();
+      EXPECT_EQ(st[site + 1], site_at("leak_files", "stk_leak.c", "STK-CALL files")) << st.dump();
+      EXPECT_EQ(st[site + 2], site_at("main", "stk_leak.c", "STK-MAIN files")) << st.dump();
     } else {
       ++nsocks;
       int site = index_of(st, socks);
       ASSERT_GE(site, 1) << st.dump();
-      EXPECT_EQ(st[site + 1], at("leak_sockets", "stk_leak.c", "STK-CALL sockets")) << st.dump();
-      EXPECT_EQ(st[site + 2], at("main", "stk_leak.c", "STK-MAIN sockets")) << st.dump();
+      EXPECT_EQ(st[site + 1], site_at("leak_sockets", "stk_leak.c", "STK-CALL sockets")) << st.dump();
+      EXPECT_EQ(st[site + 2], site_at("main", "stk_leak.c", "STK-MAIN sockets")) << st.dump();
     }
   }
   EXPECT_EQ(nfiles, 7);
@@ -179,8 +161,8 @@ TEST(StacksE2E, FailOnLeakExitsThreeAndNamesTheSites) {
   FDW_REQUIRE_ROOT();
   Result r = run({kFdwatch, "-q", "--fail-on-leak", "--", kFixtures + "/stk_leak"});
   EXPECT_EQ(r.status, 3) << r.out << r.err;
-  const std::string files = at("open_config", "stk_leak.c", "STK-SITE files");
-  const std::string socks = at("connect_backend", "stk_leak.c", "STK-SITE sockets");
+  const std::string files = site_at("open_config", "stk_leak.c", "STK-SITE files");
+  const std::string socks = site_at("connect_backend", "stk_leak.c", "STK-SITE sockets");
   EXPECT_NE(r.out.find("\n    7 file from " + files + " -> /etc/hostname"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\n    3 socket from " + socks + " -> udp ->127.0.0.1:9"), std::string::npos) << r.out;
 }
@@ -192,8 +174,8 @@ TEST(StacksE2E, CppFramesAreDemangled) {
   json rep = parse_report(r);
   const json* p = process_named(rep, "stk_cpp");
   ASSERT_NE(p, nullptr) << r.out;
-  const std::string files = at("app::storage::Pool<app::Config>::acquire(int)", "stk_cpp.cpp", "STK-SITE files");
-  const std::string socks = at("int app::net::listen_on<2>()", "stk_cpp.cpp", "STK-SITE sockets");
+  const std::string files = site_at("app::storage::Pool<app::Config>::acquire(int)", "stk_cpp.cpp", "STK-SITE files");
+  const std::string socks = site_at("int app::net::listen_on<2>()", "stk_cpp.cpp", "STK-SITE sockets");
   EXPECT_EQ(suspects_of(*p), json::array({suspect("file", files, "/etc/hostname", 5),
                                           suspect("socket", socks, "tcp", 2)}));
   const json& leaked = (*p)["leaked_at_exit"];
@@ -203,7 +185,7 @@ TEST(StacksE2E, CppFramesAreDemangled) {
     const std::string& site = f["kind"] == "file" ? files : socks;
     int i = index_of(st, site);
     ASSERT_GE(i, 1) << st.dump();
-    EXPECT_EQ(st[i + 1], at("app::Service::start()", "stk_cpp.cpp",
+    EXPECT_EQ(st[i + 1], site_at("app::Service::start()", "stk_cpp.cpp",
                             f["kind"] == "file" ? "STK-CALL files" : "STK-CALL sockets"))
         << st.dump();
   }
@@ -216,12 +198,12 @@ TEST(StacksE2E, FramePointerBuildGivesTheSameKindOfStacks) {
   json rep = parse_report(r);
   const json* p = process_named(rep, "stk_fp");
   ASSERT_NE(p, nullptr) << r.out;
-  const std::string site = at("new_channel", "stk_fp.c", "STK-SITE pipes");
+  const std::string site = site_at("new_channel", "stk_fp.c", "STK-SITE pipes");
   EXPECT_EQ(suspects_of(*p), json::array({suspect("pipe", site, "pipe", 8)}));
   for (auto& f : (*p)["leaked_at_exit"]) {
     int i = index_of(f["stack"], site);
     ASSERT_GE(i, 1) << f["stack"].dump();
-    EXPECT_EQ(f["stack"][i + 1], at("make_channels", "stk_fp.c", "STK-CALL pipes"));
+    EXPECT_EQ(f["stack"][i + 1], site_at("make_channels", "stk_fp.c", "STK-CALL pipes"));
     EXPECT_EQ(f["stack"][i + 2].get<std::string>().rfind("main (stk_fp.c:", 0), 0u);
   }
 }
@@ -298,7 +280,7 @@ TEST(StacksE2E, CodeLoadedLaterIsUnwoundToo) {
   ASSERT_NE(p, nullptr) << r.out;
   EXPECT_EQ(suspects_of(*p),
             json::array({suspect("file", "plugin_open (plugin.c:3)", "/etc/hostname", 4),
-                         suspect("pipe", at("own_pipe", "stk_dlopen.c", "STK-SITE own"), "pipe", 4)}));
+                         suspect("pipe", site_at("own_pipe", "stk_dlopen.c", "STK-SITE own"), "pipe", 4)}));
   for (auto& f : (*p)["leaked_at_exit"]) {
     if (f["kind"] != "file") continue;
     int i = index_of(f["stack"], "plugin_open (plugin.c:3)");
@@ -377,8 +359,8 @@ TEST(StacksE2E, SystemWideHasStacksOnlyWhenAsked) {
     // this (busy) machine is unwound; calls made while the reader lags get no
     // stack, and that must then be reported.
     const bool some_lost = r.err.find("call-stack records lost") != std::string::npos;
-    const std::string files_site = stacks ? at("open_config", "stk_leak.c", "STK-SITE files") : "";
-    const std::string socks_site = stacks ? at("connect_backend", "stk_leak.c", "STK-SITE sockets") : "";
+    const std::string files_site = stacks ? site_at("open_config", "stk_leak.c", "STK-SITE files") : "";
+    const std::string socks_site = stacks ? site_at("connect_backend", "stk_leak.c", "STK-SITE sockets") : "";
     int files = 0, socks = 0;
     for (auto& su : (*p)["suspects"]) {
       const bool is_file = su["target"] == "/etc/hostname";

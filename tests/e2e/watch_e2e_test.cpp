@@ -12,6 +12,7 @@
 
 #include "common/bpf_progs.h"
 #include "common/require_root.h"
+#include "common/tracefs.h"
 #include "common/subprocess.h"
 #include "common/temp_dir.h"
 
@@ -277,7 +278,8 @@ TEST(WatchE2E, NeedsNoTracefs) {
   EXPECT_NE(stat("/sys/kernel/tracing/events", &st), 0) << "fdwatch mounted tracefs";
   EXPECT_EQ(json::parse(fw.out())["processes"][0]["pid"], sleeper.pid());
   if (was_mounted) {
-    EXPECT_EQ(mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr), 0);
+    std::string err;
+    EXPECT_TRUE(fdw::test::ensure_tracefs(&err)) << err;
   }
 }
 
@@ -285,24 +287,19 @@ TEST(WatchE2E, NeedsNoTracefs) {
 // programs go with the process); checked as long as it takes.
 TEST(WatchE2E, NothingStaysAttachedAfterExit) {
   FDW_REQUIRE_ROOT();
-  auto ours = [] {
-    std::set<uint32_t> ids;
-    for (auto& p : fdw::test::loaded_progs())
-      if (p.name == "dispatch_sys_ex" || p.name == "stage_path" || p.name == "on_fork") ids.insert(p.id);
-    return ids;
-  };
-  const std::set<uint32_t> before = ours();
+  using fdw::test::session_prog_ids;
+  const std::set<uint32_t> before = session_prog_ids();
   Subprocess sleeper({"/bin/sleep", "30"});
   Subprocess fw({kFdwatch, "-p", std::to_string(sleeper.pid())});
   ASSERT_TRUE(fw.wait_stderr("attached", 60)) << fw.err();
   std::set<uint32_t> mine;
-  for (uint32_t id : ours())
+  for (uint32_t id : session_prog_ids())
     if (!before.count(id)) mine.insert(id);
   EXPECT_EQ(mine.size(), 3u);
   fw.signal(SIGINT);
   ASSERT_EQ(fw.wait(60), 0) << fw.err();
   for (;;) {
-    auto now = ours();
+    auto now = session_prog_ids();
     bool gone = std::none_of(mine.begin(), mine.end(), [&](uint32_t id) { return now.count(id); });
     if (gone) break;
     usleep(20 * 1000);  // freeing is deferred (RCU): poll until it happened
