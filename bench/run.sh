@@ -181,14 +181,7 @@ finish_fdwatch() {
 # attached; sets fw_pid (the peer is stopped like fdwatch -a).
 start_bpftrace() {
   rm -f "$work/bt.out"
-  cat >"$work/fdmap.bt" <<BT
-BEGIN { printf("attached\n"); }
-tracepoint:syscalls:sys_exit_openat /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_exit_socket /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_exit_accept4 /pid == $1 && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_enter_close /pid == $1/ { delete(@fds[args->fd]); }
-BT
-  env --default-signal=INT bpftrace "$work/fdmap.bt" >"$work/bt.out" 2>&1 &
+  env --default-signal=INT bpftrace "$root/bench/fdmap.bt" "$1" >"$work/bt.out" 2>&1 &
   fw_pid=$!
   wait_for "$fw_pid" "$work/bt.out" 'attached' 60 || die "bpftrace did not attach: $(head -c 2000 "$work/bt.out")"
 }

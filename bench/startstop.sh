@@ -28,14 +28,6 @@ work=$(mktemp -d /tmp/fdwatch-startstop.XXXXXX)
 sleep 1000 & target=$!
 trap 'kill $target 2>/dev/null; rm -rf "$work"' EXIT
 
-cat >"$work/fdmap.bt" <<BT
-BEGIN { printf("attached\n"); }
-tracepoint:syscalls:sys_exit_openat /pid == $target && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_exit_socket /pid == $target && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_exit_accept4 /pid == $target && args->ret >= 0/ { @fds[args->ret] = 1; }
-tracepoint:syscalls:sys_enter_close /pid == $target/ { delete(@fds[args->fd]); }
-BT
-
 now() { date +%s%N; }
 
 # run_one NAME CMD...: prints "attach_ns exit_ns" of one start and stop.
@@ -60,7 +52,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 
 for ((i = 0; i < reps; i++)); do
   run_one "$FDWATCH" -p $target --interval 3600 >>"$work/fdwatch"
-  run_one bpftrace "$work/fdmap.bt" >>"$work/bpftrace"
+  run_one bpftrace "$(dirname "${BASH_SOURCE[0]}")/fdmap.bt" $target >>"$work/bpftrace"
 done
 
 printf '%-10s %10s %10s %10s\n' tool attach_ms exit_ms total_ms
