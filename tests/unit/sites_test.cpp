@@ -245,7 +245,7 @@ TEST(Suspects, OneSitesDistinctFilesAreOneSuspect) {
   fds.push_back(fdv(400, Kind::Socket, "tcp 127.0.0.1:8080", 400));
   sites.push_back("listen_on (app.c:20)");
   SuspectContext c;
-  c.growth = [](const std::string& site, Kind) { return site == "rotate (app.c:88)" ? 1.0 : 0.0; };
+  c.growth = [](const std::string& site, Kind) { return SiteGrowthRate{site == "rotate (app.c:88)" ? 1.0 : 0.0}; };
   c.open_total = 301;
   auto sus = build_suspects(fds, sites, c);
   ASSERT_EQ(sus.size(), 2u);
@@ -302,7 +302,7 @@ TEST(Suspects, FdsOpenBeforeAttachJoinTheCallSiteOfTheirTarget) {
   for (int i = 3; i < 7; ++i) add(fd++, Kind::File, "/var/log/app/seg_" + std::to_string(i) + ".log", true, "");
   add(fd++, Kind::File, "/var/log/other/seg_9.log", true, "");
   SuspectContext c;
-  c.growth = [](const std::string& site, Kind) { return site == "main (leaker.c:8)" ? 20.0 : 0.0; };
+  c.growth = [](const std::string& site, Kind) { return SiteGrowthRate{site == "main (leaker.c:8)" ? 20.0 : 0.0}; };
   auto sus = build_suspects(fds, sites, c);
   ASSERT_EQ(sus.size(), 4u);
   EXPECT_EQ(sus[0].site, "main (leaker.c:8)");

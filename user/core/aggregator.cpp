@@ -431,14 +431,12 @@ void sort_oldest_first(std::vector<FdView>& v) {
 
 SuspectContext Aggregator::suspect_context(const Proc& p, uint64_t open_total) const {
   SuspectContext c;
-  c.growth = [&p](const std::string& site, Kind k) {
+  c.growth = [this, &p](const std::string& site, Kind k) {
     auto it = p.sites.find({site, int(k)});
-    return it == p.sites.end() ? 0.0 : it->second.growth.slope_per_s();
-  };
-  c.growth_known = [this, &p](const std::string& site, Kind k) {
-    auto it = p.sites.find({site, int(k)});
-    return it != p.sites.end() &&
-           it->second.growth.rate_per_s(uint64_t(opts_.min_rate_window_s * 1e9), opts_.min_rate_samples);
+    if (it == p.sites.end()) return SiteGrowthRate{};
+    const SlopeEstimator& g = it->second.growth;
+    const uint64_t window_ns = uint64_t(opts_.min_rate_window_s * 1e9);
+    return SiteGrowthRate{g.slope_per_s(), g.rate_per_s(window_ns, opts_.min_rate_samples).has_value()};
   };
   c.min_growth_per_s = opts_.min_growth_per_s;
   c.limit_failures = p.failed.count(EMFILE) || p.failed.count(ENFILE);

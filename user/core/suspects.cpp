@@ -135,9 +135,9 @@ std::vector<Suspect> build_suspects(const std::vector<FdView>& fds, const std::v
     s.target = s.targets.examples.empty() ? "" : s.targets.examples[0].first;
     // A group all open before attach was not seen growing.
     bool seen = s.before_attach < s.count;
-    s.growth_per_s = c.growth && seen ? c.growth(s.site, s.kind) : 0;
-    bool known = !c.growth_known || !seen || c.growth_known(s.site, s.kind);
-    bool grew = s.growth_per_s >= c.min_growth_per_s && (known || s.count >= c.min_burst);
+    SiteGrowthRate rate = c.growth && seen ? c.growth(s.site, s.kind) : SiteGrowthRate{};
+    s.growth_per_s = rate.per_s;
+    bool grew = rate.per_s >= c.min_growth_per_s && (rate.known || s.count >= c.min_burst);
     s.leaking = grew || (c.limit_failures && 2 * s.count > c.open_total);
     if (s.leaking && g.stack) s.hint = suspect_hint(s.kind, *g.stack, s.site);
     out.push_back(std::move(s));

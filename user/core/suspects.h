@@ -16,13 +16,18 @@
 
 namespace fdw {
 
+// A group's growth: the robust slope (fds/s) of its open count over the
+// window, and whether the samples span enough of it to mean something.
+struct SiteGrowthRate {
+  double per_s = 0;
+  bool known = true;
+};
+
 struct SuspectContext {
-  // Robust slope (fds/s) of the open count of (site, kind) over the window.
-  std::function<double(const std::string& site, Kind kind)> growth;
-  // Whether that slope spans enough of the window to mean something (unset:
-  // it does).  A group seen only briefly grows by thousands per second from
-  // one fd: it is leaking only when it also holds `min_burst` fds or more.
-  std::function<bool(const std::string& site, Kind kind)> growth_known;
+  // The growth of (site, kind).  A group seen only briefly grows by thousands
+  // per second from one fd: unknown, it is leaking only when it also holds
+  // `min_burst` fds or more.
+  std::function<SiteGrowthRate(const std::string& site, Kind kind)> growth;
   uint64_t min_burst = 5;
   double min_growth_per_s = 0.05;  // below this a group did not grow
   bool limit_failures = false;     // the process failed with EMFILE/ENFILE
