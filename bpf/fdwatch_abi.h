@@ -95,6 +95,8 @@ enum fdw_sys {
 				  * " (deleted)" appended); else it is what the caller passed */
 #define FDW_F_FD_REUSED 0x80   /* CLOSE: when close() returned, the fd number already held a new
 				  * file (another thread's open, whose record may come first) */
+#define FDW_F_STACK_MEMO 0x100 /* OPEN/DUP: stack_id is a stack memo id ("Stack memo"):
+				  * no USTACK record was sent for this call */
 
 /* Socket description read from struct sock (addresses in network byte order,
  * IPv4 in the first 4 bytes of laddr/raddr). Ports in host order. */
@@ -147,7 +149,8 @@ enum fdw_stat {
 				 * put in lost_by_tgid so that it is re-synced */
 	FDW_STAT_USTACKS = 6, /* USTACK records submitted */
 	FDW_STAT_USTACK_LOST = 7, /* USTACK/UMAP records not sent: ring buffer (nearly) full */
-	FDW_STAT__COUNT = 8
+	FDW_STAT_MEMO_HITS = 8, /* calls whose stack was found in stack_memo: no USTACK sent */
+	FDW_STAT__COUNT = 9
 };
 
 /*
@@ -211,6 +214,38 @@ struct fdw_ustack {
 	 * rsi rdi rbp rsp r8..r15 rip (rip: the instruction after `syscall`). */
 	__u64 regs[FDW_USTACK_NREGS];
 	__u8 stack[FDW_USTACK_MAX];
+};
+
+/*
+ * Stack memo.  Copying the stack is the dearest part of a call, and a leak
+ * repeats one call path.  So once userspace has unwound a USTACK, it may
+ * register it in map "stack_memo": the key is what the unwinding started
+ * from (tgid, rip, rsp, and rbp - rsp when rbp points into the copy, else
+ * ~0), the value every return address it found and where (offset from rsp).
+ * Before copying a stack, the USTACK stage looks the call up; when each of
+ * those slots of the user stack still holds its return address, the call
+ * unwinds alike: its OPEN/DUP record carries stack_id = the memo's id and
+ * FDW_F_STACK_MEMO, and no USTACK record is sent.  CPython processes are
+ * never served from the memo (their interpreter frames differ per call).
+ * Userspace owns the map: it deletes a process's entries at exec and exit,
+ * and when new code is mapped (an unwinding may then go further).  An id
+ * userspace no longer knows means: no call site.
+ */
+#define FDW_MEMO_SLOTS 32 /* return addresses checked at most: longer stacks are not registered */
+#define FDW_MEMO_MAX 8192 /* entries of stack_memo */
+
+struct fdw_memo_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ip, sp;
+	__u64 fp_off; /* rbp - rsp when rbp < rsp + the stack bytes copied, else ~0 */
+};
+
+struct fdw_memo {
+	__s32 id;  /* > 0 */
+	__u32 n;   /* slots used */
+	__u32 off[FDW_MEMO_SLOTS]; /* offset of each return address from rsp */
+	__u64 ret[FDW_MEMO_SLOTS]; /* the return address found there */
 };
 
 #define FDW_UMAP_PATH_MAX 512

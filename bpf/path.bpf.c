@@ -44,7 +44,7 @@ static __always_inline bool scm_next(struct pending *p)
 {
 	__u32 i = p->scm_i;
 	__s32 sid = p->rec.h.stack_id;
-	__u16 sys = p->rec.h.sys, cloexec = p->rec.h.flags & FDW_F_CLOEXEC;
+	__u16 sys = p->rec.h.sys, keep = p->rec.h.flags & (FDW_F_CLOEXEC | FDW_F_STACK_MEMO);
 	int fd;
 
 	if (i >= p->scm_n || i >= FDW_SCM_QUEUE)
@@ -52,7 +52,7 @@ static __always_inline bool scm_next(struct pending *p)
 	fd = p->scm_fds[i & 31];
 	p->scm_i = i + 1;
 	event_init(&p->rec.h, FDW_EV_OPEN, sys, sizeof(p->rec));
-	p->rec.h.flags = FDW_F_HAS_PATH | cloexec;
+	p->rec.h.flags = FDW_F_HAS_PATH | keep;
 	p->rec.h.stack_id = sid;
 	p->rec.h.ret = fd;
 	p->rec.path[0] = 0;

@@ -92,6 +92,51 @@ static __always_inline __u32 copy_stack(__u8 *dst, __u64 sp, __u64 n, __u64 cap)
 	return 0;
 }
 
+/* Stacks userspace has unwound (fdwatch_abi.h "Stack memo"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FDW_MEMO_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fdw_memo_key);
+	__type(value, struct fdw_memo);
+} stack_memo SEC(".maps");
+
+/* The memo id of the stack at regs (n bytes would be copied), or -1. */
+static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, __u64 n)
+{
+	struct fdw_memo_key k = {};
+	struct fdw_memo *m;
+	__u64 sp = regs->sp, bp = regs->bp, w;
+
+	k.tgid = tgid;
+	k.ip = regs->ip;
+	k.sp = sp;
+	k.fp_off = bp >= sp && bp - sp < n ? bp - sp : ~0ULL;
+	m = bpf_map_lookup_elem(&stack_memo, &k);
+	if (!m || bpf_map_lookup_elem(&py_procs, &tgid))
+		return -1;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < FDW_MEMO_SLOTS; i++) {
+		if (i >= m->n)
+			return m->id;
+		if (bpf_probe_read_user(&w, sizeof(w), (void *)(sp + m->off[i])) || w != m->ret[i])
+			return -1;
+	}
+	return m->id;
+}
+
+/* The stack bytes to copy above sp: the main thread's stack ends a little
+ * above the environment strings; stop there instead of faulting past the end
+ * of the mapping. */
+static __always_inline __u64 stack_len(struct task_struct *task, __u64 sp, __u64 cap)
+{
+	__u64 env_end = BPF_CORE_READ(task, mm, env_end);
+
+	if (sp < env_end && env_end - sp < cap)
+		return (env_end - sp) & ~7ULL;
+	return cap;
+}
+
 SEC("raw_tp")
 int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -102,8 +147,9 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 	struct pt_regs regs;
 	/* a load-time constant: the reservation's size must be known */
 	const __u32 cap = stack_bytes > FDW_USTACK_MAX ? FDW_USTACK_MAX : stack_bytes;
-	__u64 sp, env_end;
-	__u32 n = cap, got;
+	__u64 n;
+	__u32 got;
+	__s32 memo;
 
 	if (!p)
 		return 0;
@@ -116,6 +162,14 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 	/* the task's user registers: ctx is not always sys_exit's (io_uring) */
 	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())))
 		return pending_emit(ctx, p);
+	n = stack_len(task, regs.sp, cap);
+	memo = memo_find(tgid, &regs, n);
+	if (memo > 0) {
+		p->rec.h.stack_id = memo;
+		p->rec.h.flags |= FDW_F_STACK_MEMO;
+		stat_inc(FDW_STAT_MEMO_HITS);
+		return pending_emit(ctx, p);
+	}
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > stack_fill_max)
 		goto lost;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r) - FDW_USTACK_MAX + cap, 0);
@@ -139,13 +193,7 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 	r->regs[14] = regs.r14;
 	r->regs[15] = regs.r15;
 	r->regs[16] = regs.ip;
-	sp = regs.sp;
-	/* The main thread's stack ends a little above the environment strings:
-	 * stop there instead of faulting past the end of the mapping. */
-	env_end = BPF_CORE_READ(task, mm, env_end);
-	if (sp < env_end && env_end - sp < n)
-		n = (env_end - sp) & ~7ULL;
-	got = copy_stack(r->stack, sp, n, cap);
+	got = copy_stack(r->stack, regs.sp, n, cap);
 	if (got < n)
 		r->flags |= FDW_F_TRUNC;
 	r->stack_len = got;

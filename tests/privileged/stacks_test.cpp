@@ -9,11 +9,13 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 #include "probe/probe.h"
+#include "stacks/resolver.h"
 #include "stacks/sites.h"
 #include "sys/symbolizer.h"
 
@@ -378,6 +381,145 @@ TEST_F(StackProbe, FailedCallsHaveNoStackPipesAndDupsDo) {
     EXPECT_EQ(record_stack_id(rec->data(), rec->size()), u->key);
   }
   EXPECT_EQ(cap_.count(FDW_EV_USTACK, tid), 2u);  // pipe2 and dup, not the failed open
+}
+
+// Two callers of one leaf with identical frames: their opens start from the
+// same rip, rsp and rbp, and only the caller's return address tells them apart.
+__attribute__((noinline)) int memo_leaf() {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  asm volatile("" ::: "memory");
+  return fd;
+}
+__attribute__((noinline)) int memo_via_a() {
+  int fd = memo_leaf();
+  asm volatile("" ::: "memory");
+  return fd;
+}
+__attribute__((noinline)) int memo_via_b() {
+  int fd = memo_leaf();
+  asm volatile("" ::: "memory");
+  return fd;
+}
+
+// The stack memo (bpf/fdwatch_abi.h "Stack memo"), with a StackResolver
+// registering what it unwinds, as a live session does.  The calls are made
+// by a forked child on command: unwinding loads code into the resolver's
+// own process, which would drop its memo entries if it traced itself.
+class StackMemo : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(pipe(cmd_), 0);
+    ASSERT_EQ(pipe(reply_), 0);
+    child_ = fork();
+    ASSERT_GE(child_, 0);
+    if (child_ == 0) {
+      close(cmd_[1]);
+      close(reply_[0]);
+      for (char c; read(cmd_[0], &c, 1) == 1;) {
+        int fd = c == 'a' ? memo_via_a() : memo_via_b();
+        if (write(reply_[1], &fd, sizeof fd) != sizeof fd) break;
+      }
+      _exit(0);
+    }
+    ProbeOptions o;
+    o.self_tgid = uint32_t(getpid());
+    o.stacks = true;
+    auto p = Probe::open(o);
+    ASSERT_TRUE(p) << p.error().message;
+    probe_ = std::move(p.value());
+    ASSERT_TRUE(probe_->add_target(uint32_t(child_)));
+    res_.set_kernel_memo(true);
+    res_.set_maps_from_proc(!probe_->has("bpf_iter_task_vma"));
+  }
+  void TearDown() override {
+    for (int fd : {cmd_[0], cmd_[1], reply_[0], reply_[1]}) close(fd);
+    if (child_ > 0) waitpid(child_, nullptr, 0);
+  }
+  // One open by the child through memo_via_<c>; then the ring buffer is read.
+  int call(char c) {
+    int fd = -1;
+    EXPECT_EQ(write(cmd_[1], &c, 1), 1);
+    EXPECT_EQ(read(reply_[0], &fd, sizeof fd), ssize_t(sizeof fd));
+    feed();
+    return fd;
+  }
+  // Stack records go to the resolver (and its memo entries to the kernel),
+  // fd records of the child get their stack.
+  void feed() {
+    Probe::RecordFn fn = [this](const void* d, size_t n) {
+      if (res_.on_record(d, n)) {
+        auto u = res_.take_memo();
+        for (auto& k : u.drop) probe_->forget_memo(k);
+        for (auto& [k, v] : u.put) probe_->add_memo(k, v);
+        return;
+      }
+      std::string err;
+      auto ev = decode_record(d, n, &err);
+      if (!ev || ev->type != EvType::Open || ev->pid != uint32_t(child_) || ev->fd < 0) return;
+      res_.attach(*ev, record_stack_id(d, n), record_stack_memo(d, n));
+      memo_[ev->fd] = record_stack_memo(d, n);
+      stacks_[ev->fd] = ev->stack;
+    };
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(probe_->poll(0, fn));
+  }
+  // Whether fd's stack has memo_via_<c> right above the leaf.
+  bool called_from(int fd, char c) {
+    auto& st = stacks_[fd];
+    for (size_t i = 0; i + 1 < st.size(); ++i)
+      if (st[i].rfind("memo_leaf()", 0) == 0) return st[i + 1].rfind(std::string("memo_via_") + c + "()", 0) == 0;
+    return false;
+  }
+  int cmd_[2] = {-1, -1}, reply_[2] = {-1, -1};
+  pid_t child_ = -1;
+  std::unique_ptr<Probe> probe_;
+  StackResolver res_{64};
+  std::map<int, std::vector<std::string>> stacks_;
+  std::map<int, bool> memo_;  // fd -> its record came with FDW_F_STACK_MEMO
+};
+
+TEST_F(StackMemo, OneCallPathIsCopiedOnceThenServedFromTheMemo) {
+  FDW_REQUIRE_ROOT();
+  std::vector<int> fds;
+  for (int i = 0; i < 10; ++i) fds.push_back(call('a'));
+  for (int fd : fds) {
+    EXPECT_TRUE(called_from(fd, 'a')) << fd << ": " << ::testing::PrintToString(stacks_[fd]);
+    EXPECT_EQ(memo_[fd], fd != fds[0]) << fd;
+  }
+  EXPECT_EQ(probe_->stats().ustacks, 1u);
+  EXPECT_EQ(probe_->stats().memo_hits, 9u);
+  EXPECT_EQ(res_.kernel_memo_size(), 1u);
+}
+
+TEST_F(StackMemo, CallersWithTheSameRegistersAreToldApart) {
+  FDW_REQUIRE_ROOT();
+  std::vector<int> a, b;
+  for (int i = 0; i < 4; ++i) {
+    a.push_back(call('a'));
+    for (int j = 0; j < 3; ++j) b.push_back(call('b'));
+  }
+  // each switch of caller is a miss (the entry is the other's), each repeat a hit
+  for (int fd : a) {
+    EXPECT_TRUE(called_from(fd, 'a')) << ::testing::PrintToString(stacks_[fd]);
+    EXPECT_FALSE(memo_[fd]) << fd;
+  }
+  for (size_t i = 0; i < b.size(); ++i) {
+    EXPECT_TRUE(called_from(b[i], 'b')) << ::testing::PrintToString(stacks_[b[i]]);
+    EXPECT_EQ(memo_[b[i]], i % 3 != 0) << i;
+  }
+  EXPECT_EQ(probe_->stats().ustacks, 8u);
+  EXPECT_EQ(probe_->stats().memo_hits, 8u);
+}
+
+TEST_F(StackMemo, ExitDropsTheProcessEntries) {
+  FDW_REQUIRE_ROOT();
+  call('a');
+  ASSERT_EQ(res_.kernel_memo_size(), 1u);
+  auto u = res_.take_memo();
+  EXPECT_TRUE(u.empty());
+  res_.drop(uint32_t(child_), true);
+  u = res_.take_memo();
+  EXPECT_EQ(u.drop.size(), 1u);
+  EXPECT_EQ(res_.kernel_memo_size(), 0u);
 }
 
 // ---- pure: records, options (no root) -----------------------------------

@@ -62,6 +62,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
     if (!f.present) k.missing.push_back(f.name);
   agg.set_kernel(std::move(k));
   s->stacks_.set_maps_from_proc(!s->probe_->has("bpf_iter_task_vma"));
+  s->stacks_.set_kernel_memo(true);
   if (o.stacks) s->stacks_.warm();
   s->stacks_.preload_python(python_on_path());
   s->apply_python();
@@ -204,6 +205,7 @@ void Session::on_record(const void* data, size_t len) {
   // outlive the moment they were sent.
   if (stacks_.on_record(data, len)) {
     apply_python();
+    apply_memo();
     return;
   }
   std::string err;
@@ -226,7 +228,7 @@ void Session::on_record(const void* data, size_t len) {
     first_sight(ev->pid, ev->ts_ns);
   enrich(*ev);
   if ((ev->type == EvType::Open || ev->type == EvType::Dup) && !ev->err)
-    stacks_.attach(*ev, record_stack_id(data, len));
+    stacks_.attach(*ev, record_stack_id(data, len), record_stack_memo(data, len));
   // Without the io_uring tracepoints a ring can open and close fds unseen:
   // its owner is inexact, so tick() re-reads it from /proc.
   bool uring = uring_untraced_ && ev->type == EvType::Open && ev->sys == FDW_SYS_IO_URING_SETUP &&
@@ -350,6 +352,13 @@ std::string Session::stack_note() const {
 void Session::drop_stacks(uint32_t pid, bool exited) {
   if (stacks_.drop(pid, exited)) probe_->forget_stacks(pid);
   apply_python();
+  apply_memo();
+}
+
+void Session::apply_memo() {
+  auto u = stacks_.take_memo();
+  for (const fdw_memo_key& k : u.drop) probe_->forget_memo(k);
+  for (auto& [k, v] : u.put) probe_->add_memo(k, v);
 }
 
 // CPython processes the StackResolver found (or lost) go to the kernel side;

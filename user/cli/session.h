@@ -94,6 +94,8 @@ class Session {
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   void drop_stacks(uint32_t pid, bool exited);
   void apply_python();
+  // Stack memo entries the StackResolver made (or dropped) go to the kernel side.
+  void apply_memo();
 
   SessionOptions opts_;
   Aggregator& agg_;

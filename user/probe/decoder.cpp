@@ -247,6 +247,13 @@ int32_t record_stack_id(const void* data, size_t len) {
   return id;
 }
 
+bool record_stack_memo(const void* data, size_t len) {
+  if (len < sizeof(fdw_event)) return false;
+  uint16_t flags;
+  std::memcpy(&flags, static_cast<const char*>(data) + offsetof(fdw_event, flags), sizeof flags);
+  return flags & FDW_F_STACK_MEMO;
+}
+
 std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err) {
   constexpr size_t kHead = offsetof(fdw_ustack, stack);
   if (len < kHead || record_type(data, len) != FDW_EV_USTACK) {

@@ -21,8 +21,10 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
 
 // The record type (enum fdw_ev_type) of raw bytes; 0 when too short to tell.
 uint16_t record_type(const void* data, size_t len);
-// stack_id of an OPEN/DUP record: the key of its USTACK record, -1 = none.
+// stack_id of an OPEN/DUP record: the key of its USTACK record, or a stack
+// memo id when record_stack_memo(); -1 = none.
 int32_t record_stack_id(const void* data, size_t len);
+bool record_stack_memo(const void* data, size_t len);
 
 // A USTACK record: registers and stack bytes at an fd-creating call.
 struct UStack {

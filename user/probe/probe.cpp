@@ -281,6 +281,12 @@ Result<void> Probe::add_python_bin(const fdw_py_bin& bin, const fdw_py_proc& py)
 
 void Probe::forget_python(uint32_t tgid) { bpf_map_delete_elem(bpf_map__fd(skel_->maps.py_procs), &tgid); }
 
+void Probe::add_memo(const fdw_memo_key& k, const fdw_memo& v) {
+  bpf_map_update_elem(bpf_map__fd(skel_->maps.stack_memo), &k, &v, BPF_ANY);
+}
+
+void Probe::forget_memo(const fdw_memo_key& k) { bpf_map_delete_elem(bpf_map__fd(skel_->maps.stack_memo), &k); }
+
 Result<int> Probe::poll(int timeout_ms, const RecordFn& fn) {
   fn_ = &fn;
   // Records are submitted without wakeups (batched), so epoll only fires past
@@ -313,6 +319,7 @@ ProbeStats Probe::stats() const {
   s.forks = sum(FDW_STAT_FORKS);
   s.ustacks = sum(FDW_STAT_USTACKS);
   s.ustack_lost = sum(FDW_STAT_USTACK_LOST);
+  s.memo_hits = sum(FDW_STAT_MEMO_HITS);
   return s;
 }
 

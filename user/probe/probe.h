@@ -52,6 +52,7 @@ struct ProbeStats {
   uint64_t forks = 0;      // children added by --children
   uint64_t ustacks = 0;    // USTACK records submitted
   uint64_t ustack_lost = 0;  // USTACK/UMAP records not sent: ring buffer (nearly) full
+  uint64_t memo_hits = 0;    // calls whose stack came from the stack memo
 };
 
 class Probe {
@@ -76,6 +77,10 @@ class Probe {
   // Has it read the CPython frames of every process running executable `bin`.
   Result<void> add_python_bin(const fdw_py_bin& bin, const fdw_py_proc& py);
   void forget_python(uint32_t tgid);
+  // Adds or removes a stack memo entry (fdwatch_abi.h "Stack memo"); a full
+  // map just serves fewer calls from it.
+  void add_memo(const fdw_memo_key& k, const fdw_memo& v);
+  void forget_memo(const fdw_memo_key& k);
   // Consumes available records (waits up to timeout_ms for the first);
   // returns the number consumed or an error.
   Result<int> poll(int timeout_ms, const RecordFn& fn);

@@ -1,12 +1,11 @@
 #include "stacks/resolver.h"
 
-#include <fstream>
-#include <sstream>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -64,7 +63,10 @@ void StackResolver::maps_from_proc(uint32_t pid) {
 // its runtime state is (once per process image).
 void StackResolver::note_mapping(uint32_t pid, const std::string& path, uint64_t start, uint64_t pgoff) {
   if (auto bin = python_.interpreter(path)) python_updates_.bins.push_back(*bin);
-  if (auto py = python_.on_mapping(pid, path, start, pgoff)) python_updates_.add.emplace_back(pid, *py);
+  if (auto py = python_.on_mapping(pid, path, start, pgoff)) {
+    python_updates_.add.emplace_back(pid, *py);
+    forget_in_kernel(pid);  // interpreter frames differ per call
+  }
   for (auto& n : python_.take_notes()) python_updates_.notes.push_back(std::move(n));
 }
 
@@ -185,6 +187,7 @@ void StackResolver::sync_maps(uint32_t pid) {
   mp.fresh.clear();
   mp.rebuild = false;
   memo_.erase(pid);  // more code known: earlier results may be partial
+  forget_in_kernel(pid);
 }
 
 std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const UStackView& u) {
@@ -213,14 +216,61 @@ std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const USta
   Memo m;
   if (return_slots(s, frames, &m.slots)) {
     if (memo.size() >= 4096) memo.clear();
+    // a copy cut short would be keyed by less stack than the kernel checks
+    if (!u.truncated && python_.eval_function(u.pid).empty()) remember_in_kernel(u.pid, mk, m.slots, res);
     m.res = res;
     memo.insert_or_assign(mk, std::move(m));
   }
   return res;
 }
 
-void StackResolver::attach(Event& e, int32_t key) {
+// Ids are never reused while their process lives: a record still in the
+// ring buffer may carry one whose entry was replaced meanwhile.
+void StackResolver::remember_in_kernel(uint32_t pid, const MemoKey& mk, const Slots& slots,
+                                       std::shared_ptr<const Resolved> res) {
+  if (!kernel_memo_on_ || slots.size() > FDW_MEMO_SLOTS || kmemo_.size() >= FDW_MEMO_MAX) return;
+  fdw_memo_key k{};
+  k.tgid = pid;
+  k.ip = mk.ip;
+  k.sp = mk.sp;
+  k.fp_off = mk.fp_off;
+  fdw_memo v{};
+  v.id = next_memo_id_;
+  next_memo_id_ = next_memo_id_ == INT32_MAX ? 1 : next_memo_id_ + 1;
+  v.n = uint32_t(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) {
+    v.off[i] = slots[i].first;
+    v.ret[i] = slots[i].second;
+  }
+  kmemo_.insert_or_assign(v.id, std::move(res));
+  KernelKeys& kk = kmemo_by_pid_[pid];
+  kk.keys.push_back(k);
+  kk.ids.push_back(v.id);
+  memo_updates_.put.emplace_back(k, v);
+}
+
+void StackResolver::forget_in_kernel(uint32_t pid) {
+  auto it = kmemo_by_pid_.find(pid);
+  if (it == kmemo_by_pid_.end()) return;
+  for (const fdw_memo_key& k : it->second.keys) memo_updates_.drop.push_back(k);
+  for (int32_t id : it->second.ids) kmemo_.erase(id);
+  kmemo_by_pid_.erase(it);
+}
+
+void StackResolver::attach(Event& e, int32_t key, bool memo) {
   if (key < 0) return;
+  if (memo) {
+    auto it = kmemo_.find(key);
+    if (it == kmemo_.end()) {
+      ++unpaired_;
+      return;
+    }
+    e.stack = it->second->stack;
+    e.site = it->second->site;
+    ++unwound_;
+    ++reused_;
+    return;
+  }
   auto it = pending_.find(e.tid);
   if (it == pending_.end() || it->second.key != key || it->second.pid != e.pid) {
     ++unpaired_;
@@ -246,6 +296,7 @@ bool StackResolver::drop(uint32_t pid, bool exited) {
   if (sym_ || warming_.valid()) symbolizer().forget(pid);
   maps_.erase(pid);
   memo_.erase(pid);
+  forget_in_kernel(pid);
   if (python_.forget(pid)) python_updates_.remove.push_back(pid);
   for (auto it = pending_.begin(); it != pending_.end();)
     it = it->second.pid == pid ? pending_.erase(it) : std::next(it);

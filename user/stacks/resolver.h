@@ -12,9 +12,11 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/event.h"
+#include "fdwatch_abi.h"
 #include "probe/decoder.h"
 #include "stacks/python.h"
 #include "sys/symbolizer.h"
@@ -46,8 +48,20 @@ class StackResolver {
   // kept for the next fd event of its thread; a PYSTACK joins it.
   bool on_record(const void* data, size_t len);
   // Fills e.stack/e.site from its thread's pending USTACK when `key` (the fd
-  // record's stack_id) matches it.
-  void attach(Event& e, int32_t key);
+  // record's stack_id) matches it, or with `memo` from the kernel's stack
+  // memo entry `key`.
+  void attach(Event& e, int32_t key, bool memo = false);
+
+  // Registers unwound stacks in the kernel's stack memo (live tracing only:
+  // someone must apply take_memo()).
+  void set_kernel_memo(bool on) { kernel_memo_on_ = on; }
+  // Entries to add to and delete from the kernel's stack memo; taken once.
+  struct MemoUpdates {
+    std::vector<std::pair<fdw_memo_key, fdw_memo>> put;
+    std::vector<fdw_memo_key> drop;
+    bool empty() const { return put.empty() && drop.empty(); }
+  };
+  MemoUpdates take_memo() { return std::exchange(memo_updates_, {}); }
 
   // The kernel side holds per-process stack state for pid (set_stacks).
   void note_kernel_state(uint32_t pid) { kernel_state_.insert(pid); }
@@ -72,6 +86,7 @@ class StackResolver {
 
   // Counts of this side; captured/lost come from the probe.
   uint64_t unwound() const { return unwound_; }
+  uint64_t kernel_memo_size() const { return kmemo_.size(); }
   uint64_t unpaired() const { return unpaired_; }
   uint64_t reused() const { return reused_; }
   uint64_t decode_errors() const { return decode_errors_; }
@@ -82,6 +97,7 @@ class StackResolver {
     std::vector<std::string> stack;
     std::string site;
   };
+  using Slots = std::vector<std::pair<uint32_t, uint64_t>>;  // (offset from sp, return address)
   std::shared_ptr<const Resolved> resolve(const UStackView& u);
   void add_umap(UMap m);
   void on_pystack(const PyStack& ps);
@@ -127,10 +143,24 @@ class StackResolver {
     }
   };
   struct Memo {
-    std::vector<std::pair<uint32_t, uint64_t>> slots;  // (offset from sp, return address)
+    Slots slots;
     std::shared_ptr<const Resolved> res;
   };
   std::unordered_map<uint32_t, std::unordered_map<MemoKey, Memo, MemoHash>> memo_;  // by pid
+
+  // The kernel's copy of the memo (fdwatch_abi.h "Stack memo").
+  void remember_in_kernel(uint32_t pid, const MemoKey& mk, const Slots& slots,
+                          std::shared_ptr<const Resolved> res);
+  void forget_in_kernel(uint32_t pid);
+  bool kernel_memo_on_ = false;
+  int32_t next_memo_id_ = 1;
+  std::unordered_map<int32_t, std::shared_ptr<const Resolved>> kmemo_;  // by memo id
+  struct KernelKeys {
+    std::vector<fdw_memo_key> keys;
+    std::vector<int32_t> ids;
+  };
+  std::unordered_map<uint32_t, KernelKeys> kmemo_by_pid_;
+  MemoUpdates memo_updates_;
 };
 
 }  // namespace fdw
