@@ -8,11 +8,12 @@
 #include "lib/path.h"
 #include "lib/pending.h"
 
-/* The path of file f into rec (FDW_F_PATH_RESOLVED), when it has one. */
-static __always_inline void name_file(struct fdw_event_path *e, struct file *f)
+/* The path of file f (ff: what fill_file_f() found) into rec
+ * (FDW_F_PATH_RESOLVED), when it has one. */
+static __always_inline void name_file(struct fdw_event_path *e, struct file *f, const struct file_facts *ff)
 {
+	const struct dentry_operations *d_op;
 	struct path_walk *w;
-	struct dentry *d;
 
 	if (e->h.sock.family == AF_UNIX_) {
 		fill_unix_path(e, f);
@@ -20,9 +21,10 @@ static __always_inline void name_file(struct fdw_event_path *e, struct file *f)
 	}
 	if (!has_path(&e->h))
 		return;
-	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) == NSFS_MAGIC_) {
+	if (ff->magic == NSFS_MAGIC_) {
 		/* namespace files: /proc shows "net:[4026531840]" (ns_dname) */
-		struct ns_common *ns = BPF_CORE_READ(f, f_inode, i_private);
+		struct inode *inode = (struct inode *)ff->inode;
+		struct ns_common *ns = BPF_CORE_READ(inode, i_private);
 		const char *name = BPF_CORE_READ(ns, ops, name);
 		__u64 args[2] = {(__u64)name, e->h.ino};
 
@@ -30,10 +32,11 @@ static __always_inline void name_file(struct fdw_event_path *e, struct file *f)
 			e->h.flags |= FDW_F_PATH_RESOLVED;
 		return;
 	}
-	d = BPF_CORE_READ(f, f_path.dentry);
-	if (BPF_CORE_READ(d, d_op, d_dname)) /* a name /proc makes up: anon inodes and the like */
+	/* a name /proc makes up: anon inodes and the like */
+	d_op = (const struct dentry_operations *)ff->d_op;
+	if (d_op && BPF_CORE_READ(d_op, d_dname))
 		return;
-	w = walk_path(d, BPF_CORE_READ(f, f_path.mnt), true);
+	w = walk_path((struct dentry *)ff->dentry, (struct vfsmount *)ff->mnt, ff->unhashed);
 	if (w && bpf_probe_read_kernel_str(e->path, sizeof(e->path), &w->buf[w->off & WALK_MASK_]) > 0)
 		e->h.flags |= FDW_F_PATH_RESOLVED;
 }
@@ -56,7 +59,7 @@ static __always_inline bool scm_next(struct pending *p)
 	p->rec.h.stack_id = sid;
 	p->rec.h.ret = fd;
 	p->rec.path[0] = 0;
-	p->file = (__u64)fill_file(&p->rec.h, fd);
+	p->file = (__u64)fill_file(&p->rec.h, fd, &p->ff);
 	return true;
 }
 
@@ -70,7 +73,7 @@ int stage_path(struct bpf_raw_tracepoint_args *ctx)
 	if (p->scm_n && !scm_next(p))
 		return 0;
 	if (p->file)
-		name_file(&p->rec, (struct file *)p->file);
+		name_file(&p->rec, (struct file *)p->file, &p->ff);
 	output(&p->rec, p->want_path);
 	if (p->scm_n && p->scm_i < p->scm_n)
 		bpf_tail_call(ctx, &stages, FDW_STAGE_PATH);

@@ -18,7 +18,7 @@ HANDLER(socket)
 	p->rec.h.sock.type = c->a[1] & 0xf;
 	p->rec.h.sock.protocol = c->a[2];
 	if (ret >= 0) {
-		fill_file(&p->rec.h, ret);
+		fill_file(&p->rec.h, ret, NULL);
 		p->want_stack = 1;
 	}
 	return pending_finish(ctx, p);

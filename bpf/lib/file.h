@@ -23,12 +23,55 @@
 #define O_CLOEXEC_ 02000000
 #define SOCK_CLOEXEC_ 02000000
 
-/* The current task's fd table. */
+/* A field of the `type` object at ptr, taken from blk (the object's first
+ * sizeof(blk) bytes, copied by one probe read; ok: that read worked) when the
+ * field lies there, else read on its own.  Offsets are CO-RE relocated
+ * constants, so the verifier keeps only one of the two ways. */
+#define BLK_FIELD(blk, ok, ptr, type, field)                                                    \
+	({                                                                                      \
+		union {                                                                         \
+			typeof(((type *)0)->field) v;                                           \
+			__u8 b[sizeof(((type *)0)->field)];                                     \
+		} __u = {};                                                                     \
+		const __u64 __off = bpf_core_field_offset(type, field);                        \
+		if ((ok) && __off + sizeof(__u) <= sizeof(blk))                                 \
+			__builtin_memcpy(__u.b, __builtin_assume_aligned((char *)(blk) + __off, \
+									 __alignof__(__u.v)),   \
+					 sizeof(__u.b));                                        \
+		else                                                                            \
+			bpf_core_read(__u.b, sizeof(__u.b), &((type *)(ptr))->field);          \
+		__u.v;                                                                          \
+	})
+
+/* The heads of the objects fill_file_f() reads, sized to where the fields
+ * read here are on the kernels of the last years; per CPU, off the stack. */
+struct file_blocks {
+	__u64 file[10], inode[9], dentry[13], socket[4], sock[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_blocks);
+} file_blocks SEC(".maps") __weak;
+
+static __always_inline struct file_blocks *blocks_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&file_blocks, &zero);
+}
+
+/* Copies the first sizeof(blk) bytes of the object at ptr; true when it worked. */
+#define BLK_READ(blk, ptr) (bpf_probe_read_kernel((blk), sizeof(blk), (ptr)) == 0)
+
+/* The current task's fd table (plain loads through its BTF pointer). */
 static __always_inline struct fdtable *cur_fdt(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
-	return BPF_CORE_READ(task, files, fdt);
+	return task->files->fdt;
 }
 
 /* The struct file at fd in the current task's table, or NULL. */
@@ -38,9 +81,9 @@ static __always_inline struct file *fd_file(int fd)
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[(unsigned int)fd]);
 	return f;
 }
@@ -54,32 +97,37 @@ static __always_inline bool fd_cloexec(int fd)
 
 	if (!fdt || fd < 0)
 		return false;
-	coe = BPF_CORE_READ(fdt, close_on_exec);
+	coe = fdt->close_on_exec;
 	bpf_probe_read_kernel(&word, sizeof(word), &coe[(unsigned int)fd / 64]);
 	return (word >> ((unsigned int)fd % 64)) & 1;
 }
 
-static __always_inline void fill_sock(struct fdw_event *e, struct file *f)
+static __always_inline void fill_sock(struct fdw_event *e, struct socket *sock, struct file_blocks *b)
 {
-	struct socket *sock = BPF_CORE_READ(f, private_data);
 	struct sock *sk;
+	bool ook, kok;
 	__u16 family;
 
 	if (!sock)
 		return;
-	sk = BPF_CORE_READ(sock, sk);
-	e->sock.type = BPF_CORE_READ(sock, type);
+	ook = BLK_READ(b->socket, sock);
+	sk = BLK_FIELD(b->socket, ook, sock, struct socket, sk);
+	e->sock.type = BLK_FIELD(b->socket, ook, sock, struct socket, type);
 	if (!sk)
 		return;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	kok = BLK_READ(b->sock, sk);
+	family = BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_family);
 	e->sock.family = family;
 	e->sock.protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->sock.state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	e->sock.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->sock.rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->sock.state = BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_state);
+	e->sock.lport = BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_num);
+	e->sock.rport = __builtin_bswap16(BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_dport));
 	if (family == AF_INET_) {
-		BPF_CORE_READ_INTO(&e->sock.laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->sock.raddr, sk, __sk_common.skc_daddr);
+		__u32 l = BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_rcv_saddr);
+		__u32 r = BLK_FIELD(b->sock, kok, sk, struct sock, __sk_common.skc_daddr);
+
+		__builtin_memcpy(e->sock.laddr, &l, 4);
+		__builtin_memcpy(e->sock.raddr, &r, 4);
 	} else if (family == AF_INET6_) {
 		BPF_CORE_READ_INTO(&e->sock.laddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&e->sock.raddr, sk, __sk_common.skc_v6_daddr);
@@ -87,34 +135,54 @@ static __always_inline void fill_sock(struct fdw_event *e, struct file *f)
 	e->flags |= FDW_F_HAS_SOCK;
 }
 
-/* Mode, inode number and dentry name (and socket endpoints) of file f. */
-static __always_inline struct file *fill_file_f(struct fdw_event *e, struct file *f)
+/* Mode, inode number and dentry name (and socket endpoints) of file f;
+ * ff (may be NULL) gets what naming it takes. */
+static __always_inline struct file *fill_file_f(struct fdw_event *e, struct file *f, struct file_facts *ff)
 {
+	struct file_blocks *b = blocks_get();
+	struct super_block *sb;
 	struct inode *inode;
-	const unsigned char *name;
+	struct dentry *d;
+	struct qstr name;
+	bool fok, iok, dok;
+	__u64 magic;
 
-	if (!f)
+	if (!f || !b)
 		return NULL;
-	inode = BPF_CORE_READ(f, f_inode);
-	e->mode = BPF_CORE_READ(inode, i_mode);
-	e->ino = BPF_CORE_READ(inode, i_ino);
-	if (BPF_CORE_READ(inode, i_sb, s_magic) == PIDFS_MAGIC_) {
-		/* pidfs (6.9+) dentries are named "/"; /proc shows anon_inode:[pidfd] */
+	fok = BLK_READ(b->file, f);
+	inode = BLK_FIELD(b->file, fok, f, struct file, f_inode);
+	d = BLK_FIELD(b->file, fok, f, struct file, f_path.dentry);
+	iok = BLK_READ(b->inode, inode);
+	e->mode = BLK_FIELD(b->inode, iok, inode, struct inode, i_mode);
+	e->ino = BLK_FIELD(b->inode, iok, inode, struct inode, i_ino);
+	sb = BLK_FIELD(b->inode, iok, inode, struct inode, i_sb);
+	magic = BPF_CORE_READ(sb, s_magic);
+	dok = BLK_READ(b->dentry, d);
+	name = BLK_FIELD(b->dentry, dok, d, struct dentry, d_name);
+	if (magic == PIDFS_MAGIC_) /* pidfs (6.9+) dentries are named "/"; /proc shows anon_inode:[pidfd] */
 		__builtin_memcpy(e->name, "[pidfd]", 8);
-	} else {
-		name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
-		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name);
-	}
+	else
+		bpf_probe_read_kernel_str(e->name, sizeof(e->name), name.name);
 	e->flags |= FDW_F_HAS_FILE;
+	if (ff) {
+		struct dentry *parent = BLK_FIELD(b->dentry, dok, d, struct dentry, d_parent);
+
+		ff->dentry = (__u64)d;
+		ff->mnt = (__u64)BLK_FIELD(b->file, fok, f, struct file, f_path.mnt);
+		ff->magic = magic;
+		ff->d_op = (__u64)BLK_FIELD(b->dentry, dok, d, struct dentry, d_op);
+		ff->inode = (__u64)inode;
+		ff->unhashed = d != parent && !BLK_FIELD(b->dentry, dok, d, struct dentry, d_hash.pprev);
+	}
 	if ((e->mode & S_IFMT_) == S_IFSOCK_)
-		fill_sock(e, f);
+		fill_sock(e, BLK_FIELD(b->file, fok, f, struct file, private_data), b);
 	return f;
 }
 
 /* The same for the file now at fd. */
-static __always_inline struct file *fill_file(struct fdw_event *e, int fd)
+static __always_inline struct file *fill_file(struct fdw_event *e, int fd, struct file_facts *ff)
 {
-	return fill_file_f(e, fd_file(fd));
+	return fill_file_f(e, fd_file(fd), ff);
 }
 
 /* Unix socket path: own bound address, else the peer's (a connected client;

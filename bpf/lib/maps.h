@@ -99,9 +99,19 @@ struct {
 /* The record being built, carried from a handler through the stages on this
  * CPU (tracepoint programs run with preemption off, and a tail call stays on
  * the CPU).  SCM_RIGHTS fds are queued and emitted one per PATH stage. */
+/* What the PATH stage needs of a file fill_file_f() described. */
+struct file_facts {
+	__u64 dentry, mnt;  /* f_path */
+	__u64 magic;        /* of its superblock */
+	__u64 d_op;         /* the dentry's operations */
+	__u64 inode;
+	__u8 unhashed;      /* unlinked (d_hash.pprev NULL), not a root */
+};
+
 struct pending {
 	struct fdw_event_path rec;
 	__u64 file;      /* struct file * to describe in the PATH stage; 0 = none */
+	struct file_facts ff; /* of `file` */
 	__u32 size;      /* bytes of rec to emit */
 	__u8 want_path;  /* the record carries a path (FDW_F_HAS_PATH) to resolve */
 	__u8 want_stack; /* a successful fd-creating call: capture its stack */
@@ -156,6 +166,8 @@ struct {
 struct path_walk {
 	char buf[2 * FDW_WALK_MAX];
 	__u64 dentry, mnt; /* struct dentry *, struct mount * */
+	__u64 mnt_root, mnt_parent, mnt_mountpoint; /* of mnt */
+	__u64 dblk[6], mblk[5]; /* the heads of the dentry and mount being read */
 	__u32 off;         /* the path so far starts at buf[off]; FDW_WALK_MAX = failed */
 	__u32 done;
 };

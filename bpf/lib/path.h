@@ -12,7 +12,7 @@
 #ifndef FDW_PATH_H
 #define FDW_PATH_H
 
-#include "lib/maps.h"
+#include "lib/file.h"
 
 #include <bpf/bpf_core_read.h>
 
@@ -26,32 +26,48 @@ static __always_inline struct path_walk *walk_get(void)
 	return bpf_map_lookup_elem(&path_walks, &zero);
 }
 
+/* Makes m the walk's mount: its root, parent and mountpoint, in one read.
+ * False when it cannot be read. */
+static __always_inline bool walk_enter_mount(struct path_walk *w, struct mount *m)
+{
+	bool ok = BLK_READ(w->mblk, m);
+
+	w->mnt = (__u64)m;
+	w->mnt_root = (__u64)BLK_FIELD(w->mblk, ok, m, struct mount, mnt.mnt_root);
+	w->mnt_parent = (__u64)BLK_FIELD(w->mblk, ok, m, struct mount, mnt_parent);
+	w->mnt_mountpoint = (__u64)BLK_FIELD(w->mblk, ok, m, struct mount, mnt_mountpoint);
+	return w->mnt_root != 0;
+}
+
 /* One step: a mount crossing or one name prepended.  1 = stop. */
 static __always_inline int walk_step(void)
 {
 	struct path_walk *w = walk_get();
-	struct dentry *d, *parent, *root;
-	struct mount *m, *pm;
+	struct dentry *d, *parent;
 	struct qstr q;
 	__u32 off, len;
+	bool ok;
 
 	if (!w)
 		return 1;
 	d = (struct dentry *)w->dentry;
-	m = (struct mount *)w->mnt;
-	root = BPF_CORE_READ(m, mnt.mnt_root);
-	parent = BPF_CORE_READ(d, d_parent);
-	if (d == root || d == parent) {
-		pm = BPF_CORE_READ(m, mnt_parent);
-		if (d != root || m == pm || !pm) { /* the namespace's root (or detached) */
+	if (w->dentry == w->mnt_root) {
+		struct mount *m = (struct mount *)w->mnt, *pm = (struct mount *)w->mnt_parent;
+
+		if (m == pm || !pm) { /* the namespace's root (or detached) */
 			w->done = 1;
 			return 1;
 		}
-		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-		w->mnt = (__u64)pm;
-		return 0;
+		w->dentry = w->mnt_mountpoint;
+		return walk_enter_mount(w, pm) ? 0 : 1;
 	}
-	BPF_CORE_READ_INTO(&q, d, d_name);
+	ok = BLK_READ(w->dblk, d);
+	parent = BLK_FIELD(w->dblk, ok, d, struct dentry, d_parent);
+	if (d == parent) { /* a filesystem's root that is not its mount's: not reachable */
+		w->done = 1;
+		return 1;
+	}
+	q = BLK_FIELD(w->dblk, ok, d, struct dentry, d_name);
 	len = q.len;
 	off = w->off;
 	if (len == 0 || len > 255 || len + 1 > off || off >= FDW_WALK_MAX) {
@@ -67,7 +83,7 @@ static __always_inline int walk_step(void)
 	return 0;
 }
 
-/* Walks the path of (d, vm); with `deleted`, unlinked files end in
+/* Walks the path of (d, vm); with `deleted` (d is unlinked) it ends in
  * " (deleted)" as in /proc.  Returns the walk, whose buf[off..] holds the
  * NUL-terminated path, or NULL (too deep, too long). */
 static __always_inline struct path_walk *walk_path(struct dentry *d, struct vfsmount *vm, bool deleted)
@@ -77,11 +93,12 @@ static __always_inline struct path_walk *walk_path(struct dentry *d, struct vfsm
 	if (!w || !d || !vm)
 		return NULL;
 	w->dentry = (__u64)d;
-	w->mnt = (__u64)vm - bpf_core_field_offset(struct mount, mnt);
 	w->off = FDW_WALK_MAX - 1;
 	w->buf[FDW_WALK_MAX - 1] = 0;
 	w->done = 0;
-	if (deleted && d != BPF_CORE_READ(d, d_parent) && !BPF_CORE_READ(d, d_hash.pprev)) {
+	if (!walk_enter_mount(w, (struct mount *)((__u64)vm - bpf_core_field_offset(struct mount, mnt))))
+		return NULL;
+	if (deleted) {
 		__builtin_memcpy(&w->buf[FDW_WALK_MAX - 11], " (deleted)", 10);
 		w->off = FDW_WALK_MAX - 11;
 	}

@@ -75,7 +75,7 @@ static __always_inline int pending_finish(void *ctx, struct pending *p)
  * when it has a name there (a path, or a unix socket's address). */
 static __always_inline void describe_fd(struct pending *p, int fd)
 {
-	struct file *f = fill_file(&p->rec.h, fd);
+	struct file *f = fill_file(&p->rec.h, fd, &p->ff);
 
 	if (f && p->want_path && (has_path(&p->rec.h) || p->rec.h.sock.family == AF_UNIX_))
 		p->file = (__u64)f;
@@ -135,7 +135,7 @@ static __always_inline int emit_fd_pair(void *ctx, __u16 sys, long ret, bool clo
 		p->rec.h.ret = fds[0];
 		p->rec.h.fd2 = fds[1];
 		/* mode/ino/name describe fds[0]; both ends share the kind */
-		fill_file(&p->rec.h, fds[0]);
+		fill_file(&p->rec.h, fds[0], NULL);
 		p->rec.h.arg = fds[1] >= 0 ? (__s64)BPF_CORE_READ(fd_file(fds[1]), f_inode, i_ino) : 0;
 		p->want_stack = 1;
 	}
