@@ -12,18 +12,16 @@
  * targ_all; within cgroup_filter, with targ_cgroup) produce records, and
  * fdwatch's own tgid never does.
  */
-#include "lib/maps.h"
-
-#include <bpf/bpf_core_read.h>
+#include "lib/call.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* sys_exit(regs, ret): the syscall number is the saved orig_ax. */
+/* sys_exit(regs, ret): regs are the task's user registers, and the syscall
+ * number their saved orig_ax. */
 SEC("raw_tp/sys_exit")
 int dispatch_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	__u64 nr = BPF_CORE_READ(regs, orig_ax);
+	__u64 nr = user_regs()->orig_ax;
 
 	if (nr < FDW_NR_MAX)
 		bpf_tail_call(ctx, &sys_progs, nr);

@@ -74,7 +74,7 @@ int stage_path(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (p->file)
 		name_file(&p->rec, (struct file *)p->file, &p->ff);
-	output(&p->rec, p->want_path);
+	pending_output(p);
 	if (p->scm_n && p->scm_i < p->scm_n)
 		bpf_tail_call(ctx, &stages, FDW_STAGE_PATH);
 	return 0;

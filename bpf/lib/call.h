@@ -15,31 +15,35 @@
 
 #include "lib/record.h"
 
-#include <bpf/bpf_tracing.h>
-
 #define USER_CS_ 0x33 /* 64-bit user code segment: ia32/x32 calls have other numbers */
 
 struct call {
 	__u64 a[6]; /* arguments */
 };
 
-/* Reads the arguments of a call of a wanted process; false to ignore it. */
-static __always_inline bool call_begin(struct bpf_raw_tracepoint_args *ctx, struct call *c)
+/* The current task's user registers, saved at syscall entry (plain loads
+ * through the BTF pointer, no probe reads). */
+static __always_inline struct pt_regs *user_regs(void)
 {
-	struct pt_regs regs;
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* Reads the arguments of a call of a wanted process; false to ignore it. */
+static __always_inline bool call_begin(struct call *c)
+{
+	struct pt_regs *regs;
 
 	if (!wanted(bpf_get_current_pid_tgid() >> 32))
 		return false;
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx->args[0]))
+	regs = user_regs();
+	if (regs->cs != USER_CS_)
 		return false;
-	if (regs.cs != USER_CS_)
-		return false;
-	c->a[0] = PT_REGS_PARM1_SYSCALL(&regs);
-	c->a[1] = PT_REGS_PARM2_SYSCALL(&regs);
-	c->a[2] = PT_REGS_PARM3_SYSCALL(&regs);
-	c->a[3] = PT_REGS_PARM4_SYSCALL(&regs);
-	c->a[4] = PT_REGS_PARM5_SYSCALL(&regs);
-	c->a[5] = regs.r9;
+	c->a[0] = regs->di;
+	c->a[1] = regs->si;
+	c->a[2] = regs->dx;
+	c->a[3] = regs->r10;
+	c->a[4] = regs->r8;
+	c->a[5] = regs->r9;
 	return true;
 }
 
@@ -49,7 +53,7 @@ static __always_inline bool call_begin(struct bpf_raw_tracepoint_args *ctx, stru
 	int sys_##name(struct bpf_raw_tracepoint_args *ctx)                            \
 	{                                                                              \
 		struct call c;                                                         \
-		if (!call_begin(ctx, &c))                                              \
+		if (!call_begin(&c))                                                   \
 			return 0;                                                      \
 		return body_##name(ctx, &c, (long)ctx->args[1]);                       \
 	}                                                                              \

@@ -112,6 +112,7 @@ struct pending {
 	struct fdw_event_path rec;
 	__u64 file;      /* struct file * to describe in the PATH stage; 0 = none */
 	struct file_facts ff; /* of `file` */
+	__u64 upath;     /* the caller's path, read only when the kernel's cannot be */
 	__u32 size;      /* bytes of rec to emit */
 	__u8 want_path;  /* the record carries a path (FDW_F_HAS_PATH) to resolve */
 	__u8 want_stack; /* a successful fd-creating call: capture its stack */

@@ -35,6 +35,7 @@ static __always_inline struct pending *pending_begin(__u16 type, __u16 sys, bool
 		p->rec.h.flags = FDW_F_HAS_PATH;
 	p->rec.path[0] = 0;
 	p->file = 0;
+	p->upath = 0;
 	p->want_path = with_path;
 	p->want_stack = 0;
 	p->umap_tried = 0;
@@ -50,6 +51,15 @@ static __always_inline bool stacks_on(__u32 tgid)
 	return v ? *v != 0 : stacks_default;
 }
 
+/* Sends the finished record; the caller's path goes in when the kernel's
+ * could not be had. */
+static __always_inline void pending_output(struct pending *p)
+{
+	if (p->upath && !(p->rec.h.flags & FDW_F_PATH_RESOLVED))
+		bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), (const char *)p->upath);
+	output(&p->rec, p->want_path);
+}
+
 /* The last stage: PATH when there is something to name, else out it goes. */
 static __always_inline int pending_emit(void *ctx, struct pending *p)
 {
@@ -58,7 +68,7 @@ static __always_inline int pending_emit(void *ctx, struct pending *p)
 	if (p->scm_n) /* the queue cannot be emitted without its stage */
 		mark_resync(bpf_get_current_pid_tgid() >> 32, FDW_STAT_UNTRACKED);
 	else
-		output(&p->rec, p->want_path);
+		pending_output(p);
 	return 0;
 }
 
@@ -114,8 +124,7 @@ static __always_inline int emit_open_path(void *ctx, __u16 sys, long ret, bool c
 	if (!p)
 		return 0;
 	p->rec.h.arg = flags;
-	if (upath)
-		bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), upath);
+	p->upath = (__u64)upath;
 	return finish_new_fd(ctx, p, ret, cloexec);
 }
 
