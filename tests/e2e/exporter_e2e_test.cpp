@@ -127,15 +127,21 @@ TEST(ExporterE2E, MetricsOfAFixtureMatchProcAndPassPromtool) {
   EXPECT_EQ(shell("promtool check metrics < " + tmp.file("metrics"), &out), 0) << out;
   EXPECT_EQ(out, "");
 
-  // content negotiation: what Prometheus sends gets text; OpenMetrics only gets 406
-  auto prom = http_get(port, "/metrics",
-                       "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
-                       "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n");
-  ASSERT_TRUE(prom);
-  EXPECT_EQ(prom->status, 200);
-  auto om = http_get(port, "/metrics", "Accept: application/openmetrics-text; version=1.0.0\r\n");
+  // content negotiation: what Prometheus sends gets OpenMetrics, with the same samples
+  auto om = http_get(port, "/metrics",
+                     "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n");
   ASSERT_TRUE(om);
-  EXPECT_EQ(om->status, 406);
+  EXPECT_EQ(om->status, 200);
+  EXPECT_EQ(om->header("Content-Type"), "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  ASSERT_GE(om->body.size(), 6u);
+  EXPECT_EQ(om->body.substr(om->body.size() - 6), "# EOF\n");
+  EXPECT_NE(om->body.find("# TYPE fdwatch_process_fds_opened counter\n"), std::string::npos) << om->body;
+  EXPECT_NE(om->body.find("\nfdwatch_process_open_fds" + labels + " 10\n"), std::string::npos) << om->body;
+  EXPECT_NE(om->body.find("\nfdwatch_process_fds_opened_total" + labels + " 0\n"), std::string::npos) << om->body;
+  auto json = http_get(port, "/metrics", "Accept: application/json\r\n");
+  ASSERT_TRUE(json);
+  EXPECT_EQ(json->status, 406);
 
   ex->signal(SIGTERM);
   EXPECT_EQ(ex->wait(30), 0) << ex->err();

@@ -419,6 +419,31 @@ TEST(Aggregator, PidReuseStartsFresh) {
   EXPECT_EQ(p.opened, 1u);
 }
 
+TEST(Aggregator, WithoutExitDetailAnExitedProcessKeepsItsCountersOnly) {
+  AggOptions o;
+  o.exit_detail = false;
+  Aggregator a(o);
+  a.set_window_start(0);
+  a.apply(seed_ev(0, 100, {}));
+  for (int fd = 3; fd < 6; ++fd) {
+    Event e = open_ev(kS + uint64_t(fd), 100, fd);
+    e.site = "main.leak";
+    a.apply(e);
+  }
+  a.apply(close_ev(2 * kS, 100, 3));
+  a.apply(fail_ev(2 * kS, 100, EMFILE));
+  a.apply(ev(EvType::Exit, 3 * kS, 100));
+  auto p = only(a.snapshot(4 * kS, SnapshotOptions{true, false, 100u}));
+  EXPECT_TRUE(p.exited);
+  EXPECT_EQ(p.open_fds, 0u);
+  EXPECT_EQ(p.open_at_exit, 2u);
+  EXPECT_TRUE(p.leaked_at_exit.empty());
+  EXPECT_TRUE(p.suspects.empty());
+  EXPECT_EQ(p.opened, 3u);
+  EXPECT_EQ(p.closed, 1u);
+  EXPECT_EQ(p.failed.at("EMFILE"), 1u);
+}
+
 TEST(Aggregator, ExitedProcessesExpireAfterTtl) {
   AggOptions o;
   o.exited_ttl_s = 5;

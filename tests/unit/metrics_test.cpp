@@ -1,8 +1,11 @@
 // views/metrics: the exporter's families from hand-built snapshots, the
 // cardinality bound, and Accept-header negotiation.
+#include "views/exposition.h"
 #include "views/metrics.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
@@ -126,17 +129,53 @@ TEST(Metrics, ExitedProcessesCountZeroUntilTheAggregatorDropsThem) {
             std::string::npos) << t;
 }
 
-TEST(Metrics, AcceptHeader) {
+TEST(Metrics, AcceptHeaderChoosesTheFormat) {
   // what Prometheus 2.42 sends: OpenMetrics preferred, text format accepted
-  EXPECT_TRUE(accepts_prometheus_text(
-      "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
-      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"));
-  EXPECT_TRUE(accepts_prometheus_text("text/plain"));
-  EXPECT_TRUE(accepts_prometheus_text("*/*"));
-  EXPECT_TRUE(accepts_prometheus_text("text/*; q=0.2"));
-  EXPECT_FALSE(accepts_prometheus_text("application/openmetrics-text; version=1.0.0"));
-  EXPECT_FALSE(accepts_prometheus_text("text/plain;q=0, application/json"));
-  EXPECT_FALSE(accepts_prometheus_text(""));
+  EXPECT_EQ(choose_exposition("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                              "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+            Exposition::OpenMetrics);
+  EXPECT_EQ(choose_exposition("application/openmetrics-text; version=1.0.0"), Exposition::OpenMetrics);
+  EXPECT_EQ(choose_exposition("text/plain;q=0.9, application/openmetrics-text;q=0.5"), Exposition::Text);
+  EXPECT_EQ(choose_exposition("text/plain"), Exposition::Text);
+  EXPECT_EQ(choose_exposition("*/*"), Exposition::Text);
+  EXPECT_EQ(choose_exposition("text/*; q=0.2"), Exposition::Text);
+  EXPECT_EQ(choose_exposition(""), Exposition::Text);
+  EXPECT_EQ(choose_exposition("text/plain;q=0, application/json"), Exposition::NotAcceptable);
+  EXPECT_EQ(choose_exposition("application/openmetrics-text;q=0"), Exposition::NotAcceptable);
+}
+
+TEST(Metrics, OpenMetricsTextOfEveryType) {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> fams(4);
+  fams[0] = {"x_opened_total", "Fds \\ created\nso far", MetricType::Counter, {}};
+  fams[0].metric.resize(1);
+  fams[0].metric[0].label = {{"pid", "7"}, {"comm", "a\"b"}};
+  fams[0].metric[0].counter.value = 3;
+  fams[1] = {"x_open_fds", "", MetricType::Gauge, {}};
+  fams[1].metric.resize(1);
+  fams[1].metric[0].gauge.value = 0.5;
+  fams[2] = {"x_latency", "L", MetricType::Summary, {}};
+  fams[2].metric.resize(1);
+  fams[2].metric[0].summary.sample_count = 2;
+  fams[2].metric[0].summary.sample_sum = 9;
+  fams[2].metric[0].summary.quantile = {{0.5, 4}};
+  fams[3] = {"x_seen", "", MetricType::Untyped, {}};
+  fams[3].metric.resize(1);
+  fams[3].metric[0].untyped.value = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(openmetrics_text(fams),
+            "# TYPE x_opened counter\n"
+            "# HELP x_opened Fds \\\\ created\\nso far\n"
+            "x_opened_total{pid=\"7\",comm=\"a\\\"b\"} 3\n"
+            "# TYPE x_open_fds gauge\n"
+            "x_open_fds 0.5\n"
+            "# TYPE x_latency summary\n"
+            "# HELP x_latency L\n"
+            "x_latency{quantile=\"0.5\"} 4\n"
+            "x_latency_sum 9\n"
+            "x_latency_count 2\n"
+            "# TYPE x_seen unknown\n"
+            "x_seen +Inf\n"
+            "# EOF\n");
 }
 
 }  // namespace

@@ -16,11 +16,13 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "cli/cli.h"
 #include "probe/features.h"
 #include "version.h"
 #include "cli/session.h"
+#include "views/exposition.h"
 #include "views/metrics.h"
 
 namespace fdw {
@@ -95,14 +97,29 @@ class Published : public prometheus::Collectable {
   std::shared_ptr<const Snapshot> snap_;
 };
 
-// prometheus-cpp 1.0.1 writes text format 0.0.4 whatever the Accept header
-// says; a client that accepts nothing of the kind gets 406 instead.
+// The families scrapes are served from (one exporter per process).
+Published* g_published = nullptr;
+
+// prometheus-cpp 1.0.1 answers /metrics in text format 0.0.4; a client that
+// prefers OpenMetrics (Prometheus does) gets it here instead, and one that
+// accepts neither gets 406.
 int negotiate(mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
   if (!ri || !ri->local_uri || std::strcmp(ri->local_uri, "/metrics") != 0) return 0;
   const char* accept = mg_get_header(conn, "Accept");
-  if (!accept || accepts_prometheus_text(accept)) return 0;
-  mg_send_http_error(conn, 406, "%s", "fdwatch serves Prometheus text format 0.0.4 only\n");
+  switch (choose_exposition(accept ? accept : "")) {
+    case Exposition::Text:
+      return 0;
+    case Exposition::NotAcceptable:
+      mg_send_http_error(conn, 406, "%s", "fdwatch serves Prometheus text format 0.0.4 and OpenMetrics 1.0\n");
+      return 1;
+    case Exposition::OpenMetrics:
+      break;
+  }
+  std::string body = openmetrics_text(g_published->Collect());
+  mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+            kOpenMetricsType, body.size());
+  if (std::strcmp(ri->request_method, "HEAD") != 0) mg_write(conn, body.data(), body.size());
   return 1;
 }
 
@@ -149,6 +166,7 @@ int run_exporter(const ExporterOptions& o) {
   mo.version = FDWATCH_VERSION;
   mo.kernel = kernel_release();
   auto pub = std::make_shared<Published>(mo);
+  g_published = pub.get();
   // Listen before loading the probe (seconds): a taken port fails at once,
   // and scrapes meanwhile see fdwatch_build_info and no processes.
   CivetCallbacks cb;
@@ -165,6 +183,7 @@ int run_exporter(const ExporterOptions& o) {
   http->RegisterCollectable(pub);
   AggOptions ao;
   ao.exited_ttl_s = o.grace_s;
+  ao.exit_detail = false;  // a grace period's worth of exits: counters only
   Aggregator agg(ao);
   set_stop_exits(true);  // Ctrl-C while loading: gone at once
   auto sess = Session::open(so, agg);

@@ -266,12 +266,16 @@ void Aggregator::apply(const Event& e) {
       if (p.table.use_count() > 1)
         for (auto& [opid, o] : procs_)
           if (opid != e.pid && !o.exited && o.table == p.table) shared_with_live = true;
-      if (!shared_with_live)
+      if (!shared_with_live && opts_.exit_detail)
         for (auto& [fd, en] : *p.table)
           if (!en.inherited) p.leaked_at_exit.emplace_back(fd, en);
       sample_sites(p, e.ts_ns);
       sample(p, e.ts_ns);
       p.table = std::make_shared<FdTable>();
+      if (!opts_.exit_detail) {
+        p.sites.clear();
+        p.growth = SlopeEstimator();
+      }
       return;
     }
     default:

@@ -34,6 +34,9 @@ struct AggOptions {
   // at least this many (ticks and changes); before that it is unknown.
   double min_rate_window_s = 2.0;
   size_t min_rate_samples = 4;
+  // Exited processes keep the fds they left open and their sites' growth,
+  // for the report; without, only their counters stay (the exporter).
+  bool exit_detail = true;
 };
 
 struct SnapshotOptions {

@@ -144,26 +144,4 @@ std::vector<MetricFamily> metric_families(const Snapshot& s, const MetricsOption
           std::move(lost), std::move(build)};
 }
 
-bool accepts_prometheus_text(std::string_view accept) {
-  auto trim = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-  };
-  while (!accept.empty()) {
-    size_t comma = accept.find(',');
-    std::string_view range = accept.substr(0, comma);
-    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
-    std::string_view type = trim(range.substr(0, range.find(';')));
-    if (type != "text/plain" && type != "text/*" && type != "*/*") continue;
-    double q = 1;
-    for (size_t at = range.find(';'); at != std::string_view::npos; at = range.find(';', at + 1)) {
-      std::string_view param = trim(range.substr(at + 1, range.find(';', at + 1) - at - 1));
-      if (param.substr(0, 2) == "q=") q = std::strtod(std::string(param.substr(2)).c_str(), nullptr);
-    }
-    if (q > 0) return true;
-  }
-  return false;
-}
-
 }  // namespace fdw

@@ -29,8 +29,4 @@ std::vector<const ProcView*> metrics_selected(const Snapshot& s, size_t max_proc
 
 std::vector<prometheus::MetricFamily> metric_families(const Snapshot& s, const MetricsOptions& o);
 
-// Whether an HTTP Accept header admits Prometheus text format 0.0.4
-// (text/plain, text/*, or */* with q > 0).
-bool accepts_prometheus_text(std::string_view accept);
-
 }  // namespace fdw
