@@ -1,6 +1,7 @@
 // exporter_bench: the cost of a scrape of `fdwatch exporter -a` with many
-// live processes, and the exporter's memory.  Starts N processes holding K
-// fds each, starts the exporter on a free loopback port, scrapes it, and
+// live processes (as Prometheus scrapes: OpenMetrics), and the exporter's
+// memory.  Starts N processes holding K fds each, starts the exporter on a
+// free loopback port, scrapes it, and
 // prints a table.  Then, for the largest --max-processes (every process its
 // own series: the dearest scrape), it keeps scraping once a second for
 // --duration seconds (default 600; 0 skips it), prints a row every 30 s and
@@ -89,9 +90,14 @@ long status_kib(pid_t pid, const char* field) {
   return at == std::string::npos ? -1 : atol(s.c_str() + at + strlen(field) + 2);
 }
 
+// What Prometheus 2.42 sends: the exporter answers it in OpenMetrics.
+constexpr const char* kPrometheusAccept =
+    "Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n";
+
 double scrape_ms(int port, size_t* bytes, size_t* series) {
   auto t0 = std::chrono::steady_clock::now();
-  auto r = http_get(port, "/metrics", "", 30);
+  auto r = http_get(port, "/metrics", kPrometheusAccept, 30);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!r || r->status != 200) return -1;
   *bytes = r->body.size();

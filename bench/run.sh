@@ -7,7 +7,7 @@ usage() {
   cat <<'EOF'
 usage: sudo bench/run.sh [--iters N] [--reps R] [--kinds open,socket] [--untraced-only] [--keep]
 
-For each loop kind, runs fdloop R times in each of five modes, interleaved:
+For each loop kind, runs fdloop R times in each of six modes, interleaved:
   untraced     fdloop alone
   bpftrace     the peer: bpftrace keeping an fd map of fdloop (openat, socket
                and accept4 exits add, close entry deletes), attached first
@@ -15,6 +15,7 @@ For each loop kind, runs fdloop R times in each of five modes, interleaved:
                (call stacks on: the default for -p)
   -p nostack   the same with --no-stacks
   fdwatch -a   fdwatch -a --json (system-wide, stacks off) running while fdloop runs
+  exporter     fdwatch exporter -a on a free loopback port, the same way
 and prints median ns/op, the ratio to untraced and fdwatch's lost_events.
 
   --iters N        iterations per fdloop run (default 200000)
@@ -225,6 +226,31 @@ run_system() {
   finish_fdwatch "-a"
 }
 
+# `fdwatch exporter` (system-wide, as a fleet runs it) on a free loopback
+# port; lost events are read from a scrape after the loop.
+run_exporter() {
+  start_loop "$1"
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  rm -f "$work/fw.err"
+  env --default-signal=INT "$FDWATCH" exporter -a --listen "127.0.0.1:$port" >/dev/null 2>"$work/fw.err" &
+  fw_pid=$!
+  wait_for "$fw_pid" "$work/fw.err" 'attached' "$ATTACH_TIMEOUT" ||
+    die "fdwatch exporter did not attach: $(head -c 2000 "$work/fw.err")"
+  finish_loop
+  local metrics
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || die "cannot connect to the exporter"
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  metrics=$(cat <&3)
+  exec 3<&-
+  res_lost=$(sed -n 's/^fdwatch_events_lost_total \([0-9]*\).*/\1/p' <<<"$metrics")
+  [[ -n $res_lost ]] || die "the exporter's scrape has no fdwatch_events_lost_total"
+  kill -INT "$fw_pid"
+  wait_exit "$fw_pid" 30 || die "fdwatch exporter ignores SIGINT"
+  wait "$fw_pid" || true
+  fw_pid=''
+}
+
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {
   if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -239,9 +265,9 @@ if ((peer)) && [[ ! -d /sys/kernel/tracing/events ]]; then
 fi
 modes=(untraced)
 ((untraced_only || !peer)) || modes+=(bpftrace)
-((untraced_only)) || modes+=(pid pidns system)
+((untraced_only)) || modes+=(pid pidns system exporter)
 declare -A label=([untraced]="untraced" [bpftrace]="bpftrace" [pid]="fdwatch -p" [pidns]="-p nostack"
-                  [system]="fdwatch -a")
+                  [system]="fdwatch -a" [exporter]="exporter")
 
 printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
 printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"

@@ -60,8 +60,7 @@ static __always_inline bool umap_stale(struct task_struct *task, __u32 tgid)
 {
 	struct umap_state *st = bpf_map_lookup_elem(&umap_state, &tgid);
 
-	return !st || st->mm != (__u64)BPF_CORE_READ(task, mm) ||
-	       st->exec_vm != BPF_CORE_READ(task, mm, exec_vm);
+	return !st || st->mm != (__u64)task->mm || st->exec_vm != task->mm->exec_vm;
 }
 
 /* Copies as much of the stack above sp as can be read, up to n <= cap
@@ -112,8 +111,10 @@ static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, _
 	k.ip = regs->ip;
 	k.sp = sp;
 	k.fp_off = bp >= sp && bp - sp < n ? bp - sp : ~0ULL;
+	/* (never a CPython process: userspace knows those from their mappings,
+	 * sent before their first stack, and registers none of their calls) */
 	m = bpf_map_lookup_elem(&stack_memo, &k);
-	if (!m || bpf_map_lookup_elem(&py_procs, &tgid))
+	if (!m)
 		return -1;
 #pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < FDW_MEMO_SLOTS; i++) {
@@ -130,7 +131,7 @@ static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, _
  * of the mapping. */
 static __always_inline __u64 stack_len(struct task_struct *task, __u64 sp, __u64 cap)
 {
-	__u64 env_end = BPF_CORE_READ(task, mm, env_end);
+	__u64 env_end = task->mm->env_end;
 
 	if (sp < env_end && env_end - sp < cap)
 		return (env_end - sp) & ~7ULL;
@@ -141,10 +142,10 @@ SEC("raw_tp")
 int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pending *p = pending_get();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct fdw_ustack *r;
-	struct pt_regs regs;
+	struct pt_regs *regs;
 	/* a load-time constant: the reservation's size must be known */
 	const __u32 cap = stack_bytes > FDW_USTACK_MAX ? FDW_USTACK_MAX : stack_bytes;
 	__u64 n;
@@ -153,17 +154,16 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!p)
 		return 0;
-	if (!BPF_CORE_READ(task, mm)) /* a kernel thread (io_uring worker) */
+	if (!task->mm) /* a kernel thread (io_uring worker) */
 		return pending_emit(ctx, p);
 	if (umap_kernel && !p->umap_tried && umap_stale(task, tgid)) {
 		p->umap_tried = 1;
 		bpf_tail_call(ctx, &stages, FDW_STAGE_UMAP);
 	}
 	/* the task's user registers: ctx is not always sys_exit's (io_uring) */
-	if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)bpf_task_pt_regs(bpf_get_current_task_btf())))
-		return pending_emit(ctx, p);
-	n = stack_len(task, regs.sp, cap);
-	memo = memo_find(tgid, &regs, n);
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	n = stack_len(task, regs->sp, cap);
+	memo = memo_find(tgid, regs, n);
 	if (memo > 0) {
 		p->rec.h.stack_id = memo;
 		p->rec.h.flags |= FDW_F_STACK_MEMO;
@@ -176,24 +176,24 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 	if (!r)
 		goto lost;
 	head_fill(r, FDW_EV_USTACK, p->rec.h.sys, 0);
-	r->regs[0] = regs.ax;
-	r->regs[1] = regs.dx;
-	r->regs[2] = regs.cx;
-	r->regs[3] = regs.bx;
-	r->regs[4] = regs.si;
-	r->regs[5] = regs.di;
-	r->regs[6] = regs.bp;
-	r->regs[7] = regs.sp;
-	r->regs[8] = regs.r8;
-	r->regs[9] = regs.r9;
-	r->regs[10] = regs.r10;
-	r->regs[11] = regs.r11;
-	r->regs[12] = regs.r12;
-	r->regs[13] = regs.r13;
-	r->regs[14] = regs.r14;
-	r->regs[15] = regs.r15;
-	r->regs[16] = regs.ip;
-	got = copy_stack(r->stack, regs.sp, n, cap);
+	r->regs[0] = regs->ax;
+	r->regs[1] = regs->dx;
+	r->regs[2] = regs->cx;
+	r->regs[3] = regs->bx;
+	r->regs[4] = regs->si;
+	r->regs[5] = regs->di;
+	r->regs[6] = regs->bp;
+	r->regs[7] = regs->sp;
+	r->regs[8] = regs->r8;
+	r->regs[9] = regs->r9;
+	r->regs[10] = regs->r10;
+	r->regs[11] = regs->r11;
+	r->regs[12] = regs->r12;
+	r->regs[13] = regs->r13;
+	r->regs[14] = regs->r14;
+	r->regs[15] = regs->r15;
+	r->regs[16] = regs->ip;
+	got = copy_stack(r->stack, regs->sp, n, cap);
 	if (got < n)
 		r->flags |= FDW_F_TRUNC;
 	r->stack_len = got;

@@ -216,8 +216,8 @@ std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const USta
   Memo m;
   if (return_slots(s, frames, &m.slots)) {
     if (memo.size() >= 4096) memo.clear();
-    // a copy cut short would be keyed by less stack than the kernel checks
-    if (!u.truncated && python_.eval_function(u.pid).empty()) remember_in_kernel(u.pid, mk, m.slots, res);
+    // (a copy cut short at an unreadable page is one the kernel would cut alike)
+    if (python_.eval_function(u.pid).empty()) remember_in_kernel(u.pid, mk, m.slots, res);
     m.res = res;
     memo.insert_or_assign(mk, std::move(m));
   }
