@@ -15,7 +15,7 @@ HANDLER(close)
 	p->rec.h.fd2 = c->a[0];
 	/* Records are written at return: with threads, another thread may have
 	 * got this fd number (and written its record) before ours.  Say so. */
-	if (ret == 0 && fd_file(c->a[0]))
+	if (ret == 0 && fdt_shared() && fd_file(c->a[0]))
 		p->rec.h.flags |= FDW_F_FD_REUSED;
 	output(&p->rec, false);
 	return 0;

@@ -74,6 +74,15 @@ static __always_inline struct fdtable *cur_fdt(void)
 	return task->files->fdt;
 }
 
+/* Whether other tasks (threads, CLONE_FILES children) use the current
+ * task's fd table too. */
+static __always_inline bool fdt_shared(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->files->count.counter != 1;
+}
+
 /* The struct file at fd in the current task's table, or NULL. */
 static __always_inline struct file *fd_file(int fd)
 {

@@ -123,9 +123,13 @@ int negotiate(mg_connection* conn) {
   return 1;
 }
 
+// Processes come and go for weeks: the heap's free pages between what they
+// left are handed back now and then, or RSS creeps up with fragmentation.
+constexpr uint64_t kTrimEveryNs = 30'000'000'000ull;
+
 int serve(Session& s, Aggregator& agg, Published& pub, const ExporterOptions& o) {
   const uint64_t interval_ns = uint64_t(o.interval_s * 1e9);
-  uint64_t next = monotonic_ns() + interval_ns;
+  uint64_t next = monotonic_ns() + interval_ns, next_trim = next + kTrimEveryNs;
   while (!g_stop_signal) {
     if (auto r = s.poll(); !r) return report_error(r.error());
     uint64_t now = monotonic_ns();
@@ -133,6 +137,10 @@ int serve(Session& s, Aggregator& agg, Published& pub, const ExporterOptions& o)
     s.tick();
     pub.publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
     next = std::max(next + interval_ns, now);
+    if (now >= next_trim) {
+      malloc_trim(0);
+      next_trim = now + kTrimEveryNs;
+    }
   }
   return kExitOk;
 }
