@@ -321,11 +321,11 @@ __noinline int umap_sync(__u32 tgid, __u64 gen)
 SEC("raw_tp")
 int stage_umap(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct umap_state *st, fresh = {};
-	__u64 mm = (__u64)BPF_CORE_READ(task, mm);
-	__u64 exec_vm = BPF_CORE_READ(task, mm, exec_vm);
+	__u64 mm = (__u64)task->mm;
+	__u64 exec_vm = task->mm->exec_vm;
 
 	st = bpf_map_lookup_elem(&umap_state, &tgid);
 	if (!st) {

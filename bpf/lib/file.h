@@ -43,19 +43,6 @@
 		__u.v;                                                                          \
 	})
 
-/* The heads of the objects fill_file_f() reads, sized to where the fields
- * read here are on the kernels of the last years; per CPU, off the stack. */
-struct file_blocks {
-	__u64 file[10], inode[9], dentry[13], socket[4], sock[3];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct file_blocks);
-} file_blocks SEC(".maps") __weak;
-
 static __always_inline struct file_blocks *blocks_get(void)
 {
 	__u32 zero = 0;

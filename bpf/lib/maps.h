@@ -96,9 +96,19 @@ struct {
  * of the PATH stage, and a chain has at most 33 (MAX_TAIL_CALL_CNT). */
 #define FDW_SCM_QUEUE 24
 
-/* The record being built, carried from a handler through the stages on this
- * CPU (tracepoint programs run with preemption off, and a tail call stays on
- * the CPU).  SCM_RIGHTS fds are queued and emitted one per PATH stage. */
+/* The heads of the objects fill_file_f() reads, sized to where the fields
+ * read here are on the kernels of the last years; per CPU, off the stack. */
+struct file_blocks {
+	__u64 file[10], inode[9], dentry[13], socket[4], sock[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_blocks);
+} file_blocks SEC(".maps") __weak;
+
 /* What the PATH stage needs of a file fill_file_f() described. */
 struct file_facts {
 	__u64 dentry, mnt;  /* f_path */
@@ -108,6 +118,9 @@ struct file_facts {
 	__u8 unhashed;      /* unlinked (d_hash.pprev NULL), not a root */
 };
 
+/* The record being built, carried from a handler through the stages on this
+ * CPU (tracepoint programs run with preemption off, and a tail call stays on
+ * the CPU).  SCM_RIGHTS fds are queued and emitted one per PATH stage. */
 struct pending {
 	struct fdw_event_path rec;
 	__u64 file;      /* struct file * to describe in the PATH stage; 0 = none */
