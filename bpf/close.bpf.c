@@ -17,7 +17,7 @@ HANDLER(close)
 	 * got this fd number (and written its record) before ours.  Say so. */
 	if (ret == 0 && fdt_shared() && fd_file(c->a[0]))
 		p->rec.h.flags |= FDW_F_FD_REUSED;
-	output(&p->rec, false);
+	output(&p->rec, 0);
 	return 0;
 }
 

@@ -89,7 +89,7 @@ enum fdw_sys {
 #define FDW_F_HAS_SOCK 0x4     /* `sock` is filled from the kernel socket */
 #define FDW_F_HAS_FILE 0x8     /* mode/ino/name are filled from the kernel struct file */
 #define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. > FDW_SCM_MAX fds) */
-#define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path */
+#define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path, cut after the path's NUL */
 #define FDW_F_PATH_RESOLVED 0x40 /* path is the kernel's absolute path of the new fd's file,
 				  * spelled like a /proc/PID/fd readlink (symlinks resolved,
 				  * " (deleted)" appended); else it is what the caller passed */
@@ -119,7 +119,7 @@ struct fdw_event {
 	__u32 tid;
 	__u16 type;    /* enum fdw_ev_type */
 	__u16 sys;     /* enum fdw_sys */
-	__u16 size;    /* bytes in this record */
+	__u16 size;    /* bytes in this record (a path record ends after its path's NUL) */
 	__u16 flags;   /* FDW_F_* */
 	__s32 ret;     /* fd (or -errno) of the result; see fdw_ev_type */
 	__s32 fd2;     /* second fd; see fdw_ev_type; -1 when unused */
@@ -244,7 +244,7 @@ struct fdw_memo_key {
 struct fdw_memo {
 	__s32 id;  /* > 0 */
 	__u32 n;   /* slots used */
-	__u32 off[FDW_MEMO_SLOTS]; /* offset of each return address from rsp */
+	__u32 off[FDW_MEMO_SLOTS]; /* offset of each return address from rsp, ascending */
 	__u64 ret[FDW_MEMO_SLOTS]; /* the return address found there */
 };
 

@@ -7,12 +7,14 @@
  * result.  A map keyed by request pointer pairs them.  Direct descriptors
  * (file_slot) are not fds and are left out.  Requests with CQE_SKIP_SUCCESS
  * have no completion on success, and multishot recvmsg has its own buffer
- * layout: those mark the process for a re-sync instead.
+ * layout: those mark the process for a re-sync instead.  A rename, of any
+ * process, makes the kept path names stale (lib/path.h).
  *
  * Raw tracepoints: io_uring_submit_req(req) (5.19+); io_uring_complete is
  * (ctx, req, user_data, res, cflags, ...) or, on newer kernels, (ctx, req,
  * cqe): userspace reads which from BTF and loads the program that fits.
  */
+#include "lib/path.h"
 #include "lib/pending.h"
 #include "lib/scm.h"
 
@@ -23,6 +25,7 @@
 #define IORING_OP_OPENAT_ 18
 #define IORING_OP_CLOSE_ 19
 #define IORING_OP_OPENAT2_ 28
+#define IORING_OP_RENAMEAT_ 35
 #define IORING_OP_SOCKET_ 45
 #define IORING_OP_FIXED_FD_INSTALL_ 54
 #define IORING_OP_BIND_ 56
@@ -141,6 +144,12 @@ int uring_submit(struct bpf_raw_tracepoint_args *ctx)
 	struct uring_req u = {};
 	int r;
 
+	if (opcode == IORING_OP_RENAMEAT_) { /* of any process, like sys_rename* */
+		names_changed();
+		u.sys = FDW_SYS_NONE; /* its completion says so once more (uring_done) */
+		bpf_map_update_elem(&uring_reqs, &key, &u, BPF_ANY);
+		return 0;
+	}
 	if (!wanted(tgid))
 		return 0;
 	u.ts = bpf_ktime_get_ns();
@@ -223,6 +232,10 @@ static __always_inline int uring_done(void *ctx, __u64 key, struct uring_multi_k
 		bpf_map_delete_elem(&uring_reqs, &key);
 		if (u.sys == FDW_SYS_IO_URING_ACCEPT)
 			bpf_map_delete_elem(&uring_multi, mk);
+	}
+	if (u.sys == FDW_SYS_NONE) { /* a rename, done now */
+		names_changed();
+		return 0;
 	}
 	/* a ring torn down after its process exited completes in a kworker */
 	if (!wanted(bpf_get_current_pid_tgid() >> 32))

@@ -8,15 +8,48 @@
 #include "lib/path.h"
 #include "lib/pending.h"
 
-/* The path of file f (ff: what fill_file_f() found) into rec
- * (FDW_F_PATH_RESOLVED), when it has one. */
-static __always_inline void name_file(struct fdw_event_path *e, struct file *f, const struct file_facts *ff)
+/* Copies the kept name of p's file at key into its record; false when
+ * there is none, or it may be stale (maps.h, path_names). */
+static __always_inline bool name_kept(struct pending *p, const struct path_key *key)
 {
+	struct path_name *n = bpf_map_lookup_elem(&path_names, key);
+
+	if (!n || n->gen != names_gen() || n->parent != p->ff.parent || n->hash_len != p->ff.hash_len ||
+	    n->inode != p->ff.inode)
+		return false;
+	__builtin_memcpy(p->rec.path, n->path, sizeof(p->rec.path));
+	p->path_len = n->len;
+	return true;
+}
+
+/* Keeps the name just walked (p's record), valid while path_gen is gen. */
+static __always_inline void name_keep(struct path_walk *w, const struct pending *p,
+				      const struct path_key *key, __u64 gen)
+{
+	w->name.gen = gen;
+	w->name.parent = p->ff.parent;
+	w->name.hash_len = p->ff.hash_len;
+	w->name.inode = p->ff.inode;
+	w->name.len = p->path_len;
+	w->name._pad = 0;
+	__builtin_memcpy(w->name.path, p->rec.path, sizeof(w->name.path));
+	bpf_map_update_elem(&path_names, key, &w->name, BPF_ANY);
+}
+
+/* The path of p's file into its record (FDW_F_PATH_RESOLVED), when it has
+ * one, and how much of it to send. */
+static __always_inline void name_file(struct pending *p)
+{
+	struct fdw_event_path *e = &p->rec;
+	const struct file_facts *ff = &p->ff;
 	const struct dentry_operations *d_op;
+	struct path_key key;
 	struct path_walk *w;
+	__u64 gen;
+	long n;
 
 	if (e->h.sock.family == AF_UNIX_) {
-		fill_unix_path(e, f);
+		fill_unix_path(e, (struct file *)p->file);
 		return;
 	}
 	if (!has_path(&e->h))
@@ -36,9 +69,23 @@ static __always_inline void name_file(struct fdw_event_path *e, struct file *f, 
 	d_op = (const struct dentry_operations *)ff->d_op;
 	if (d_op && BPF_CORE_READ(d_op, d_dname))
 		return;
-	w = walk_path((struct dentry *)ff->dentry, (struct vfsmount *)ff->mnt, ff->unhashed);
-	if (w && bpf_probe_read_kernel_str(e->path, sizeof(e->path), &w->buf[w->off & WALK_MASK_]) > 0)
+	key.dentry = ff->dentry;
+	key.mnt = ff->mnt;
+	if (!ff->unhashed && name_kept(p, &key)) {
 		e->h.flags |= FDW_F_PATH_RESOLVED;
+		return;
+	}
+	gen = names_gen(); /* before the walk: a rename during it makes the name stale */
+	w = walk_path((struct dentry *)ff->dentry, (struct vfsmount *)ff->mnt, ff->unhashed);
+	if (!w)
+		return;
+	n = bpf_probe_read_kernel_str(e->path, sizeof(e->path), &w->buf[w->off & WALK_MASK_]);
+	if (n <= 0)
+		return;
+	e->h.flags |= FDW_F_PATH_RESOLVED;
+	p->path_len = n;
+	if (!ff->unhashed)
+		name_keep(w, p, &key, gen);
 }
 
 /* Turns the record into the one of the next queued SCM_RIGHTS fd (same
@@ -59,6 +106,7 @@ static __always_inline bool scm_next(struct pending *p)
 	p->rec.h.stack_id = sid;
 	p->rec.h.ret = fd;
 	p->rec.path[0] = 0;
+	p->path_len = sizeof(p->rec.path);
 	p->file = (__u64)fill_file(&p->rec.h, fd, &p->ff);
 	return true;
 }
@@ -73,9 +121,27 @@ int stage_path(struct bpf_raw_tracepoint_args *ctx)
 	if (p->scm_n && !scm_next(p))
 		return 0;
 	if (p->file)
-		name_file(&p->rec, (struct file *)p->file, &p->ff);
+		name_file(p);
 	pending_output(p);
 	if (p->scm_n && p->scm_i < p->scm_n)
 		bpf_tail_call(ctx, &stages, FDW_STAGE_PATH);
 	return 0;
 }
+
+/* Renames and mount-table changes, of every process (no filter): any of them
+ * may change the path of files whose names are kept. */
+#define NAMES_CHANGE(name)                                                \
+	SEC("raw_tp")                                                     \
+	int sys_##name(struct bpf_raw_tracepoint_args *ctx)               \
+	{                                                                 \
+		names_changed();                                          \
+		return 0;                                                 \
+	}
+
+NAMES_CHANGE(rename)
+NAMES_CHANGE(renameat)
+NAMES_CHANGE(renameat2)
+NAMES_CHANGE(mount)
+NAMES_CHANGE(umount2)
+NAMES_CHANGE(move_mount)
+NAMES_CHANGE(pivot_root)

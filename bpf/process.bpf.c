@@ -34,7 +34,7 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (BPF_CORE_READ(parent, files) == BPF_CORE_READ(child, files))
 		p->rec.h.flags |= FDW_F_SHARED_FILES;
 	BPF_CORE_READ_STR_INTO(&p->rec.h.name, child, comm);
-	output(&p->rec, false);
+	output(&p->rec, 0);
 	return 0;
 }
 
@@ -55,7 +55,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	p->rec.h.arg = (__s32)ctx->args[1];
 	bpf_get_current_comm(p->rec.h.name, sizeof(p->rec.h.name));
 	bpf_probe_read_kernel_str(p->rec.path, sizeof(p->rec.path), BPF_CORE_READ(bprm, filename));
-	output(&p->rec, true);
+	output(&p->rec, sizeof(p->rec.path));
 	return 0;
 }
 
@@ -76,8 +76,10 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 		p->rec.h.ret = tgid;
 		p->rec.h.arg = BPF_CORE_READ(task, exit_code);
 		bpf_get_current_comm(p->rec.h.name, sizeof(p->rec.h.name));
-		output(&p->rec, false);
+		output(&p->rec, 0);
 	}
+	if (tgid == first_target)
+		first_target = 0;
 	bpf_map_delete_elem(&targets, &tgid);
 	return 0;
 }
@@ -100,7 +102,7 @@ int on_rename(struct bpf_raw_tracepoint_args *ctx)
 	p->rec.h.tgid = tgid;
 	p->rec.h.ret = tgid;
 	bpf_probe_read_kernel_str(p->rec.h.name, sizeof(p->rec.h.name), (const char *)ctx->args[1]);
-	output(&p->rec, false);
+	output(&p->rec, 0);
 	return 0;
 }
 

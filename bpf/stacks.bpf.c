@@ -100,12 +100,28 @@ struct {
 	__type(value, struct fdw_memo);
 } stack_memo SEC(".maps");
 
-/* The memo id of the stack at regs (n bytes would be copied), or -1. */
+/* The part of the user stack the memo check compares, per CPU. */
+struct memo_copy {
+	__u64 w[FDW_USTACK_MAX / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct memo_copy);
+} memo_copies SEC(".maps");
+
+/* The memo id of the stack at regs (n bytes would be copied), or -1.  The
+ * stack up to the last slot (offsets ascend) is copied at once and its
+ * slots compared there. */
 static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, __u64 n)
 {
 	struct fdw_memo_key k = {};
+	struct memo_copy *c;
 	struct fdw_memo *m;
-	__u64 sp = regs->sp, bp = regs->bp, w;
+	__u64 sp = regs->sp, bp = regs->bp, head;
+	__u32 zero = 0;
 
 	k.tgid = tgid;
 	k.ip = regs->ip;
@@ -114,13 +130,20 @@ static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, _
 	/* (never a CPython process: userspace knows those from their mappings,
 	 * sent before their first stack, and registers none of their calls) */
 	m = bpf_map_lookup_elem(&stack_memo, &k);
-	if (!m)
+	c = bpf_map_lookup_elem(&memo_copies, &zero);
+	if (!m || !c || m->n == 0 || m->n > FDW_MEMO_SLOTS)
+		return -1;
+	head = (__u64)m->off[(m->n - 1) & (FDW_MEMO_SLOTS - 1)] + 8;
+	barrier_var(head); /* the bound below must be on the register passed */
+	if (head > n || head > sizeof(c->w))
+		return -1;
+	if (bpf_probe_read_user(c->w, head, (void *)sp))
 		return -1;
 #pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < FDW_MEMO_SLOTS; i++) {
 		if (i >= m->n)
 			return m->id;
-		if (bpf_probe_read_user(&w, sizeof(w), (void *)(sp + m->off[i])) || w != m->ret[i])
+		if (c->w[(m->off[i] / 8) & (FDW_USTACK_MAX / 8 - 1)] != m->ret[i])
 			return -1;
 	}
 	return m->id;

@@ -168,6 +168,8 @@ static __always_inline struct file *fill_file_f(struct fdw_event *e, struct file
 		ff->magic = magic;
 		ff->d_op = (__u64)BLK_FIELD(b->dentry, dok, d, struct dentry, d_op);
 		ff->inode = (__u64)inode;
+		ff->parent = (__u64)parent;
+		ff->hash_len = name.hash_len;
 		ff->unhashed = d != parent && !BLK_FIELD(b->dentry, dok, d, struct dentry, d_hash.pprev);
 	}
 	if ((e->mode & S_IFMT_) == S_IFSOCK_)

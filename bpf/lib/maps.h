@@ -18,7 +18,7 @@ const volatile bool targ_all __weak = false;        /* system-wide */
 const volatile bool follow_children __weak = false; /* add children of targets at fork */
 const volatile bool targ_cgroup __weak = false;     /* only tasks under cgroup_filter[0] */
 const volatile __u32 self_tgid __weak = 0;          /* never trace fdwatch itself */
-const volatile __u64 wake_bytes __weak = 256 * 1024; /* wake the reader past this fill level */
+const volatile __u64 wake_bytes __weak = 2 << 20; /* wake the reader past this fill level */
 const volatile bool stacks_default __weak = false;  /* call stacks unless stack_pids says */
 const volatile __u32 stack_bytes __weak = FDW_USTACK_DEFAULT; /* <= FDW_USTACK_MAX */
 /* Stacks are skipped while more than this much of the ring buffer waits to be
@@ -49,6 +49,12 @@ struct {
 } lost_by_tgid SEC(".maps") __weak;
 
 /* ---- filters --------------------------------------------------------- */
+
+/* Written by userspace at run time (.bss): the first target, tested before
+ * the targets map (tracing one process then costs no lookup) and cleared
+ * when it exits; whether stack_pids has ever had an entry. */
+__u32 first_target __weak;
+__u8 stack_pids_used __weak;
 
 /* tgid -> 1: the processes to trace (unless targ_all). */
 struct {
@@ -115,6 +121,7 @@ struct file_facts {
 	__u64 magic;        /* of its superblock */
 	__u64 d_op;         /* the dentry's operations */
 	__u64 inode;
+	__u64 parent, hash_len; /* the dentry's d_parent and d_name.hash_len */
 	__u8 unhashed;      /* unlinked (d_hash.pprev NULL), not a root */
 };
 
@@ -126,7 +133,7 @@ struct pending {
 	__u64 file;      /* struct file * to describe in the PATH stage; 0 = none */
 	struct file_facts ff; /* of `file` */
 	__u64 upath;     /* the caller's path, read only when the kernel's cannot be */
-	__u32 size;      /* bytes of rec to emit */
+	__u32 path_len;  /* bytes of rec.path to emit, its NUL among them */
 	__u8 want_path;  /* the record carries a path (FDW_F_HAS_PATH) to resolve */
 	__u8 want_stack; /* a successful fd-creating call: capture its stack */
 	__u8 umap_tried; /* the UMAP stage ran (or was tried) for this call */
@@ -174,6 +181,34 @@ struct {
 
 /* ---- paths ----------------------------------------------------------- */
 
+/* Bumped (never reset) when a rename or a mount-table change finishes, by
+ * any process: a path named before the last bump may be stale. */
+__u64 path_gen __weak;
+
+/* The path of a file the PATH stage named, by its f_path: the next open of
+ * the same (dentry, mount) copies it instead of walking.  A name is reused
+ * only while path_gen is what it was before the walk and the dentry still
+ * has the parent, name hash and inode it had (a dentry freed and
+ * reallocated at the same address for another file differs in these);
+ * unlinked files are never kept. */
+struct path_key {
+	__u64 dentry, mnt;
+};
+
+struct path_name {
+	__u64 gen;                    /* path_gen read before the walk */
+	__u64 parent, hash_len, inode; /* of the dentry, when walked */
+	__u32 len, _pad;              /* bytes of path, its NUL among them */
+	char path[FDW_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct path_key);
+	__type(value, struct path_name);
+} path_names SEC(".maps") __weak;
+
 /* A path being built right to left by lib/path.h (twice the room, so that
  * masked offsets stay in bounds), and where the walk is. */
 #define FDW_WALK_MAX 1024
@@ -184,6 +219,7 @@ struct path_walk {
 	__u64 dblk[6], mblk[5]; /* the heads of the dentry and mount being read */
 	__u32 off;         /* the path so far starts at buf[off]; FDW_WALK_MAX = failed */
 	__u32 done;
+	struct path_name name; /* a new path_names value being built */
 };
 
 struct {

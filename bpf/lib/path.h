@@ -19,6 +19,17 @@
 #define FDW_WALK_DEPTH 48 /* path components resolved at most */
 #define WALK_MASK_ (FDW_WALK_MAX - 1)
 
+/* path_gen (maps.h) as it is now, and its bump. */
+static __always_inline __u64 names_gen(void)
+{
+	return *(volatile __u64 *)&path_gen;
+}
+
+static __always_inline void names_changed(void)
+{
+	__sync_fetch_and_add(&path_gen, 1);
+}
+
 static __always_inline struct path_walk *walk_get(void)
 {
 	__u32 zero = 0;

@@ -34,6 +34,7 @@ static __always_inline struct pending *pending_begin(__u16 type, __u16 sys, bool
 	if (with_path)
 		p->rec.h.flags = FDW_F_HAS_PATH;
 	p->rec.path[0] = 0;
+	p->path_len = sizeof(p->rec.path);
 	p->file = 0;
 	p->upath = 0;
 	p->want_path = with_path;
@@ -46,8 +47,11 @@ static __always_inline struct pending *pending_begin(__u16 type, __u16 sys, bool
 
 static __always_inline bool stacks_on(__u32 tgid)
 {
-	__u8 *v = bpf_map_lookup_elem(&stack_pids, &tgid);
+	__u8 *v;
 
+	if (!*(volatile __u8 *)&stack_pids_used)
+		return stacks_default;
+	v = bpf_map_lookup_elem(&stack_pids, &tgid);
 	return v ? *v != 0 : stacks_default;
 }
 
@@ -55,9 +59,12 @@ static __always_inline bool stacks_on(__u32 tgid)
  * could not be had. */
 static __always_inline void pending_output(struct pending *p)
 {
-	if (p->upath && !(p->rec.h.flags & FDW_F_PATH_RESOLVED))
-		bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), (const char *)p->upath);
-	output(&p->rec, p->want_path);
+	if (p->upath && !(p->rec.h.flags & FDW_F_PATH_RESOLVED)) {
+		long n = bpf_probe_read_user_str(p->rec.path, sizeof(p->rec.path), (const char *)p->upath);
+
+		p->path_len = n > 0 ? n : sizeof(p->rec.path);
+	}
+	output(&p->rec, p->want_path ? p->path_len : 0);
 }
 
 /* The last stage: PATH when there is something to name, else out it goes. */
@@ -173,7 +180,7 @@ static __always_inline int emit_simple(__u16 type, __u16 sys, long ret, int fd2,
 	p->rec.h.fd2 = fd2;
 	p->rec.h.arg = arg;
 	p->rec.h.arg2 = arg2;
-	output(&p->rec, false);
+	output(&p->rec, 0);
 	return 0;
 }
 

@@ -22,6 +22,8 @@ static __always_inline bool wanted(__u32 tgid)
 		return false;
 	if (targ_all)
 		return true;
+	if (tgid && tgid == *(volatile __u32 *)&first_target)
+		return true;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
@@ -84,17 +86,18 @@ static __always_inline __u64 wake_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* Copies a finished record into the ring buffer, with or without its path;
- * a full ring buffer is counted against the process. */
-static __always_inline void output(struct fdw_event_path *rec, bool with_path)
+/* Copies a finished record into the ring buffer with the first path_bytes
+ * of its path (0: no path; the path's NUL must be among them); a full ring
+ * buffer is counted against the process. */
+static __always_inline void output(struct fdw_event_path *rec, __u64 path_bytes)
 {
-	long err;
+	__u64 size = sizeof(rec->h) + path_bytes;
 
-	if (with_path)
-		err = bpf_ringbuf_output(&events, rec, sizeof(*rec), wake_flags());
-	else
-		err = bpf_ringbuf_output(&events, rec, sizeof(rec->h), wake_flags());
-	if (err)
+	barrier_var(size); /* the bound below must be on the register passed */
+	if (size > sizeof(*rec))
+		size = sizeof(*rec);
+	rec->h.size = size;
+	if (bpf_ringbuf_output(&events, rec, size, wake_flags()))
 		mark_resync(bpf_get_current_pid_tgid() >> 32, FDW_STAT_DROPS);
 }
 

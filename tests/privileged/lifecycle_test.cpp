@@ -94,7 +94,7 @@ TEST(Lifecycle, IoUringOperations) {
   EXPECT_EQ(live->exit_status(), 0);
   EXPECT_GT(uring_closes, 0);
   expect_no_problems(v);
-  EXPECT_EQ(v.written().size(), 5u);
+  EXPECT_EQ(v.written().size(), 6u);
   EXPECT_EQ(v.seen(), v.written());
   for (auto& r : v.refused()) std::printf("note: this kernel refused %s\n", r.c_str());
   EXPECT_FALSE(live->agg().inexact(uint32_t(live->pid())));
@@ -145,7 +145,7 @@ TEST(Lifecycle, IoUringSkipSuccessResyncs) {
   expect_no_problems(v);  // the last checkpoint: the table equals the fixture's again
   EXPECT_EQ(v.inexact_seen(), 1);
   EXPECT_EQ(v.seen(), v.written());
-  EXPECT_EQ(v.written().size(), 6u);
+  EXPECT_EQ(v.written().size(), 7u);
   EXPECT_EQ(live->agg().lost_events(), 0u) << "an untracked change is not a lost record";
 }
 

@@ -98,3 +98,42 @@ TEST(PidReuse, LostExitAndReusedPidIsNeverMerged) {
   kill(b, SIGKILL);
   waitpid(b, nullptr, 0);
 }
+
+// The first target is matched in the kernel before the targets map is looked
+// up; once it has exited, a newcomer given its pid is not traced at all.
+TEST(PidReuse, NewcomerOnAnExitedTargetsPidIsNotTraced) {
+  FDW_REQUIRE_ROOT();
+  int go[2], ready[2];
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+  pid_t a = child(go[0], [] { close(open("/dev/null", O_RDONLY)); });
+  ASSERT_GT(a, 0);
+  Aggregator agg;
+  SessionOptions so;
+  so.pids = {uint32_t(a)};
+  auto s = Session::open(so, agg);
+  ASSERT_TRUE(s) << s.error().message;
+  bool exited = false;
+  int opens = 0, after_exit = 0;
+  (*s)->set_sink([&](const Event& e) {
+    if (e.pid != uint32_t(a)) return;
+    if (exited) ++after_exit;
+    if (e.type == EvType::Open) ++opens;
+    if (e.type == EvType::Exit) exited = true;
+  });
+  ASSERT_TRUE((*s)->start());
+  ASSERT_EQ(write(go[1], "g", 1), 1);
+  ASSERT_EQ(waitpid(a, nullptr, 0), a);
+  for (int i = 0; i < 1000 && !exited; ++i) ASSERT_TRUE((*s)->poll());
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(opens, 1);
+
+  pid_t b = fork_as(a, ready[1]);
+  ASSERT_EQ(b, a) << "could not get pid " << a << " handed out again";
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);  // its 7 opens are done
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*s)->poll());
+  EXPECT_EQ(after_exit, 0) << "records of the process that got pid " << a;
+  kill(b, SIGKILL);
+  waitpid(b, nullptr, 0);
+}

@@ -55,6 +55,35 @@ TEST(Decoder, OpenWithPath) {
   EXPECT_EQ(e->target, "/etc/passwd");
 }
 
+// The kernel sends a path record only up to its path's NUL; what follows in
+// the ring buffer (here: garbage) is not part of it.
+TEST(Decoder, PathRecordCutAfterItsNul) {
+  std::vector<unsigned char> buf(sizeof(fdw_event_path), 0xAB);
+  fdw_event h = base(FDW_EV_OPEN, FDW_SYS_OPENAT);
+  const char path[] = "/dev/null";
+  h.size = uint16_t(sizeof(fdw_event) + sizeof(path));
+  h.flags = FDW_F_HAS_PATH | FDW_F_HAS_FILE | FDW_F_PATH_RESOLVED;
+  h.ret = 3;
+  h.mode = S_IFCHR | 0666;
+  std::strcpy(h.name, "null");
+  std::memcpy(buf.data(), &h, sizeof(h));
+  std::memcpy(buf.data() + sizeof(h), path, sizeof(path));
+  std::string err;
+  auto e = decode_record(buf.data(), h.size, &err);
+  ASSERT_TRUE(e) << err;
+  EXPECT_EQ(e->target, "/dev/null");
+  // a cut path without its NUL still ends where the record does
+  buf[sizeof(h) + sizeof(path) - 1] = 'x';
+  e = decode_record(buf.data(), h.size, &err);
+  ASSERT_TRUE(e) << err;
+  EXPECT_EQ(e->target, "/dev/nullx");
+  // a path record needs at least one byte of path, and no more than its size
+  h.size = sizeof(fdw_event);
+  std::memcpy(buf.data(), &h, sizeof(h));
+  EXPECT_FALSE(decode_record(buf.data(), buf.size(), &err));
+  EXPECT_NE(err.find("path record of 144 bytes"), std::string::npos) << err;
+}
+
 TEST(Decoder, FailedSocketIsEmfileOfKindSocket) {
   fdw_event r = base(FDW_EV_OPEN, FDW_SYS_SOCKET);
   r.ret = -24;

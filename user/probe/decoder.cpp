@@ -117,12 +117,14 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
     if (err) *err = "record size " + std::to_string(r.size) + " does not fit " + std::to_string(len);
     return std::nullopt;
   }
+  fdw_event_path with_path{};  // the path as sent, zero-padded to its full size
   if (r.flags & FDW_F_HAS_PATH) {
-    if (r.size < sizeof(fdw_event_path)) {
-      if (err) *err = "path record too short";
+    if (r.size <= sizeof(fdw_event) || r.size > sizeof(fdw_event_path)) {
+      if (err) *err = "path record of " + std::to_string(r.size) + " bytes";
       return std::nullopt;
     }
-    rp = static_cast<const fdw_event_path*>(data);
+    std::memcpy(&with_path, data, r.size);
+    rp = &with_path;
   }
   Event e;
   e.ts_ns = r.ts_ns;

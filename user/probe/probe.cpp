@@ -115,11 +115,11 @@ Result<void> Probe::configure(const ProbeOptions& o) {
   ro->follow_children = o.follow_children;
   ro->targ_cgroup = !o.cgroup.empty();
   ro->self_tgid = o.self_tgid ? o.self_tgid : uint32_t(getpid());
-  ro->wake_bytes = o.wake_bytes;
   if (o.ring_bytes) {
     if (int err = bpf_map__set_max_entries(skel_->maps.events, uint32_t(o.ring_bytes)); err)
       return Error::from_errno("cannot size the ring buffer to " + std::to_string(o.ring_bytes) + " bytes", -err);
   }
+  ro->wake_bytes = o.wake_bytes ? o.wake_bytes : bpf_map__max_entries(skel_->maps.events) / 8;
   ro->stacks_default = o.stacks;
   if (o.stack_bytes > FDW_USTACK_MAX)
     return Error{"stack size " + std::to_string(o.stack_bytes) + " is above the maximum " +
@@ -251,6 +251,10 @@ Result<void> Probe::add_target(uint32_t tgid) {
   uint8_t one = 1;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.targets), &tgid, &one, BPF_ANY) != 0)
     return Error::from_errno("cannot add pid " + std::to_string(tgid) + " to the targets", errno);
+  if (!first_target_set_) {
+    skel_->bss->first_target = tgid;
+    first_target_set_ = true;
+  }
   return {};
 }
 
@@ -258,6 +262,7 @@ Result<void> Probe::set_stacks(uint32_t tgid, bool on) {
   uint8_t v = on ? 1 : 0;
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.stack_pids), &tgid, &v, BPF_ANY) != 0)
     return Error::from_errno("cannot switch stacks for pid " + std::to_string(tgid), errno);
+  skel_->bss->stack_pids_used = 1;
   return {};
 }
 

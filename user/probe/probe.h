@@ -24,7 +24,9 @@ struct ProbeOptions {
   bool all = false;              // system-wide
   bool follow_children = false;  // add children of targets at fork (in the kernel)
   uint32_t self_tgid = 0;        // never traced; 0 = getpid()
-  uint64_t wake_bytes = 256 * 1024;
+  // Wake the reader once this much waits in the ring buffer (it also polls);
+  // 0 = an eighth of the ring.  Each wakeup is an IPI the traced task pays for.
+  uint64_t wake_bytes = 0;
   // Ring-buffer size in bytes (a power of two, at least the page size);
   // 0 keeps the built-in 16 MiB.  Tests make it tiny to force drops.
   uint64_t ring_bytes = 0;
@@ -103,6 +105,7 @@ class Probe {
   std::vector<bpf_link*> links_;
   const RecordFn* fn_ = nullptr;
   std::vector<KernelFeature> features_;
+  bool first_target_set_ = false;  // the kernel's first_target fast path is taken
   static int on_record(void* ctx, void* data, size_t len);
 };
 

@@ -30,6 +30,8 @@ constexpr Slot kSlots[] = {
     SLOT(bpf), SLOT(landlock_create_ruleset), SLOT(seccomp),
     SLOT(close), SLOT(close_range),
     SLOT(clone), SLOT(clone3), SLOT(prlimit64), SLOT(setrlimit),
+    SLOT(rename), SLOT(renameat), SLOT(renameat2), SLOT(mount), SLOT(umount2), SLOT(move_mount),
+    SLOT(pivot_root),
 };
 #undef SLOT
 

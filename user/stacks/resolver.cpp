@@ -121,7 +121,8 @@ bool StackResolver::on_record(const void* data, size_t len) {
 namespace {
 
 // Where each return address of `frames` sits in the copied stack (searched
-// upward, 8-byte aligned, in frame order); false when one is not found.
+// upward, 8-byte aligned, in frame order: the offsets ascend, as the
+// kernel's memo check expects); false when one is not found.
 bool return_slots(const StackSample& s, const std::vector<Frame>& frames,
                   std::vector<std::pair<uint32_t, uint64_t>>* slots) {
   size_t off = 0;
