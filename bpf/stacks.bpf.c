@@ -179,10 +179,6 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (!task->mm) /* a kernel thread (io_uring worker) */
 		return pending_emit(ctx, p);
-	if (umap_kernel && !p->umap_tried && umap_stale(task, tgid)) {
-		p->umap_tried = 1;
-		bpf_tail_call(ctx, &stages, FDW_STAGE_UMAP);
-	}
 	/* the task's user registers: ctx is not always sys_exit's (io_uring) */
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	n = stack_len(task, regs->sp, cap);
@@ -192,6 +188,12 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 		p->rec.h.flags |= FDW_F_STACK_MEMO;
 		stat_inc(FDW_STAT_MEMO_HITS);
 		return pending_emit(ctx, p);
+	}
+	/* a stack userspace has to unwind: the mappings it needs go first (a
+	 * memo hit needs none, it was unwound with the mappings of its time) */
+	if (umap_kernel && !p->umap_tried && umap_stale(task, tgid)) {
+		p->umap_tried = 1;
+		bpf_tail_call(ctx, &stages, FDW_STAGE_UMAP);
 	}
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > stack_fill_max)
 		goto lost;
