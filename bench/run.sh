@@ -208,6 +208,19 @@ run_pidns() {
   finish_fdwatch "-p --no-stacks"
 }
 
+# The floor: fdwatch attached and tracing another process (a sleep), the
+# loop not a target: what any process pays while fdwatch runs on the host.
+run_floor() {
+  sleep 600 &
+  local target=$!
+  start_fdwatch -p "$target" --no-stacks
+  start_loop "$1"
+  finish_loop
+  kill "$target"
+  wait "$target" 2>/dev/null || true
+  finish_fdwatch "-p (another process)"
+}
+
 run_bpftrace() {
   start_loop "$1"
   start_bpftrace "$loop_pid"
@@ -265,13 +278,13 @@ if ((peer)) && [[ ! -d /sys/kernel/tracing/events ]]; then
 fi
 modes=(untraced)
 ((untraced_only || !peer)) || modes+=(bpftrace)
-((untraced_only)) || modes+=(pid pidns system exporter)
-declare -A label=([untraced]="untraced" [bpftrace]="bpftrace" [pid]="fdwatch -p" [pidns]="-p nostack"
-                  [system]="fdwatch -a" [exporter]="exporter")
+((untraced_only)) || modes+=(floor pid pidns system exporter)
+declare -A label=([untraced]="untraced" [bpftrace]="bpftrace" [floor]="not a target" [pid]="fdwatch -p"
+                  [pidns]="-p nostack" [system]="fdwatch -a" [exporter]="exporter")
 
 printf 'fdwatch overhead: %s iterations per run, %s runs per mode, interleaved\n' "$iters" "$reps"
 printf 'kernel %s, %s CPUs\n\n' "$(uname -r)" "$(nproc)"
-printf '%-7s %-11s %9s  %-8s %s\n' kind mode "ns/op" "ratio" \
+printf '%-7s %-12s %9s  %-8s %s\n' kind mode "ns/op" "ratio" \
   "runs (ns/op) / lost_events per run [/ calls without stack (of ITERS), -p only]"
 IFS=, read -ra kind_list <<<"$kinds"
 declare -A ns lost stk
@@ -293,6 +306,6 @@ for kind in "${kind_list[@]}"; do
     detail="${ns[$mode]% }"
     [[ $mode == untraced || $mode == bpftrace ]] || detail+=" / ${lost[$mode]% }"
     [[ $mode != pid ]] || detail+=" / stacks lost ${stk[$mode]% }"
-    printf '%-7s %-11s %9s  %-8s %s\n' "$kind" "${label[$mode]}" "$med" "${ratio}x" "$detail"
+    printf '%-7s %-12s %9s  %-8s %s\n' "$kind" "${label[$mode]}" "$med" "${ratio}x" "$detail"
   done
 done
