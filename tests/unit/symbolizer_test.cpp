@@ -425,6 +425,70 @@ TEST(SymbolizerTest, StrippedBinaryGivesModuleOffset) {
   std::filesystem::remove_all(dir);
 }
 
+// Symbols of a stripped binary come from its separate debug file, found by
+// its .gnu_debuglink in .debug/ beside it, and only when the debug file's
+// build-id is the binary's.  Nothing is asked of debuginfod: libdebuginfod
+// (and libcurl with it) is never loaded, even with DEBUGINFOD_URLS set.
+TEST(SymbolizerTest, DebuglinkFileGivesNamesAndDebuginfodIsNeverLoaded) {
+  const std::string built = std::string(FIXTURE_DIR) + "/sym_sleeper";
+  char tmpl[] = "/tmp/fdw_symtest_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string linked = dir + "/sym_linked", wrong = dir + "/sym_wrong";
+  std::filesystem::create_directory(dir + "/.debug");
+  auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()); };
+  // sym_linked: stripped, its debug file in .debug/; sym_wrong: stripped,
+  // its link names a debug file of another binary (another build-id)
+  ASSERT_EQ(sh("objcopy --only-keep-debug " + built + " " + dir + "/.debug/sym_linked.debug"), 0);
+  ASSERT_EQ(sh("strip --strip-all -o " + linked + " " + built), 0);
+  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_linked.debug " + linked), 0);
+  ASSERT_EQ(sh("objcopy --only-keep-debug " + std::string(FIXTURE_DIR) + "/sym_leaker " + dir +
+               "/.debug/sym_wrong.debug"),
+            0);
+  ASSERT_EQ(sh("strip --strip-all -o " + wrong + " " + built), 0);
+  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_wrong.debug " + wrong), 0);
+  uint64_t fn_value = 0, fn_size = 0;
+  ASSERT_TRUE(elf_symbol(built, "sym_wait_here", &fn_value, &fn_size));
+  setenv("DEBUGINFOD_URLS", "http://127.0.0.1:9", 1);  // a closed port, were it asked
+
+  auto wait_fn = [](Child& c) {
+    std::istringstream ready(c.read_line());
+    std::string word, addr;
+    ready >> word >> addr;
+    return word == "ready" ? std::stoull(addr, nullptr, 16) : 0ull;
+  };
+  Symbolizer sym;
+  Child good(linked);
+  ASSERT_GT(good.pid(), 0);
+  uint64_t addr = wait_fn(good);
+  ASSERT_NE(addr, 0u);
+  auto f = sym.symbolize(good.pid(), {addr});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].function, "sym_wait_here") << f[0].text();
+  EXPECT_EQ(f[0].module, "sym_linked");
+
+  // (a Symbolizer of its own: files are shared by build-id, and sym_wrong
+  // is the same build as sym_linked)
+  Symbolizer other;
+  Child bad(wrong);
+  ASSERT_GT(bad.pid(), 0);
+  addr = wait_fn(bad);
+  ASSERT_NE(addr, 0u);
+  f = other.symbolize(bad.pid(), {addr});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].function, "") << f[0].text();
+  EXPECT_EQ(f[0].module_offset, fn_value);
+  unsetenv("DEBUGINFOD_URLS");
+
+  std::ifstream maps("/proc/self/maps");
+  std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all.find("libdebuginfod"), std::string::npos);
+  EXPECT_EQ(all.find("libcurl"), std::string::npos);
+  good.reap();
+  bad.reap();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SymbolizerTest, DeletedBinaryStillUnwinds) {
   // A binary replaced or removed while running (an upgrade): its image is
   // read back from the process while it lives.

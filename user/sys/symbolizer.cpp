@@ -3,10 +3,12 @@
 #include <cxxabi.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cinttypes>
@@ -17,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #if !defined(__x86_64__)
 #error "fdw::Symbolizer unwinds x86_64 register sets only"
@@ -124,11 +127,62 @@ int no_debuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, con
   return -1;
 }
 
+// A debuglink candidate is the module's debug file when its build-id is the
+// module's (a module without one: when its CRC is the link's).
+bool is_debug_file_of(Dwfl_Module* mod, int fd, GElf_Word crc) {
+  const unsigned char* want = nullptr;
+  GElf_Addr vaddr;
+  int want_len = dwfl_module_build_id(mod, &want, &vaddr);
+  if (want_len <= 0) {
+    uLong c = crc32(0, nullptr, 0);
+    std::vector<unsigned char> buf(1 << 16);
+    ssize_t n;
+    while ((n = ::read(fd, buf.data(), buf.size())) > 0) c = crc32(c, buf.data(), uInt(n));
+    return n == 0 && ::lseek(fd, 0, SEEK_SET) == 0 && GElf_Word(c) == crc;
+  }
+  Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+  if (elf == nullptr) return false;
+  const void* got = nullptr;
+  ssize_t got_len = dwelf_elf_gnu_build_id(elf, &got);
+  bool same = got_len == want_len && std::memcmp(got, want, size_t(want_len)) == 0;
+  elf_end(elf);
+  return same;
+}
+
+// The file's .gnu_debuglink, looked for where GDB and libdwfl look: beside
+// it, in .debug/ beside it, and under /usr/lib/debug.
+int find_debuglink(Dwfl_Module* mod, const char* file_name, const char* link, GElf_Word crc,
+                   char** debuginfo_file_name) {
+  if (file_name == nullptr || link == nullptr || *link == 0) return -1;
+  std::string file(file_name), dir = file.substr(0, file.rfind('/') + 1);
+  std::vector<std::string> candidates;
+  if (link[0] == '/')
+    candidates = {link};
+  else
+    candidates = {dir + link, dir + ".debug/" + link, "/usr/lib/debug" + dir + link};
+  for (const std::string& c : candidates) {
+    if (c == file) continue;
+    int fd = open_regular_file(c);
+    if (fd < 0) continue;
+    if (is_debug_file_of(mod, fd, crc)) {
+      *debuginfo_file_name = ::strdup(c.c_str());
+      return fd;
+    }
+    ::close(fd);
+  }
+  return -1;
+}
+
+// Separate debug files come from this machine only: by build-id under the
+// debuginfo path, else through the debuglink.  Never debuginfod
+// (dwfl_standard_find_debuginfo's last resort): a download would hold the
+// reader up for as long as it takes, and merely asking loads libcurl.
 int find_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
                    const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
                    char** debuginfo_file_name) {
-  int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+  int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
                                         debuglink_crc, debuginfo_file_name);
+  if (fd < 0) fd = find_debuglink(mod, file_name, debuglink_file, debuglink_crc, debuginfo_file_name);
   // libdwfl opens without O_CLOEXEC; a child fdwatch spawns must not inherit it.
   if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return fd;

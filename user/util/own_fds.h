@@ -1,8 +1,8 @@
 // What fdwatch hands to the commands it starts: the fds it inherited, and
 // none of its own.  Libraries open fds without O_CLOEXEC (libdw opens ELF
-// files so, libcurl under its debuginfod client makes a socketpair), and
-// other threads may be doing so at the moment of a fork; so the forked
-// child marks every fd fdwatch did not inherit close-on-exec itself.
+// and debug files so), and other threads may be doing so at the moment of a
+// fork; so the forked child marks every fd fdwatch did not inherit
+// close-on-exec itself.
 #pragma once
 
 #include <set>
