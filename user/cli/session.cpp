@@ -53,6 +53,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
       po.without.emplace_back(v.substr(0, c));
       v = c == std::string_view::npos ? std::string_view() : v.substr(c + 1);
     }
+  if (o.stacks) s->stacks_.warm();  // beside the BPF load, which takes longer
   auto p = Probe::open(po);
   if (!p) return p.error();
   s->probe_ = std::move(p.value());
@@ -63,7 +64,6 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
   agg.set_kernel(std::move(k));
   s->stacks_.set_maps_from_proc(!s->probe_->has("bpf_iter_task_vma"));
   s->stacks_.set_kernel_memo(true);
-  if (o.stacks) s->stacks_.warm();
   s->stacks_.preload_python(python_on_path());
   s->apply_python();
   return s;
