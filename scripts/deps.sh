@@ -8,7 +8,8 @@
 # (server, promtool) the exporter's integration tests.
 # tmux, strace, bpftrace and chromium are tools used while developing and
 # checking fdwatch; golang-go builds the Go fixture of the call-site tests;
-# libclang-rt-14-dev is clang's libFuzzer (tests/fuzz); jq reads JSON in
+# libclang-rt-14-dev is clang's libFuzzer (tests/fuzz); dwz makes the dwz'd debug
+# file of a symbolizer test (Debian's -dbgsym packages are dwz'd); jq reads JSON in
 # bench/soak.sh; qemu-system-x86, busybox-static and cpio boot the other
 # kernels of tests/vm; scdoc builds the man page, dpkg-dev (dpkg-shlibdeps)
 # the .deb, and man-db and bash-completion are what the package tests use;
@@ -16,7 +17,7 @@
 FDW_PACKAGES=(
   libbpf-dev bpftool clang llvm libelf-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libdw-dev libzstd-dev zstd libncurses-dev
-  pkg-config cmake make g++ tmux strace bpftrace chromium golang-go libclang-rt-14-dev jq
+  pkg-config cmake make g++ tmux strace bpftrace chromium golang-go libclang-rt-14-dev jq dwz
   qemu-system-x86 busybox-static cpio scdoc dpkg-dev man-db bash-completion
   prometheus-cpp-dev prometheus
 )

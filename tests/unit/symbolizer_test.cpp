@@ -427,8 +427,9 @@ TEST(SymbolizerTest, StrippedBinaryGivesModuleOffset) {
 
 // Symbols of a stripped binary come from its separate debug file, found by
 // its .gnu_debuglink in .debug/ beside it, and only when the debug file's
-// build-id is the binary's.  Nothing is asked of debuginfod: libdebuginfod
-// (and libcurl with it) is never loaded, even with DEBUGINFOD_URLS set.
+// build-id is the binary's; a dwz'd debug file brings its common file along.
+// Nothing is asked of debuginfod: libdebuginfod (and libcurl with it) is
+// never loaded, even with DEBUGINFOD_URLS set.
 TEST(SymbolizerTest, DebuglinkFileGivesNamesAndDebuginfodIsNeverLoaded) {
   const std::string built = std::string(FIXTURE_DIR) + "/sym_sleeper";
   char tmpl[] = "/tmp/fdw_symtest_XXXXXX";
@@ -478,6 +479,28 @@ TEST(SymbolizerTest, DebuglinkFileGivesNamesAndDebuginfodIsNeverLoaded) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].function, "") << f[0].text();
   EXPECT_EQ(f[0].module_offset, fn_value);
+
+  // sym_alt: its debug file went through dwz, which moved the shared DWARF
+  // to a common file named by an absolute .gnu_debugaltlink
+  const std::string alt = dir + "/sym_alt";
+  ASSERT_EQ(sh("objcopy --only-keep-debug " + built + " " + dir + "/.debug/sym_alt.debug"), 0);
+  ASSERT_EQ(sh("cp " + dir + "/.debug/sym_wrong.debug " + dir + "/other.debug"), 0);
+  ASSERT_EQ(sh("cd " + dir + " && dwz -m " + dir + "/common.debug -M " + dir + "/common.debug .debug/sym_alt.debug other.debug"), 0);
+  ASSERT_EQ(sh("strip --strip-all -o " + alt + " " + built), 0);
+  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_alt.debug " + alt), 0);
+  Symbolizer third;
+  Child dwz(alt);
+  ASSERT_GT(dwz.pid(), 0);
+  addr = wait_fn(dwz);
+  ASSERT_NE(addr, 0u);
+  f = third.symbolize(dwz.pid(), {addr});
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].function, "sym_wait_here") << f[0].text();
+  EXPECT_NE(f[0].file.find("sym_sleeper.c"), std::string::npos) << f[0].text();
+  EXPECT_GT(f[0].line, 0) << f[0].text();
+  std::ifstream alt_maps("/proc/self/maps");
+  std::string mapped((std::istreambuf_iterator<char>(alt_maps)), std::istreambuf_iterator<char>());
+  EXPECT_NE(mapped.find(dir + "/common.debug"), std::string::npos);  // the altlink was followed
   unsetenv("DEBUGINFOD_URLS");
 
   std::ifstream maps("/proc/self/maps");
@@ -486,6 +509,7 @@ TEST(SymbolizerTest, DebuglinkFileGivesNamesAndDebuginfodIsNeverLoaded) {
   EXPECT_EQ(all.find("libcurl"), std::string::npos);
   good.reap();
   bad.reap();
+  dwz.reap();
   std::filesystem::remove_all(dir);
 }
 

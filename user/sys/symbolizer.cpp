@@ -149,17 +149,14 @@ bool is_debug_file_of(Dwfl_Module* mod, int fd, GElf_Word crc) {
   return same;
 }
 
-// The file's .gnu_debuglink, looked for where GDB and libdwfl look: beside
-// it, in .debug/ beside it, and under /usr/lib/debug.
+// The file's .gnu_debuglink (a bare file name), looked for where GDB and
+// libdwfl look: beside it, in .debug/ beside it, and under /usr/lib/debug.
+// (A dwz file's .gnu_debugaltlink is libdw's to follow.)
 int find_debuglink(Dwfl_Module* mod, const char* file_name, const char* link, GElf_Word crc,
                    char** debuginfo_file_name) {
-  if (file_name == nullptr || link == nullptr || *link == 0) return -1;
+  if (file_name == nullptr || link == nullptr || *link == 0 || std::strchr(link, '/')) return -1;
   std::string file(file_name), dir = file.substr(0, file.rfind('/') + 1);
-  std::vector<std::string> candidates;
-  if (link[0] == '/')
-    candidates = {link};
-  else
-    candidates = {dir + link, dir + ".debug/" + link, "/usr/lib/debug" + dir + link};
+  const std::string candidates[] = {dir + link, dir + ".debug/" + link, "/usr/lib/debug" + dir + link};
   for (const std::string& c : candidates) {
     if (c == file) continue;
     int fd = open_regular_file(c);
