@@ -4,6 +4,9 @@
 // /proc/PID/syscall and process_vm_readv give about a task blocked in read().
 #include "sys/symbolizer.h"
 
+#include "common/subprocess.h"
+#include "common/temp_dir.h"
+
 #include <gelf.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -432,85 +435,76 @@ TEST(SymbolizerTest, StrippedBinaryGivesModuleOffset) {
 // never loaded, even with DEBUGINFOD_URLS set.
 TEST(SymbolizerTest, DebuglinkFileGivesNamesAndDebuginfodIsNeverLoaded) {
   const std::string built = std::string(FIXTURE_DIR) + "/sym_sleeper";
-  char tmpl[] = "/tmp/fdw_symtest_XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  const std::string linked = dir + "/sym_linked", wrong = dir + "/sym_wrong";
+  fdw::test::TempDir tmp;
+  ASSERT_FALSE(tmp.path().empty());
+  const std::string dir = tmp.path();
+  const std::string linked = dir + "/sym_linked", wrong = dir + "/sym_wrong", alt = dir + "/sym_alt";
   std::filesystem::create_directory(dir + "/.debug");
   auto sh = [](const std::string& cmd) { return std::system(cmd.c_str()); };
-  // sym_linked: stripped, its debug file in .debug/; sym_wrong: stripped,
-  // its link names a debug file of another binary (another build-id)
-  ASSERT_EQ(sh("objcopy --only-keep-debug " + built + " " + dir + "/.debug/sym_linked.debug"), 0);
-  ASSERT_EQ(sh("strip --strip-all -o " + linked + " " + built), 0);
-  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_linked.debug " + linked), 0);
-  ASSERT_EQ(sh("objcopy --only-keep-debug " + std::string(FIXTURE_DIR) + "/sym_leaker " + dir +
-               "/.debug/sym_wrong.debug"),
-            0);
-  ASSERT_EQ(sh("strip --strip-all -o " + wrong + " " + built), 0);
-  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_wrong.debug " + wrong), 0);
+  // A stripped copy of sym_sleeper whose .gnu_debuglink names .debug/NAME.debug.
+  auto strip_linked = [&](const std::string& bin) {
+    const std::string name = bin.substr(bin.rfind('/') + 1) + ".debug";
+    return sh("strip --strip-all -o " + bin + " " + built) == 0 &&
+           sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=" + name + " " + bin) == 0;
+  };
+  // sym_wait_here of a started copy, symbolized from its "ready" line
+  // (nothing when it did not start or say so).
+  auto wait_here = [](Symbolizer& sym, Child& c) {
+    std::istringstream ready(c.read_line());
+    std::string word, addr;
+    ready >> word >> addr;
+    if (c.pid() <= 0 || word != "ready") return std::vector<Frame>{};
+    return sym.symbolize(c.pid(), {std::stoull(addr, nullptr, 16)});
+  };
   uint64_t fn_value = 0, fn_size = 0;
   ASSERT_TRUE(elf_symbol(built, "sym_wait_here", &fn_value, &fn_size));
   setenv("DEBUGINFOD_URLS", "http://127.0.0.1:9", 1);  // a closed port, were it asked
 
-  auto wait_fn = [](Child& c) {
-    std::istringstream ready(c.read_line());
-    std::string word, addr;
-    ready >> word >> addr;
-    return word == "ready" ? std::stoull(addr, nullptr, 16) : 0ull;
-  };
+  // sym_linked: its debug file in .debug/
+  ASSERT_EQ(sh("objcopy --only-keep-debug " + built + " " + dir + "/.debug/sym_linked.debug"), 0);
+  ASSERT_TRUE(strip_linked(linked));
   Symbolizer sym;
   Child good(linked);
-  ASSERT_GT(good.pid(), 0);
-  uint64_t addr = wait_fn(good);
-  ASSERT_NE(addr, 0u);
-  auto f = sym.symbolize(good.pid(), {addr});
+  auto f = wait_here(sym, good);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].function, "sym_wait_here") << f[0].text();
   EXPECT_EQ(f[0].module, "sym_linked");
 
-  // (a Symbolizer of its own: files are shared by build-id, and sym_wrong
-  // is the same build as sym_linked)
+  // sym_wrong: its link names a debug file of another binary (another
+  // build-id).  A Symbolizer of its own: files are shared by build-id, and
+  // sym_wrong is the same build as sym_linked.
+  ASSERT_EQ(sh("objcopy --only-keep-debug " + std::string(FIXTURE_DIR) + "/sym_leaker " + dir +
+               "/.debug/sym_wrong.debug"),
+            0);
+  ASSERT_TRUE(strip_linked(wrong));
   Symbolizer other;
   Child bad(wrong);
-  ASSERT_GT(bad.pid(), 0);
-  addr = wait_fn(bad);
-  ASSERT_NE(addr, 0u);
-  f = other.symbolize(bad.pid(), {addr});
+  f = wait_here(other, bad);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].function, "") << f[0].text();
   EXPECT_EQ(f[0].module_offset, fn_value);
 
   // sym_alt: its debug file went through dwz, which moved the shared DWARF
   // to a common file named by an absolute .gnu_debugaltlink
-  const std::string alt = dir + "/sym_alt";
   ASSERT_EQ(sh("objcopy --only-keep-debug " + built + " " + dir + "/.debug/sym_alt.debug"), 0);
   ASSERT_EQ(sh("cp " + dir + "/.debug/sym_wrong.debug " + dir + "/other.debug"), 0);
-  ASSERT_EQ(sh("cd " + dir + " && dwz -m " + dir + "/common.debug -M " + dir + "/common.debug .debug/sym_alt.debug other.debug"), 0);
-  ASSERT_EQ(sh("strip --strip-all -o " + alt + " " + built), 0);
-  ASSERT_EQ(sh("cd " + dir + "/.debug && objcopy --add-gnu-debuglink=sym_alt.debug " + alt), 0);
+  ASSERT_EQ(sh("cd " + dir + " && dwz -m " + dir + "/common.debug -M " + dir +
+               "/common.debug .debug/sym_alt.debug other.debug"),
+            0);
+  ASSERT_TRUE(strip_linked(alt));
   Symbolizer third;
   Child dwz(alt);
-  ASSERT_GT(dwz.pid(), 0);
-  addr = wait_fn(dwz);
-  ASSERT_NE(addr, 0u);
-  f = third.symbolize(dwz.pid(), {addr});
+  f = wait_here(third, dwz);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].function, "sym_wait_here") << f[0].text();
   EXPECT_NE(f[0].file.find("sym_sleeper.c"), std::string::npos) << f[0].text();
   EXPECT_GT(f[0].line, 0) << f[0].text();
-  std::ifstream alt_maps("/proc/self/maps");
-  std::string mapped((std::istreambuf_iterator<char>(alt_maps)), std::istreambuf_iterator<char>());
-  EXPECT_NE(mapped.find(dir + "/common.debug"), std::string::npos);  // the altlink was followed
   unsetenv("DEBUGINFOD_URLS");
 
-  std::ifstream maps("/proc/self/maps");
-  std::string all((std::istreambuf_iterator<char>(maps)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(all.find("libdebuginfod"), std::string::npos);
-  EXPECT_EQ(all.find("libcurl"), std::string::npos);
-  good.reap();
-  bad.reap();
-  dwz.reap();
-  std::filesystem::remove_all(dir);
+  const std::string maps = fdw::test::slurp("/proc/self/maps");
+  EXPECT_NE(maps.find(dir + "/common.debug"), std::string::npos);  // the altlink was followed
+  EXPECT_EQ(maps.find("libdebuginfod"), std::string::npos);
+  EXPECT_EQ(maps.find("libcurl"), std::string::npos);
 }
 
 TEST(SymbolizerTest, DeletedBinaryStillUnwinds) {
