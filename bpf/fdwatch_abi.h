@@ -15,14 +15,9 @@
 #include <linux/types.h>
 #endif
 
-#define FDW_ABI_VERSION 1
-
 /* Bounded copies. */
 #define FDW_PATH_MAX 256 /* user-supplied path of an open, unix socket path, exec filename */
 #define FDW_NAME_MAX 32  /* dentry name of the new file ("[eventfd]", "pipe:", "memfd:x") or comm */
-
-/* Maximum fds one recvmsg/recvmmsg can deliver that we report (SCM_RIGHTS). */
-#define FDW_SCM_MAX 16
 
 /* Record types (fdw_event.type). */
 enum fdw_ev_type {
@@ -88,7 +83,7 @@ enum fdw_sys {
 #define FDW_F_SHARED_FILES 0x2 /* FORK: child shares the parent's fd table (CLONE_FILES) */
 #define FDW_F_HAS_SOCK 0x4     /* `sock` is filled from the kernel socket */
 #define FDW_F_HAS_FILE 0x8     /* mode/ino/name are filled from the kernel struct file */
-#define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. > FDW_SCM_MAX fds) */
+#define FDW_F_TRUNC 0x10       /* some data of this call was not reported (e.g. more SCM_RIGHTS fds than a record chain carries) */
 #define FDW_F_HAS_PATH 0x20    /* record is a struct fdw_event_path, cut after the path's NUL */
 #define FDW_F_PATH_RESOLVED 0x40 /* path is the kernel's absolute path of the new fd's file,
 				  * spelled like a /proc/PID/fd readlink (symlinks resolved,

@@ -21,7 +21,7 @@ struct user_msghdr_ {
 
 /* Queues the fds of the SCM_RIGHTS control messages of a received message
  * (at umsg, after the call) in this CPU's pending record; 0 when some did not
- * fit.  A global function (socket.bpf.c): verified once per program, not
+ * fit.  A global function (scm.bpf.c): verified once per program, not
  * once per message of a recvmmsg. */
 int scm_collect(__u64 umsg);
 

@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "core/aggregator.h"
 #include "core/event.h"
 #include "sys/proc.h"

@@ -202,7 +202,9 @@ TEST(ViewsE2E, LeakGateIsQuietOnOrdinaryProgramsAndLoudOnLeaks) {
       "fdwatch: leak: fx_checkpoint \\(pid \\d+\\) exited holding 3 file from open_one \\(fx_checkpoint\\.c:\\d+\\) -> "
       "/etc/hostname\n");
   EXPECT_TRUE(std::regex_search(leak.err(), line)) << leak.err();
-  EXPECT_EQ(std::count(leak.err().begin(), leak.err().end(), '\n'), 1) << leak.err();
+  // the attached line (-q keeps it), then the one leak line
+  EXPECT_NE(leak.err().rfind("fdwatch: attached;", 0), std::string::npos) << leak.err();
+  EXPECT_EQ(std::count(leak.err().begin(), leak.err().end(), '\n'), 2) << leak.err();
 }
 
 // fdwatch -a: the report leads with a summary and the leaking processes; a

@@ -101,8 +101,7 @@ TEST(KernelSide, LoadsWithoutOptionalFeatures) {
     uint16_t type = static_cast<const uint16_t*>(d)[8];  // fdw_event.type at byte 16
     umaps += type == FDW_EV_UMAP;
     ustacks += type == FDW_EV_USTACK;
-    std::string e;
-    if (auto ev = decode_record(d, n, &e); ev && ev->pid == uint32_t(getpid())) seen.push_back(*ev);
+    if (auto ev = decode_event(d, n); ev && ev->pid == uint32_t(getpid())) seen.push_back(*ev);
   };
   ASSERT_TRUE(p->poll(0, fn));
   close(fd);

@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "common/require_root.h"
 
 using namespace fdw;

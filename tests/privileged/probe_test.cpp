@@ -36,9 +36,8 @@ class SelfProbe : public ::testing::Test {
 
   void drain() {
     Probe::RecordFn fn = [this](const void* d, size_t n) {
-      std::string err;
-      auto e = decode_record(d, n, &err);
-      ASSERT_TRUE(e) << err;
+      auto e = decode_event(d, n);
+      ASSERT_TRUE(e) << e.error().message;
       events_.push_back(*e);
     };
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(probe_->poll(0, fn));

@@ -5,7 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "common/require_root.h"
 
 using namespace fdw;

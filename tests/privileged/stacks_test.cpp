@@ -21,14 +21,14 @@
 #include <vector>
 
 #include "cli/cli.h"
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "common/require_root.h"
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 #include "probe/probe.h"
 #include "stacks/resolver.h"
 #include "stacks/sites.h"
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 using namespace fdw;
 
@@ -52,15 +52,14 @@ struct Capture {
     return nullptr;
   }
   // The last USTACK of tid before `before` (the pairing rule).
-  std::optional<UStack> ustack_before(uint32_t tid, const Bytes* before) const {
-    std::optional<UStack> last;
+  std::optional<UStackView> ustack_before(uint32_t tid, const Bytes* before) const {
+    std::optional<UStackView> last;
     for (auto& r : records) {
       if (&r == before) break;
       if (record_type(r.data(), r.size()) != FDW_EV_USTACK) continue;
-      std::string err;
-      auto u = decode_ustack(r.data(), r.size(), &err);
-      EXPECT_TRUE(u) << err;
-      if (u && u->sample.tid == tid) last = u;
+      auto u = decode_ustack(r.data(), r.size());
+      EXPECT_TRUE(u) << u.error().message;
+      if (u && u->tid == tid) last = *u;
     }
     return last;
   }
@@ -78,9 +77,8 @@ struct Capture {
     std::vector<UMap> out;
     for (auto& r : records) {
       if (record_type(r.data(), r.size()) != FDW_EV_UMAP) continue;
-      std::string err;
-      auto m = decode_umap(r.data(), r.size(), &err);
-      EXPECT_TRUE(m) << err;
+      auto m = decode_umap(r.data(), r.size());
+      EXPECT_TRUE(m) << m.error().message;
       if (m && m->pid == pid) out.push_back(*m);
     }
     return out;
@@ -208,14 +206,14 @@ TEST_F(StackProbe, UStackPrecedesItsOpenWithTheKeyRegistersAndStackBytes) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->key, key);
   EXPECT_EQ(u->sys, FDW_SYS_OPENAT);
-  EXPECT_EQ(u->sample.pid, uint32_t(getpid()));
+  EXPECT_EQ(u->pid, uint32_t(getpid()));
   EXPECT_FALSE(u->truncated);
-  ASSERT_EQ(u->sample.stack.size(), size_t(FDW_USTACK_DEFAULT));
-  const uint64_t sp = u->sample.regs.r[kRegSp];
+  ASSERT_EQ(u->stack_len, size_t(FDW_USTACK_DEFAULT));
+  const uint64_t sp = u->regs.r[kRegSp];
   ASSERT_GT(t.cs.magic_addr, sp);
   ASSERT_LT(t.cs.magic_addr - sp, uint64_t(FDW_USTACK_DEFAULT));
   uint64_t seen;
-  std::memcpy(&seen, u->sample.stack.data() + (t.cs.magic_addr - sp), 8);
+  std::memcpy(&seen, u->stack + (t.cs.magic_addr - sp), 8);
   EXPECT_EQ(seen, kMagic);
   EXPECT_GE(sp, uint64_t(t.base));
   EXPECT_LT(sp, t.top());
@@ -234,12 +232,12 @@ TEST_F(StackProbe, NearTheTopOfItsStackTheCopyEndsAtTheMapping) {
   ASSERT_NE(rec, nullptr);
   auto u = cap_.ustack_before(t.cs.tid, rec);
   ASSERT_TRUE(u);
-  const uint64_t sp = u->sample.regs.r[kRegSp];
+  const uint64_t sp = u->regs.r[kRegSp];
   ASSERT_LT(t.top() - sp, uint64_t(FDW_USTACK_DEFAULT)) << "the thread started too deep";
   EXPECT_TRUE(u->truncated);
-  EXPECT_EQ(u->sample.stack.size(), t.top() - sp);
+  EXPECT_EQ(u->stack_len, t.top() - sp);
   uint64_t seen;
-  std::memcpy(&seen, u->sample.stack.data() + (t.cs.magic_addr - sp), 8);
+  std::memcpy(&seen, u->stack + (t.cs.magic_addr - sp), 8);
   EXPECT_EQ(seen, kMagic);
 }
 
@@ -308,7 +306,7 @@ TEST_F(StackProbe, KernelMapsAloneUnwindToTheCallingFunctions) {
   for (auto& m : cap_.umaps(uint32_t(getpid()))) maps += m.maps_line();
   Symbolizer sym;  // fresh: knows nothing but what the records say
   ASSERT_TRUE(sym.add_maps(uint32_t(getpid()), maps));
-  auto frames = sym.unwind(u->sample);
+  auto frames = sym.unwind(u->sample());
   ASSERT_GE(frames.size(), 3u);
   EXPECT_EQ(frames[0].module, "libc.so.6");
   // The line of the open() call in stk_probe_leaf, from this very source file
@@ -447,18 +445,22 @@ class StackMemo : public ::testing::Test {
   // fd records of the child get their stack.
   void feed() {
     Probe::RecordFn fn = [this](const void* d, size_t n) {
-      if (res_.on_record(d, n)) {
+      auto rec = decode(d, n);
+      if (!rec) return;
+      auto* er = std::get_if<EventRecord>(&rec.value());
+      if (!er) {
+        if (auto* u = std::get_if<UStackView>(&rec.value())) res_.on_ustack(*u);
+        if (auto* m = std::get_if<UMap>(&rec.value())) res_.on_umap(*m);
         auto u = res_.take_memo();
         for (auto& k : u.drop) probe_->forget_memo(k);
         for (auto& [k, v] : u.put) probe_->add_memo(k, v);
         return;
       }
-      std::string err;
-      auto ev = decode_record(d, n, &err);
-      if (!ev || ev->type != EvType::Open || ev->pid != uint32_t(child_) || ev->fd < 0) return;
-      res_.attach(*ev, record_stack_id(d, n), record_stack_memo(d, n));
-      memo_[ev->fd] = record_stack_memo(d, n);
-      stacks_[ev->fd] = ev->stack;
+      Event& ev = er->event;
+      if (ev.type != EvType::Open || ev.pid != uint32_t(child_) || ev.fd < 0) return;
+      res_.attach(ev, er->stack_id, er->stack_memo);
+      memo_[ev.fd] = er->stack_memo;
+      stacks_[ev.fd] = ev.stack;
     };
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(probe_->poll(0, fn));
   }
@@ -538,22 +540,21 @@ TEST(StackRecords, UStackRoundTripAndBadLengths) {
   for (int i = 0; i < FDW_USTACK_NREGS; ++i) h.regs[i] = 100 + i;
   std::memcpy(buf.data(), &h, offsetof(fdw_ustack, stack));
   for (int i = 0; i < 64; ++i) buf[offsetof(fdw_ustack, stack) + i] = uint8_t(i);
-  std::string err;
-  auto u = decode_ustack(buf.data(), buf.size(), &err);
-  ASSERT_TRUE(u) << err;
+  auto u = decode_ustack(buf.data(), buf.size());
+  ASSERT_TRUE(u) << u.error().message;
   EXPECT_EQ(u->key, int32_t(0x123456789abcdefull & 0x7fffffff));
-  EXPECT_EQ(u->sample.pid, 42u);
-  EXPECT_EQ(u->sample.tid, 43u);
-  EXPECT_EQ(u->sample.regs.r[kRegSp], 107u);
-  EXPECT_EQ(u->sample.regs.r[kRegIp], 116u);
-  EXPECT_EQ(u->sample.stack.size(), 64u);
-  EXPECT_EQ(u->sample.stack[63], 63);
+  EXPECT_EQ(u->pid, 42u);
+  EXPECT_EQ(u->tid, 43u);
+  EXPECT_EQ(u->regs.r[kRegSp], 107u);
+  EXPECT_EQ(u->regs.r[kRegIp], 116u);
+  EXPECT_EQ(u->stack_len, 64u);
+  EXPECT_EQ(u->stack[63], 63);
   EXPECT_TRUE(u->truncated);
   EXPECT_EQ(u->sys, FDW_SYS_SOCKET);
   h.stack_len = 65;  // claims more than the record holds
   std::memcpy(buf.data(), &h, offsetof(fdw_ustack, stack));
-  EXPECT_FALSE(decode_ustack(buf.data(), buf.size(), &err));
-  EXPECT_FALSE(decode_ustack(buf.data(), 100, &err));
+  EXPECT_FALSE(decode_ustack(buf.data(), buf.size()));
+  EXPECT_FALSE(decode_ustack(buf.data(), 100));
 }
 
 TEST(StackRecords, UMapIsOneMapsLine) {
@@ -568,12 +569,11 @@ TEST(StackRecords, UMapIsOneMapsLine) {
   r.dev_major = 8;
   r.dev_minor = 1;
   std::strcpy(r.path, "/usr/bin/my app");
-  std::string err;
-  auto m = decode_umap(&r, sizeof r, &err);
-  ASSERT_TRUE(m) << err;
+  auto m = decode_umap(&r, sizeof r);
+  ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->maps_line(), "55d0c0de0000-55d0c0de5000 r-xp 00000000 08:01 1234567 /usr/bin/my app\n");
   std::strcpy(r.path, "relative/path");
-  EXPECT_FALSE(decode_umap(&r, sizeof r, &err));
+  EXPECT_FALSE(decode_umap(&r, sizeof r));
 }
 
 TEST(StackCli, DefaultsPerModeAndExclusiveFlags) {
@@ -591,18 +591,18 @@ TEST(StackCli, DefaultsPerModeAndExclusiveFlags) {
   };
   auto p = parse({"-p", "12"});
   ASSERT_TRUE(p);
-  EXPECT_TRUE(watch_stacks(*p));
+  EXPECT_TRUE(trace_stacks(*p));
   EXPECT_EQ(p->stack_bytes, 8192u);
   auto a = parse({"-a"});
   ASSERT_TRUE(a);
-  EXPECT_FALSE(watch_stacks(*a));
+  EXPECT_FALSE(trace_stacks(*a));
   auto as = parse({"-a", "--stacks", "--stack-bytes", "4096"});
   ASSERT_TRUE(as);
-  EXPECT_TRUE(watch_stacks(*as));
+  EXPECT_TRUE(trace_stacks(*as));
   EXPECT_EQ(as->stack_bytes, 4096u);
   auto pn = parse({"-p", "12", "--no-stacks"});
   ASSERT_TRUE(pn);
-  EXPECT_FALSE(watch_stacks(*pn));
+  EXPECT_FALSE(trace_stacks(*pn));
   EXPECT_FALSE(parse({"-p", "12", "--stacks", "--no-stacks"}));
   EXPECT_FALSE(parse({"-p", "12", "--stack-bytes", "16385"}));
 }

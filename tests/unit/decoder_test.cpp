@@ -41,9 +41,8 @@ TEST(Decoder, OpenWithPath) {
   r.h.mode = S_IFREG | 0644;
   std::strcpy(r.h.name, "passwd");
   std::strcpy(r.path, "/etc/passwd");
-  std::string err;
-  auto e = decode_record(&r, sizeof(r), &err);
-  ASSERT_TRUE(e) << err;
+  auto e = decode_event(&r, sizeof(r));
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->type, EvType::Open);
   EXPECT_EQ(e->pid, 42u);
   EXPECT_EQ(e->tid, 43u);
@@ -68,26 +67,26 @@ TEST(Decoder, PathRecordCutAfterItsNul) {
   std::strcpy(h.name, "null");
   std::memcpy(buf.data(), &h, sizeof(h));
   std::memcpy(buf.data() + sizeof(h), path, sizeof(path));
-  std::string err;
-  auto e = decode_record(buf.data(), h.size, &err);
-  ASSERT_TRUE(e) << err;
+  auto e = decode_event(buf.data(), h.size);
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->target, "/dev/null");
   // a cut path without its NUL still ends where the record does
   buf[sizeof(h) + sizeof(path) - 1] = 'x';
-  e = decode_record(buf.data(), h.size, &err);
-  ASSERT_TRUE(e) << err;
+  e = decode_event(buf.data(), h.size);
+  ASSERT_TRUE(e) << e.error().message;
   EXPECT_EQ(e->target, "/dev/nullx");
   // a path record needs at least one byte of path, and no more than its size
   h.size = sizeof(fdw_event);
   std::memcpy(buf.data(), &h, sizeof(h));
-  EXPECT_FALSE(decode_record(buf.data(), buf.size(), &err));
-  EXPECT_NE(err.find("path record of 144 bytes"), std::string::npos) << err;
+  e = decode_event(buf.data(), buf.size());
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("path record of 144 bytes"), std::string::npos) << e.error().message;
 }
 
 TEST(Decoder, FailedSocketIsEmfileOfKindSocket) {
   fdw_event r = base(FDW_EV_OPEN, FDW_SYS_SOCKET);
   r.ret = -24;
-  auto e = decode_record(&r, sizeof(r), nullptr);
+  auto e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->err, 24);
   EXPECT_EQ(e->fd, -1);
@@ -102,7 +101,7 @@ TEST(Decoder, PipeGivesTwoFdsOfOneInode) {
   r.mode = S_IFIFO | 0600;
   r.ino = 9999;
   r.arg = 9999;
-  auto e = decode_record(&r, sizeof(r), nullptr);
+  auto e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->fd, 3);
   EXPECT_EQ(e->fd2, 4);
@@ -126,7 +125,7 @@ TEST(Decoder, AnonInodesByDentryName) {
     r.ret = 5;
     r.mode = 0600;  // anon inodes carry no S_IFMT type
     std::strcpy(r.name, c.name);
-    auto e = decode_record(&r, sizeof(r), nullptr);
+    auto e = decode_event(&r, sizeof(r));
     ASSERT_TRUE(e);
     EXPECT_EQ(e->kind, c.kind) << c.name;
     EXPECT_EQ(e->target, c.target) << c.name;
@@ -139,7 +138,7 @@ TEST(Decoder, MemfdTargetReadsLikeProc) {
   r.ret = 5;
   r.mode = S_IFREG | 0777;
   std::strcpy(r.name, "memfd:cache");
-  auto e = decode_record(&r, sizeof(r), nullptr);
+  auto e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind, Kind::Memfd);
   EXPECT_EQ(e->target, "/memfd:cache (deleted)");
@@ -158,7 +157,7 @@ TEST(Decoder, AcceptedTcpSocketHasEndpoints) {
   r.h.sock.rport = 40312;
   inet_pton(AF_INET, "127.0.0.1", r.h.sock.laddr);
   inet_pton(AF_INET, "127.0.0.2", r.h.sock.raddr);
-  auto e = decode_record(&r, sizeof(r), nullptr);
+  auto e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->kind, Kind::Socket);
   EXPECT_EQ(e->target, "tcp 127.0.0.1:8081->127.0.0.2:40312");
@@ -188,7 +187,7 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   fdw_event c = base(FDW_EV_CLOSE, FDW_SYS_CLOSE);
   c.ret = 0;
   c.fd2 = 17;
-  auto e = decode_record(&c, sizeof(c), nullptr);
+  auto e = decode_event(&c, sizeof(c));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type, EvType::Close);
   EXPECT_EQ(e->fd, 17);
@@ -199,14 +198,14 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   r.fd2 = 3;
   r.arg = 0xffffffffll;
   r.arg2 = 4;
-  e = decode_record(&r, sizeof(r), nullptr);
+  e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->fd, 3);
   EXPECT_EQ(e->value, 0xffffffffll);
   EXPECT_EQ(e->flags, 4u);
   EXPECT_EQ(e->err, 0);
   r.ret = -EINVAL;
-  e = decode_record(&r, sizeof(r), nullptr);
+  e = decode_event(&r, sizeof(r));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->err, EINVAL);
 
@@ -214,7 +213,7 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   f.ret = 77;
   f.flags = FDW_F_SHARED_FILES;
   std::strcpy(f.name, "worker");
-  e = decode_record(&f, sizeof(f), nullptr);
+  e = decode_event(&f, sizeof(f));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->child, 77u);
   EXPECT_TRUE(e->shared_files);
@@ -223,18 +222,18 @@ TEST(Decoder, CloseCloseRangeForkExitLimit) {
   fdw_event x = base(FDW_EV_EXIT, FDW_SYS_EXIT_EVENT);
   x.ret = 42;
   x.arg = 3 << 8;  // exit(3)
-  e = decode_record(&x, sizeof(x), nullptr);
+  e = decode_event(&x, sizeof(x));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->pid, 42u);
   EXPECT_EQ(e->value, 3);
   x.arg = 9;  // killed by SIGKILL
-  e = decode_record(&x, sizeof(x), nullptr);
+  e = decode_event(&x, sizeof(x));
   EXPECT_EQ(e->value, 128 + 9);
 
   fdw_event l = base(FDW_EV_LIMIT, FDW_SYS_PRLIMIT64);
   l.ret = 99;
   l.arg = 256;
-  e = decode_record(&l, sizeof(l), nullptr);
+  e = decode_event(&l, sizeof(l));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type, EvType::Limit);
   EXPECT_EQ(e->pid, 99u);
@@ -247,7 +246,7 @@ TEST(Decoder, FailedAndFdlessCalls) {
   x.ret = -EBADF;
   x.fd2 = 999;
   x.arg = 1;
-  auto e = decode_record(&x, sizeof(x), nullptr);
+  auto e = decode_event(&x, sizeof(x));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type, EvType::Cloexec);
   EXPECT_EQ(e->fd, 999);
@@ -256,7 +255,7 @@ TEST(Decoder, FailedAndFdlessCalls) {
   fdw_event b = base(FDW_EV_SOCKADDR, FDW_SYS_BIND);
   b.ret = -EADDRINUSE;
   b.fd2 = 4;
-  e = decode_record(&b, sizeof(b), nullptr);
+  e = decode_event(&b, sizeof(b));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type, EvType::SockAddr);
   EXPECT_EQ(e->fd, 4);
@@ -266,31 +265,32 @@ TEST(Decoder, FailedAndFdlessCalls) {
   fdw_event c = base(FDW_EV_CALL, FDW_SYS_SIGNALFD4);
   c.ret = 5;
   c.fd2 = 5;
-  e = decode_record(&c, sizeof(c), nullptr);
+  e = decode_event(&c, sizeof(c));
   ASSERT_TRUE(e);
   EXPECT_EQ(e->type, EvType::Call);
   EXPECT_EQ(e->sys, FDW_SYS_SIGNALFD4);
   EXPECT_EQ(e->fd, 5);
   EXPECT_EQ(e->err, 0);
   c.ret = -EINVAL;
-  e = decode_record(&c, sizeof(c), nullptr);
+  e = decode_event(&c, sizeof(c));
   EXPECT_EQ(e->err, EINVAL);
 }
 
 TEST(Decoder, RejectsMalformedRecords) {
   fdw_event r = base(FDW_EV_OPEN, FDW_SYS_OPENAT);
-  std::string err;
-  EXPECT_FALSE(decode_record(&r, 10, &err));
-  EXPECT_NE(err.find("short record"), std::string::npos);
+  auto e = decode_event(&r, 10);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("short record"), std::string::npos);
   r.size = 4000;
-  EXPECT_FALSE(decode_record(&r, sizeof(r), &err));
+  EXPECT_FALSE(decode_event(&r, sizeof(r)));
   r.size = sizeof(r);
   r.flags = FDW_F_HAS_PATH;  // claims a path it does not carry
-  EXPECT_FALSE(decode_record(&r, sizeof(r), &err));
+  EXPECT_FALSE(decode_event(&r, sizeof(r)));
   r.flags = 0;
   r.type = 200;
-  EXPECT_FALSE(decode_record(&r, sizeof(r), &err));
-  EXPECT_NE(err.find("unknown record type"), std::string::npos);
+  e = decode_event(&r, sizeof(r));
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("unknown record type"), std::string::npos);
 }
 
 TEST(Classify, FromProcLinks) {

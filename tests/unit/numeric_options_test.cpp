@@ -90,13 +90,13 @@ TEST(NumericOptions, RecordTakesTheStackOptionsOfWatch) {
     return o;
   };
   RecordOptions d = parse({"-o", "x.jsonl", "-p", "1"});
-  EXPECT_TRUE(record_stacks(d));
+  EXPECT_TRUE(trace_stacks(d));
   EXPECT_EQ(d.stack_bytes, 8192u);
-  EXPECT_FALSE(record_stacks(parse({"-o", "x.jsonl", "-a"})));
+  EXPECT_FALSE(trace_stacks(parse({"-o", "x.jsonl", "-a"})));
   RecordOptions on = parse({"-o", "x.jsonl", "-a", "--stacks", "--stack-bytes", "4096"});
-  EXPECT_TRUE(record_stacks(on));
+  EXPECT_TRUE(trace_stacks(on));
   EXPECT_EQ(on.stack_bytes, 4096u);
-  EXPECT_FALSE(record_stacks(parse({"-o", "x.jsonl", "-p", "1", "--no-stacks"})));
+  EXPECT_FALSE(trace_stacks(parse({"-o", "x.jsonl", "-p", "1", "--no-stacks"})));
   EXPECT_THROW(parse({"-o", "x.jsonl", "-p", "1", "--stacks", "--no-stacks"}), CLI::ExcludesError);
 }
 

@@ -149,9 +149,8 @@ TEST(PythonRecords, PystackAndPycodeDecode) {
   s.frames[0] = {0x7f0000001000, 21, FDW_PYF_ENTRY};
   s.frames[1] = {0x7f0000002000, -1, 0};
   s.size = offsetof(fdw_pystack, frames) + 2 * sizeof(fdw_pyframe);
-  std::string err;
-  auto p = decode_pystack(&s, s.size, &err);
-  ASSERT_TRUE(p) << err;
+  auto p = decode_pystack(&s, s.size);
+  ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->pid, 7u);
   EXPECT_EQ(p->key, 1234);
   EXPECT_TRUE(p->truncated);
@@ -160,8 +159,8 @@ TEST(PythonRecords, PystackAndPycodeDecode) {
   EXPECT_EQ(p->frames[0].lasti, 21);
   EXPECT_EQ(p->frames[1].code, 0x7f0000002000u);
   s.nframes = 40;  // more than it can hold
-  EXPECT_FALSE(decode_pystack(&s, s.size, &err));
-  EXPECT_FALSE(decode_pystack(&s, 10, &err));
+  EXPECT_FALSE(decode_pystack(&s, s.size));
+  EXPECT_FALSE(decode_pystack(&s, 10));
 
   fdw_pycode c{};
   c.tgid = 7;
@@ -178,13 +177,13 @@ TEST(PythonRecords, PystackAndPycodeDecode) {
   c.file_kind = 2;
   c.table[0] = 0x80;
   c.table_len = 2;
-  auto code = decode_pycode(&c, sizeof c, &err);
-  ASSERT_TRUE(code) << err;
+  auto code = decode_pycode(&c, sizeof c);
+  ASSERT_TRUE(code) << code.error().message;
   EXPECT_EQ(code->function, "Store.load");
   EXPECT_EQ(code->file, "/srv/\xc3\xa9t\xc3\xa9.py");
   EXPECT_EQ(code->firstlineno, 12);
   EXPECT_EQ(code->linetable, std::string("\x80\x00", 2));
-  EXPECT_FALSE(decode_pycode(&c, sizeof c - 1, &err));
+  EXPECT_FALSE(decode_pycode(&c, sizeof c - 1));
   EXPECT_EQ(python_str("caf\xe9", 4, 1), "caf\xc3\xa9");  // Latin-1
 }
 

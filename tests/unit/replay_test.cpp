@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "cli/flight.h"
-#include "cli/replay.h"
+#include "pipeline/flight.h"
+#include "pipeline/replay.h"
 #include "views/report.h"
 
 namespace fdw {

@@ -2,7 +2,7 @@
 // registers and stack the way the BPF side does (pt_regs + a copy of the
 // stack from rsp), and fixture processes are unwound from what
 // /proc/PID/syscall and process_vm_readv give about a task blocked in read().
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 #include "common/subprocess.h"
 #include "common/temp_dir.h"

@@ -54,7 +54,7 @@ class FakeSource : public TopSource {
 // Only runs when the test below starts it inside tmux.
 TEST(TopScreenChild, DISABLED_Run) {
   FakeSource src;
-  int rc = run_top_screen(src, TopState{}, 0.2);
+  int rc = run_top_screen(src, TopState{}, 0.2) ? 0 : 1;
   std::printf("screen-rc=%d detail=%u closed=%u\n", rc, src.detail, src.closed);
   std::fflush(stdout);
 }

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "pipeline/live.h"
 #include "util/result.h"
 #include "util/stop_signals.h"
 
@@ -17,15 +18,12 @@ namespace fdw {
 
 enum ExitCode { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitLeaks = 3 };
 
-struct WatchOptions {
+// What watch and record trace, and for how long (their shared options).
+struct TargetOptions {
   std::vector<uint32_t> pids;
   bool all = false;
   bool children = false;
   double duration_s = 0;  // 0 = until stopped or every target exited
-  double interval_s = 1;
-  bool json = false;
-  bool quiet = false;
-  bool fail_on_leak = false;
   // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a and --cgroup.
   std::optional<bool> stacks;
   uint32_t stack_bytes = 8192;  // user stack copied per fd-creating call
@@ -34,11 +32,27 @@ struct WatchOptions {
 };
 
 // Whether call stacks are captured for these options.
-bool watch_stacks(const WatchOptions& o);
+bool trace_stacks(const TargetOptions& o);
 
-// --stacks / --no-stacks / --stack-bytes of watch and record: the call stack
-// that created each fd (unset `stacks`: on unless system-wide).
-void add_stack_options(CLI::App& app, std::optional<bool>& stacks, uint32_t& stack_bytes);
+// -p, -a, --cgroup, -c, -d, --stacks, --no-stacks, --stack-bytes; `verb` is
+// what the command does to a process ("watch", "record").
+void add_target_options(CLI::App& app, TargetOptions& o, const std::string& verb);
+// The combinations CLI11 cannot express; a usage Error (exit 2) naming
+// `help` ("fdwatch --help") if wrong.
+Result<void> validate_targets(const TargetOptions& o, const std::string& verb, const std::string& help);
+// The live loop's options for these targets: pids checked to exist and
+// --cgroup resolved, before any BPF work.
+Result<LiveOptions> live_options(const TargetOptions& o);
+// "3 processes and their children", "all processes", "CMD (pid N) and its
+// children", "cgroup X", ...: what the attached line says is traced.
+std::string describe_targets(const TargetOptions& o, const LiveOptions& lo, int command_pid);
+
+struct WatchOptions : TargetOptions {
+  double interval_s = 1;
+  bool json = false;
+  bool quiet = false;
+  bool fail_on_leak = false;
+};
 
 void setup_watch(CLI::App& app, WatchOptions& o);
 // Checks combinations CLI11 cannot express; a usage Error (exit 2) if wrong.
@@ -76,28 +90,15 @@ struct ReportCmdOptions {
 void setup_report(CLI::App& app, ReportCmdOptions& o);
 int run_report(const ReportCmdOptions& o);
 
-struct RecordOptions {
+struct RecordOptions : TargetOptions {
   std::string output;               // log file, or bundle directory with --ring
-  std::vector<uint32_t> pids;
-  bool all = false;
-  bool children = false;
-  double duration_s = 0;            // 0 = until stopped or every target exited
   uint64_t max_size = 0;            // rotate at this size (bytes); 0 = never
   int keep = 5;                     // rotated files kept
   std::string ring;                 // flight recorder window ("10m"); "" = plain log
   std::vector<std::string> triggers;  // emfile, pct:N
   bool quiet = false;
   std::vector<std::string> argv;    // the command line, for the log header
-  std::vector<std::string> command;  // after "--": record it and its children
-  // --stacks / --no-stacks; unset: on for -p and -- CMD, off for -a and --cgroup.  Sites
-  // are resolved while recording and stored in the log's stack table.
-  std::optional<bool> stacks;
-  uint32_t stack_bytes = 8192;
-  std::string cgroup;               // --cgroup: only processes in it and below
 };
-
-// Whether call stacks are resolved and recorded for these options.
-bool record_stacks(const RecordOptions& o);
 
 void setup_record(CLI::App& app, RecordOptions& o);
 Result<void> validate_record(const RecordOptions& o);
@@ -142,7 +143,6 @@ Result<void> check_pids_exist(const std::vector<uint32_t>& pids);
 // The help line of --cgroup (watch, top, record, exporter).
 extern const char kCgroupHelp[];
 
-struct SessionOptions;
 // --cgroup PATH (when not ""), before any BPF work: resolves it into `so`
 // (kernel filter and seeding), which then traces every process in the cgroup
 // and below, or only so.pids, each of which must be in it.
@@ -150,6 +150,8 @@ Result<void> apply_cgroup(const std::string& arg, SessionOptions& so);
 
 // Prints "fdwatch: <message>" and "hint: <hint>" to stderr; returns exit code.
 int report_error(const Error& e);
+// Prints "fdwatch: note: <note>" to stderr.
+void print_note(const std::string& note);
 
 // Gives up every capability for good (effective, permitted, inheritable,
 // ambient; no_new_privs so none comes back): `report` reads a file and

@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "cli/cli.h"
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "core/container.h"
 #include "sys/cgroup.h"
 #include "sys/proc.h"
@@ -58,6 +58,8 @@ int report_error(const Error& e) {
   if (!e.hint.empty()) fprintf(stderr, "hint: %s\n", e.hint.c_str());
   return e.exit_code;
 }
+
+void print_note(const std::string& note) { fprintf(stderr, "fdwatch: note: %s\n", note.c_str()); }
 
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command) {

@@ -21,7 +21,7 @@
 #include "cli/cli.h"
 #include "probe/features.h"
 #include "version.h"
-#include "cli/session.h"
+#include "pipeline/live.h"
 #include "views/exposition.h"
 #include "views/metrics.h"
 
@@ -127,21 +127,18 @@ int negotiate(mg_connection* conn) {
 // left are handed back now and then, or RSS creeps up with fragmentation.
 constexpr uint64_t kTrimEveryNs = 30'000'000'000ull;
 
-int serve(Session& s, Aggregator& agg, Published& pub, const ExporterOptions& o) {
-  const uint64_t interval_ns = uint64_t(o.interval_s * 1e9);
-  uint64_t next = monotonic_ns() + interval_ns, next_trim = next + kTrimEveryNs;
-  while (!g_stop_signal) {
-    if (auto r = s.poll(); !r) return report_error(r.error());
-    uint64_t now = monotonic_ns();
-    if (now < next) continue;
-    s.tick();
+// Publishes a snapshot per interval, and hands free heap pages back now and then.
+int serve(LiveDriver& d, Aggregator& agg, Published& pub) {
+  uint64_t next_trim = monotonic_ns() + kTrimEveryNs;
+  auto publish = [&](uint64_t now) -> Result<void> {
     pub.publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
-    next = std::max(next + interval_ns, now);
     if (now >= next_trim) {
       malloc_trim(0);
       next_trim = now + kTrimEveryNs;
     }
-  }
+    return {};
+  };
+  if (auto r = d.run(publish); !r) return report_error(r.error());
   return kExitOk;
 }
 
@@ -163,11 +160,14 @@ void bound_allocator() { mallopt(M_ARENA_MAX, 2); }
 int run_exporter(const ExporterOptions& o) {
   if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
   bound_allocator();
-  SessionOptions so;
-  so.pids = o.pids;
-  so.all = o.pids.empty();
-  so.ring_bytes = kExporterRingBytes;
-  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
+  LiveOptions lo;
+  lo.session.pids = o.pids;
+  lo.session.all = o.pids.empty();
+  lo.session.ring_bytes = kExporterRingBytes;
+  lo.interval_s = o.interval_s;
+  lo.stop_when_targets_exit = false;
+  lo.on_note = print_note;  // series of exited processes stay for grace_s
+  if (auto r = apply_cgroup(o.cgroup, lo.session); !r) return report_error(r.error());
   install_stop_signals();
   MetricsOptions mo;
   mo.max_processes = o.max_processes;
@@ -193,20 +193,18 @@ int run_exporter(const ExporterOptions& o) {
   ao.exited_ttl_s = o.grace_s;
   ao.exit_detail = false;  // a grace period's worth of exits: counters only
   Aggregator agg(ao);
-  set_stop_exits(true);  // Ctrl-C while loading: gone at once
-  auto sess = Session::open(so, agg);
-  set_stop_exits(false);
-  if (!sess) return report_error(sess.error());
-  if (auto r = (*sess)->start(); !r) return report_error(r.error());
+  auto live = LiveDriver::open(lo, agg);
+  if (!live) return report_error(live.error());
+  if (auto r = (*live)->start(); !r) return report_error(r.error());
   pub->publish(agg.snapshot(monotonic_ns(), SnapshotOptions{false, false, {}}));
   auto ports = http->GetListeningPorts();
   std::string what = o.pids.empty() ? "every process" : std::to_string(o.pids.size()) + " processes";
-  if (!so.cgroup_path.empty()) what += " of cgroup " + so.cgroup_path;
+  if (!lo.session.cgroup_path.empty()) what += " of cgroup " + lo.session.cgroup_path;
   ListenAddr la = *parse_listen(o.listen);
   fprintf(stderr, "fdwatch: attached; serving http://%s:%d/metrics (%s)\n", la.host.c_str(),
           ports.empty() ? la.port : ports[0],
           what.c_str());
-  return serve(**sess, agg, *pub, o);
+  return serve(**live, agg, *pub);
 }
 
 }  // namespace fdw

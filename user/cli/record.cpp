@@ -6,13 +6,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 
 #include "cli/cli.h"
-#include "cli/command.h"
 #include "cli/numeric.h"
-#include "cli/flight.h"
-#include "cli/session.h"
 #include "log/event_log.h"
+#include "pipeline/flight.h"
+#include "pipeline/live.h"
 #include "version.h"
 
 namespace fdw {
@@ -20,19 +20,13 @@ namespace fdw {
 void setup_record(CLI::App& app, RecordOptions& o) {
   app.add_option("-o,--output", o.output, "Log file (FILE.zst compresses); with --ring, the bundle directory")
       ->required();
-  app.add_option("-p,--pid", o.pids, "Process to record (repeatable)")->check(pid_value());
-  app.add_flag("-a,--all", o.all, "Record every process on the host");
-  app.add_option("--cgroup", o.cgroup, kCgroupHelp);
-  app.add_flag("-c,--children", o.children, "Also record children the processes start");
-  app.add_option("-d,--duration", o.duration_s, "Stop after this many seconds")
-      ->check(seconds_value(0, kMaxDuration));
+  add_target_options(app, o, "record");
   app.add_option("--max-size", o.max_size, "Rotate the log when it reaches this many bytes")
       ->check(count_value(0, uint64_t(1) << 62, "bytes"));
   app.add_option("--keep", o.keep, "Rotated files to keep (FILE.1 newest)")->check(count_value(1, 1000, "files"));
   app.add_option("--ring", o.ring, "Flight recorder: keep this much history in memory (10m, 90s, 1h)");
   app.add_option("--trigger", o.triggers, "Flight recorder trigger: emfile, pct:N (repeatable; default emfile)");
-  app.add_flag("-q,--quiet", o.quiet, "No messages on stderr except errors and bundle paths");
-  add_stack_options(app, o.stacks, o.stack_bytes);
+  app.add_flag("-q,--quiet", o.quiet, "No messages on stderr but the attached line, errors and bundle paths");
   app.footer(
       "Examples:\n"
       "  sudo fdwatch record -p $(pidof facade) -o facade.jsonl.zst -d 3600\n"
@@ -43,21 +37,8 @@ void setup_record(CLI::App& app, RecordOptions& o) {
       "  fdwatch report facade.jsonl.zst");
 }
 
-// Off by default when many processes are recorded (-a, --cgroup without -p).
-bool record_stacks(const RecordOptions& o) {
-  return o.stacks.value_or(!o.all && (o.cgroup.empty() || !o.pids.empty()));
-}
-
 Result<void> validate_record(const RecordOptions& o) {
-  int modes = (!o.pids.empty()) + o.all + (!o.command.empty());
-  if (modes == 0 && o.cgroup.empty())
-    return Error{"nothing to record: give -p PID, -a, --cgroup PATH, or -- CMD", "see fdwatch record --help", 0,
-                 kExitUsage};
-  if (modes > 1) return Error{"-p, -a and -- CMD are exclusive", "see fdwatch record --help", 0, kExitUsage};
-  if (!o.cgroup.empty() && !o.command.empty())
-    return Error{"--cgroup and -- CMD are exclusive", "the command starts in fdwatch's own cgroup", 0, kExitUsage};
-  if (o.all && o.children)
-    return Error{"--children has no meaning with -a (every process is recorded)", "", 0, kExitUsage};
+  if (auto r = validate_targets(o, "record", "fdwatch record --help"); !r) return r;
   if (o.ring.empty() && !o.triggers.empty())
     return Error{"--trigger needs --ring", "e.g. --ring 10m --trigger emfile", 0, kExitUsage};
   if (!o.ring.empty()) {
@@ -109,162 +90,163 @@ Result<void> bundle_dir(const std::string& dir) {
   return {};
 }
 
-}  // namespace
-
-int run_record(const RecordOptions& o) {
-  if (auto r = check_pids_exist(o.pids); !r) return report_error(r.error());
-  SessionOptions so;
-  so.pids = o.pids;
-  so.all = o.all;
-  so.follow_children = o.children || !o.command.empty();
-  so.stacks = record_stacks(o);
-  so.stack_bytes = o.stack_bytes;
-  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
-  install_stop_signals();
-  const bool ring = !o.ring.empty();
-  LogHeader header = base_header(o);
-
-  LogWriter writer;
-  std::optional<FlightRecorder> flight;
-  if (ring) {
-    FlightOptions fo;
-    fo.dir = o.output;
-    fo.window_ns = *parse_window(o.ring);
-    for (auto& t : o.triggers) (void)parse_trigger(t, fo);
-    if (o.triggers.empty()) fo.on_emfile = true;
-    fo.header = header;
-    if (auto d = bundle_dir(o.output); !d) return report_error(d.error());
-    flight.emplace(std::move(fo));
-  } else {
-    // Staged: nothing appears at o.output (an old log stays whole) until the
-    // session has started; every early return below removes the new file.
+// The plain event log: staged (nothing appears at o.output, an old log stays
+// whole, until the session has started; an early return removes the new
+// file), the header written with the first event (the seeding snapshot at the
+// window start, so its start_mono_ns is exactly the live window start).
+class LogSink {
+ public:
+  Result<void> open(const RecordOptions& o, LogHeader header) {
+    header_ = std::move(header);
     LogWriterOptions wo;
     wo.max_size_bytes = o.max_size;
     wo.keep_files = o.keep;
-    if (LogStatus st = writer.open(o.output, wo); !st) return report_error(Error{st.error, "", 0, 1});
+    return check(writer_.open(o.output, wo));
+  }
+  void on_event(const Event& e) {
+    if (!werr_) return;
+    if (!header_written_) write_header(e.ts_ns);
+    if (!werr_) return;
+    LogStatus st = writer_.write(e);
+    if (st) return;
+    // an over-long line (a snapshot of a huge table) is refused, the writer
+    // stays usable; anything else is sticky and ends the recording
+    if (writer_.flush()) {
+      if (refused_++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
+    } else {
+      werr_ = st;
+    }
+  }
+  // The session has started: the header (if no event came) and the file in place.
+  Result<void> publish() {
+    if (!header_written_ && werr_) write_header(monotonic_ns());
+    if (werr_) werr_ = writer_.publish();
+    return check(werr_);
+  }
+  Result<void> status() const { return check(werr_); }
+  Result<void> flush() {
+    if (werr_) werr_ = writer_.flush();
+    return check(werr_);
+  }
+  Result<void> close(uint64_t lost) {
+    if (werr_) werr_ = writer_.write_end(monotonic_ns(), lost);
+    if (werr_) werr_ = writer_.close();
+    return check(werr_);
+  }
+  uint64_t refused() const { return refused_; }
+  LogWriterStats stats() const { return writer_.stats(); }
+
+ private:
+  static Result<void> check(const LogStatus& st) {
+    if (st) return {};
+    return Error{st.error, "", 0, kExitFailure};
+  }
+  void write_header(uint64_t ts) {
+    header_written_ = true;
+    header_.start_mono_ns = ts;
+    header_.start_time_unix_ns = header_.boot_time_unix_ns + int64_t(ts);
+    werr_ = writer_.write_header(header_);
   }
 
+  LogWriter writer_;
+  LogHeader header_;
+  bool header_written_ = false;
+  uint64_t refused_ = 0;
+  LogStatus werr_;
+};
+
+// Loads the probe, says what the kernel lacks, seeds, starts `-- CMD`.
+Result<std::unique_ptr<LiveDriver>> start_live(const LiveOptions& lo, Aggregator& agg,
+                                                const std::function<void(LiveDriver&)>& before_start) {
+  auto live = LiveDriver::open(lo, agg);
+  if (!live) return live.error();
+  for (auto& note : (*live)->session().kernel_notes()) print_note(note);
+  before_start(**live);
+  if (auto r = (*live)->start(); !r) return r.error();
+  return live;
+}
+
+int record_log(const RecordOptions& o, const LiveOptions& lo, LogHeader header) {
+  LogSink sink;
+  if (auto r = sink.open(o, std::move(header)); !r) return report_error(r.error());
   Aggregator agg;
-  auto sess = Session::open(so, agg);
-  if (!sess) return report_error(sess.error());
-  Session& s = **sess;
-  for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
-
-  // The header goes out with the first event (the seeding snapshot at the
-  // window start), so its start_mono_ns is exactly the live window start.
-  bool header_written = false;
-  uint64_t refused = 0;
-  LogStatus werr;
-  auto write_header = [&](uint64_t ts) {
-    header_written = true;
-    header.start_mono_ns = ts;
-    header.start_time_unix_ns = header.boot_time_unix_ns + int64_t(ts);
-    werr = writer.write_header(header);
-  };
-  if (ring) {
-    s.set_sink([&](const Event& e) { flight->on_event(e, agg); });
-  } else {
-    s.set_sink([&](const Event& e) {
-      if (!werr) return;
-      if (!header_written) write_header(e.ts_ns);
-      if (!werr) return;
-      LogStatus st = writer.write(e);
-      if (st) return;
-      // an over-long line (a snapshot of a huge table) is refused, the writer
-      // stays usable; anything else is sticky and ends the recording
-      if (writer.flush()) {
-        if (refused++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
-      } else {
-        werr = st;
-      }
-    });
-  }
-  if (auto r = s.start(); !r) return report_error(r.error());
-  TracedCommand child;
-  if (!o.command.empty()) {
-    auto c = start_traced_command(s, o.command);
-    if (!c) return report_error(c.error());
-    child = c.value();
-  }
-  if (!ring && !header_written && werr) write_header(monotonic_ns());
-  if (!ring && werr) werr = writer.publish();
-  if (!werr) return report_error(Error{werr.error, "", 0, 1});
-  if (!o.quiet) {
-    std::string what = o.all ? "all processes" : std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");
-    if (child.pid > 0) what = o.command[0] + " (pid " + std::to_string(child.pid) + ") and its children";
-    if (!so.cgroup_path.empty()) what = (o.pids.empty() ? "cgroup " : what + " of cgroup ") + so.cgroup_path;
-    if (ring)
-      fprintf(stderr, "fdwatch: attached; flight recorder on %s (%s window), bundles in %s; Ctrl-C to stop\n",
-              what.c_str(), o.ring.c_str(), o.output.c_str());
-    else
-      fprintf(stderr, "fdwatch: attached; recording %s to %s; Ctrl-C to stop\n", what.c_str(), o.output.c_str());
-  }
-
-  const uint64_t start = monotonic_ns();
-  uint64_t next_tick = start + 1'000'000'000ull;
-  uint64_t stop_at = 0;  // -- CMD: after a signal, give the child a moment to exit
+  auto live = start_live(lo, agg, [&](LiveDriver& d) { d.session().set_sink([&](const Event& e) { sink.on_event(e); }); });
+  if (!live) return report_error(live.error());
+  LiveDriver& d = **live;
+  if (auto r = sink.publish(); !r) return report_error(r.error());
+  fprintf(stderr, "fdwatch: attached; recording %s to %s; Ctrl-C to stop\n",
+          describe_targets(o, lo, d.command_pid()).c_str(), o.output.c_str());
   int rc = kExitOk;
-  uint64_t bundles = 0;
-  // A bundle that cannot be written (disk full) ends the recording, exit 1:
-  // a flight recorder that silently stops writing bundles is worse.
-  auto write_bundles = [&] {
-    if (!flight) return;
-    for (auto& r : flight->write_pending()) {
-      if (r) {
-        ++bundles;
-        fprintf(stderr, "fdwatch: postmortem bundle %s\n", r.value().c_str());
-      } else if (rc == kExitOk) {
-        rc = report_error(Error{"postmortem bundle: " + r.error().message, r.error().hint, 0, 1});
-      }
-    }
-  };
-  while (true) {
-    if (auto r = s.poll(); !r) {
-      rc = report_error(r.error());
-      break;
-    }
-    write_bundles();
-    uint64_t now = monotonic_ns();
-    if (now >= next_tick) {
-      s.tick();
-      if (!ring && werr) werr = writer.flush();
-      next_tick += 1'000'000'000ull;
-      if (next_tick < now) next_tick = now + 1'000'000'000ull;
-    }
-    if (!werr || rc != kExitOk) break;
-    if (o.duration_s > 0 && now - start >= uint64_t(o.duration_s * 1e9)) break;
-    if (s.all_exited()) break;
-    if (g_stop_signal) {
-      if (child.pid < 0) break;
-      if (!stop_at) stop_at = now + 3'000'000'000ull;
-      if (now >= stop_at) break;
-    }
-  }
-  if (werr) (void)s.drain();
-  s.tick();
-  write_bundles();
-  const uint64_t lost = s.stats().drops;
-  if (std::string note = s.stack_note(); !note.empty() && !o.quiet)
-    fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
-  if (ring) {
-    if (!o.quiet)
-      fprintf(stderr, "fdwatch: flight recorder stopped: %llu bundle%s written; %llu events lost\n",
-              (unsigned long long)bundles, bundles == 1 ? "" : "s", (unsigned long long)lost);
-    return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
-  }
-  if (werr) werr = writer.write_end(monotonic_ns(), lost);
-  if (werr) werr = writer.close();
-  if (!werr)
-    return report_error(Error{"recording stopped: " + werr.error,
-                              "what was written before replays: fdwatch report " + o.output, 0, 1});
-  LogWriterStats st = writer.stats();
+  auto r = d.run([&](uint64_t) { return sink.flush(); }, [&](uint64_t) { return sink.status(); });
+  if (!r && sink.status()) rc = report_error(r.error());
+  d.finish(bool(sink.status()));
+  const uint64_t lost = d.session().stats().drops;
+  if (std::string note = d.session().stack_note(); !note.empty() && !o.quiet)
+    print_note(note);
+  if (auto c = sink.close(lost); !c)
+    return report_error(Error{"recording stopped: " + c.error().message,
+                              "what was written before replays: fdwatch report " + o.output, 0, kExitFailure});
+  LogWriterStats st = sink.stats();
   std::string notes;
   if (st.rotations) notes += " (" + std::to_string(st.rotations) + " rotations)";
-  if (refused) notes += "; " + std::to_string(refused) + " events too large to record";
+  if (sink.refused()) notes += "; " + std::to_string(sink.refused()) + " events too large to record";
   fprintf(stderr, "fdwatch: recorded %llu events, %llu call stacks, %llu bytes to %s; %llu events lost%s\n",
           (unsigned long long)st.events, (unsigned long long)st.stacks, (unsigned long long)st.bytes, o.output.c_str(),
           (unsigned long long)lost, notes.c_str());
-  return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
+  return d.exit_status(rc);
+}
+
+// The flight recorder.  A bundle that cannot be written (disk full) ends the
+// recording, exit 1: a flight recorder that silently stops writing bundles is
+// worse.
+int record_flight(const RecordOptions& o, const LiveOptions& lo, LogHeader header) {
+  FlightOptions fo;
+  fo.dir = o.output;
+  fo.window_ns = *parse_window(o.ring);
+  for (auto& t : o.triggers) (void)parse_trigger(t, fo);
+  if (o.triggers.empty()) fo.on_emfile = true;
+  fo.header = std::move(header);
+  if (auto d = bundle_dir(o.output); !d) return report_error(d.error());
+  FlightRecorder flight(std::move(fo));
+  Aggregator agg;
+  auto live = start_live(lo, agg, [&](LiveDriver& d) {
+    d.session().set_sink([&](const Event& e) { flight.on_event(e, agg); });
+  });
+  if (!live) return report_error(live.error());
+  LiveDriver& d = **live;
+  fprintf(stderr, "fdwatch: attached; flight recorder on %s (%s window), bundles in %s; Ctrl-C to stop\n",
+          describe_targets(o, lo, d.command_pid()).c_str(), o.ring.c_str(), o.output.c_str());
+  uint64_t bundles = 0;
+  auto write_bundles = [&](uint64_t) -> Result<void> {
+    for (auto& r : flight.write_pending()) {
+      if (!r) return Error{"postmortem bundle: " + r.error().message, r.error().hint, 0, kExitFailure};
+      ++bundles;
+      fprintf(stderr, "fdwatch: postmortem bundle %s\n", r.value().c_str());
+    }
+    return {};
+  };
+  int rc = kExitOk;
+  if (auto r = d.run({}, write_bundles); !r) rc = report_error(r.error());
+  d.finish();
+  if (auto r = write_bundles(0); !r && rc == kExitOk) rc = report_error(r.error());
+  if (std::string note = d.session().stack_note(); !note.empty() && !o.quiet)
+    print_note(note);
+  if (!o.quiet)
+    fprintf(stderr, "fdwatch: flight recorder stopped: %llu bundle%s written; %llu events lost\n",
+            (unsigned long long)bundles, bundles == 1 ? "" : "s", (unsigned long long)d.session().stats().drops);
+  return d.exit_status(rc);
+}
+
+}  // namespace
+
+int run_record(const RecordOptions& o) {
+  auto lo = live_options(o);
+  if (!lo) return report_error(lo.error());
+  lo->interval_s = 1;
+  lo->exit_on_signal_while_loading = false;  // the staged log must be removed on the way out
+  install_stop_signals();
+  LogHeader header = base_header(o);
+  return o.ring.empty() ? record_log(o, *lo, std::move(header)) : record_flight(o, *lo, std::move(header));
 }
 
 }  // namespace fdw

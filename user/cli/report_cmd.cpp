@@ -3,7 +3,7 @@
 
 #include "cli/cli.h"
 #include "cli/numeric.h"
-#include "cli/replay.h"
+#include "pipeline/replay.h"
 #include "util/private_file.h"
 #include "views/format.h"
 #include "views/html_report.h"

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/numeric.h"
-#include "cli/session.h"
+#include "pipeline/live.h"
 #include "views/top_batch.h"
 #include "views/top_screen.h"
 
@@ -53,10 +53,10 @@ int terminal_columns() {
   return ws.ws_col;
 }
 
-// The live source: the system-wide session, drained between frames.
+// The live source: the system-wide session, one driver step per frame.
 class LiveSource : public TopSource {
  public:
-  LiveSource(Session& s, Aggregator& a) : s_(s), a_(a) {}
+  LiveSource(LiveDriver& d, Aggregator& a) : d_(d), a_(a) {}
 
   Snapshot next(double wait_s) override { return collect(wait_s, -1); }
   Snapshot next_or_key(double wait_s, int key_fd) override { return collect(wait_s, key_fd); }
@@ -64,29 +64,21 @@ class LiveSource : public TopSource {
   // its new fds show where they come from while the operator looks.
   void on_detail(uint32_t pid) override {
     detail_ = pid;
-    (void)s_.set_stacks(pid, true);
+    (void)d_.session().set_stacks(pid, true);
   }
   void on_detail_closed(uint32_t pid) override {
     detail_ = 0;
-    (void)s_.set_stacks(pid, false);
+    (void)d_.session().set_stacks(pid, false);
   }
   const Error* error() const { return err_ ? &*err_ : nullptr; }
 
  private:
   Snapshot collect(double wait_s, int key_fd) {
-    const uint64_t end = monotonic_ns() + uint64_t(wait_s * 1e9);
-    do {
-      if (auto r = s_.poll(); !r) {
-        err_ = r.error();
-        break;
-      }
-      if (g_stop_signal) break;
-      if (key_fd >= 0) {
-        pollfd p{key_fd, POLLIN, 0};
-        if (::poll(&p, 1, 0) > 0) break;
-      }
-    } while (monotonic_ns() < end);
-    s_.tick();
+    auto key_ready = [key_fd] {
+      pollfd p{key_fd, POLLIN, 0};
+      return key_fd >= 0 && ::poll(&p, 1, 0) > 0;
+    };
+    if (auto r = d_.step(wait_s, key_ready); !r) err_ = r.error();
     uint64_t now = monotonic_ns();
     // fd lists only for the process whose detail is open: the rest need counts
     Snapshot snap = a_.snapshot(now, SnapshotOptions{false, false, {}});
@@ -98,7 +90,7 @@ class LiveSource : public TopSource {
     return snap;
   }
 
-  Session& s_;
+  LiveDriver& d_;
   Aggregator& a_;
   uint32_t detail_ = 0;
   std::optional<Error> err_;
@@ -119,27 +111,26 @@ int run_top(const TopOptions& o) {
   if (!batch && !isatty(STDOUT_FILENO))
     return report_error(Error{"top: standard output is not a terminal",
                               "use fdwatch top -b (text) or --json for batch frames", 0, kExitUsage});
-  SessionOptions so;
-  so.all = true;
-  if (auto r = apply_cgroup(o.cgroup, so); !r) return report_error(r.error());
+  LiveOptions lo;
+  lo.session.all = true;
+  lo.on_note = print_note;
+  if (auto r = apply_cgroup(o.cgroup, lo.session); !r) return report_error(r.error());
   install_stop_signals();
   AggOptions ao;
   ao.exited_ttl_s = 5;  // exited processes stay visible for a moment, then go
   Aggregator agg(ao);
-  set_stop_exits(true);  // Ctrl-C while loading: gone at once
-  auto sess = Session::open(so, agg);
-  set_stop_exits(false);
-  if (!sess) return report_error(sess.error());
-  if (auto r = (*sess)->start(); !r) return report_error(r.error());
-  LiveSource src(**sess, agg);
+  auto live = LiveDriver::open(lo, agg);
+  if (!live) return report_error(live.error());
+  if (auto r = (*live)->start(); !r) return report_error(r.error());
+  LiveSource src(**live, agg);
 
   if (!batch) {
     TopState st;
     st.sort = *sort;
     st.descending = top_column_descending_by_default(*sort);
-    int rc = run_top_screen(src, st, o.delay_s);
+    auto r = run_top_screen(src, st, o.delay_s);
     if (src.error()) return report_error(*src.error());
-    return rc;
+    return r ? kExitOk : report_error(r.error());
   }
   BatchOptions bo;
   bo.sort = *sort;

@@ -105,24 +105,118 @@ std::string python_str(const char* data, size_t len, unsigned kind) {
   return out;
 }
 
-std::optional<Event> decode_record(const void* data, size_t len, std::string* err) {
-  if (len < sizeof(fdw_event)) {
-    if (err) *err = "short record (" + std::to_string(len) + " bytes)";
-    return std::nullopt;
+namespace {
+
+// `ret` of a call that returns an fd: the fd, or the errno of its failure.
+void set_result(Event& e, int32_t ret) {
+  if (ret < 0) {
+    e.err = -ret;
+    e.fd = -1;
+  } else {
+    e.fd = ret;
   }
+}
+
+void decode_open(const fdw_event& r, const fdw_event_path* rp, Event& e) {
+  e.type = EvType::Open;
+  set_result(e, r.ret);
+  describe(r, rp, &e.kind, &e.target);
+  if (r.sys == FDW_SYS_OPEN || r.sys == FDW_SYS_OPENAT || r.sys == FDW_SYS_OPENAT2 || r.sys == FDW_SYS_CREAT ||
+      r.sys == FDW_SYS_OPEN_BY_HANDLE_AT)
+    e.flags = uint32_t(r.arg);
+  if (r.fd2 < 0 || e.err) return;
+  e.fd2 = r.fd2;
+  e.kind2 = e.kind;
+  if (e.kind == Kind::Pipe || e.kind == Kind::Socket)
+    e.target2 = e.target;  // both ends of a pipe are one inode; a socketpair's ends read alike
+  else
+    e.target2 = kernel_target(e.kind, r.mode, bounded(r.name, sizeof(r.name)), uint64_t(r.arg));
+}
+
+// Records about one fd (fd2) of the caller: close, close_range, cloexec,
+// traced calls and socket addresses.  False for another type.
+bool decode_fd_change(const fdw_event& r, const fdw_event_path* rp, Event& e) {
+  e.fd = r.fd2;
+  if (r.ret < 0) e.err = -r.ret;
+  switch (r.type) {
+    case FDW_EV_CLOSE:
+      e.type = EvType::Close;
+      e.value = r.arg;  // io_uring: submission time (0 for close(2))
+      if (r.flags & FDW_F_FD_REUSED) e.flags |= kCloseFdReused;
+      return true;
+    case FDW_EV_CLOSE_RANGE:
+      e.type = EvType::CloseRange;
+      e.value = r.arg;
+      e.flags = uint32_t(r.arg2);
+      return true;
+    case FDW_EV_CLOEXEC:
+      e.type = EvType::Cloexec;
+      e.value = r.arg;
+      return true;
+    case FDW_EV_CALL:
+      e.type = EvType::Call;
+      return true;
+    case FDW_EV_SOCKADDR:
+      e.type = EvType::SockAddr;
+      describe(r, rp, &e.kind, &e.target);
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Records about a process (ret: its pid for exit, rename and limit).  False
+// for another type.
+bool decode_process(const fdw_event& r, const fdw_event_path* rp, Event& e) {
+  switch (r.type) {
+    case FDW_EV_FORK:
+      e.type = EvType::Fork;
+      e.child = uint32_t(r.ret);
+      e.shared_files = r.flags & FDW_F_SHARED_FILES;
+      e.comm = bounded(r.name, 16);
+      return true;
+    case FDW_EV_EXEC:
+      e.type = EvType::Exec;
+      e.comm = bounded(r.name, 16);
+      if (rp) e.target = bounded(rp->path, sizeof(rp->path));
+      return true;
+    case FDW_EV_RENAME:
+      e.type = EvType::Comm;
+      e.pid = uint32_t(r.ret);
+      e.comm = bounded(r.name, 16);
+      e.value = -1;  // the uid is not part of a rename
+      return true;
+    case FDW_EV_EXIT: {
+      e.type = EvType::Exit;
+      e.pid = uint32_t(r.ret);
+      int status = int(r.arg);
+      e.value = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+      e.comm = bounded(r.name, 16);
+      return true;
+    }
+    case FDW_EV_LIMIT:
+      e.type = EvType::Limit;
+      e.pid = uint32_t(r.ret);
+      e.value = r.arg < 0 ? -1 : r.arg;  // RLIM_INFINITY reads as -1: unlimited
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+Result<Event> decode_event(const void* data, size_t len) {
+  if (len < sizeof(fdw_event)) return Error{"short record (" + std::to_string(len) + " bytes)"};
   fdw_event r;
   std::memcpy(&r, data, sizeof(r));
   const fdw_event_path* rp = nullptr;
-  if (r.size > len || r.size < sizeof(fdw_event)) {
-    if (err) *err = "record size " + std::to_string(r.size) + " does not fit " + std::to_string(len);
-    return std::nullopt;
-  }
+  if (r.size > len || r.size < sizeof(fdw_event))
+    return Error{"record size " + std::to_string(r.size) + " does not fit " + std::to_string(len)};
   fdw_event_path with_path{};  // the path as sent, zero-padded to its full size
   if (r.flags & FDW_F_HAS_PATH) {
-    if (r.size <= sizeof(fdw_event) || r.size > sizeof(fdw_event_path)) {
-      if (err) *err = "path record of " + std::to_string(r.size) + " bytes";
-      return std::nullopt;
-    }
+    if (r.size <= sizeof(fdw_event) || r.size > sizeof(fdw_event_path))
+      return Error{"path record of " + std::to_string(r.size) + " bytes"};
     std::memcpy(&with_path, data, r.size);
     rp = &with_path;
   }
@@ -132,105 +226,15 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
   e.tid = r.tid;
   e.sys = r.sys;
   e.cloexec = r.flags & FDW_F_CLOEXEC;
-  auto set_result = [&](int32_t ret) {
-    if (ret < 0) {
-      e.err = -ret;
-      e.fd = -1;
-    } else {
-      e.fd = ret;
-    }
-  };
-  switch (r.type) {
-    case FDW_EV_OPEN: {
-      e.type = EvType::Open;
-      set_result(r.ret);
-      describe(r, rp, &e.kind, &e.target);
-      if (r.sys == FDW_SYS_OPEN || r.sys == FDW_SYS_OPENAT || r.sys == FDW_SYS_OPENAT2 ||
-          r.sys == FDW_SYS_CREAT || r.sys == FDW_SYS_OPEN_BY_HANDLE_AT)
-        e.flags = uint32_t(r.arg);
-      if (r.fd2 >= 0 && !e.err) {
-        e.fd2 = r.fd2;
-        e.kind2 = e.kind;
-        if (e.kind == Kind::Pipe) {
-          e.target2 = e.target;  // both ends of a pipe are one inode
-        } else if (e.kind == Kind::Socket) {
-          e.target2 = e.target;
-        } else {
-          e.target2 = kernel_target(e.kind, r.mode, bounded(r.name, sizeof(r.name)), uint64_t(r.arg));
-        }
-      }
-      break;
-    }
-    case FDW_EV_DUP:
-      e.type = EvType::Dup;
-      set_result(r.ret);
-      e.fd2 = r.fd2;
-      describe(r, rp, &e.kind, &e.target);
-      break;
-    case FDW_EV_CLOSE:
-      e.type = EvType::Close;
-      e.fd = r.fd2;
-      e.value = r.arg;  // io_uring: submission time (0 for close(2))
-      if (r.ret < 0) e.err = -r.ret;
-      if (r.flags & FDW_F_FD_REUSED) e.flags |= kCloseFdReused;
-      break;
-    case FDW_EV_CLOSE_RANGE:
-      e.type = EvType::CloseRange;
-      e.fd = r.fd2;
-      e.value = r.arg;
-      e.flags = uint32_t(r.arg2);
-      if (r.ret < 0) e.err = -r.ret;
-      break;
-    case FDW_EV_CLOEXEC:
-      e.type = EvType::Cloexec;
-      e.fd = r.fd2;
-      e.value = r.arg;
-      if (r.ret < 0) e.err = -r.ret;
-      break;
-    case FDW_EV_CALL:
-      e.type = EvType::Call;
-      e.fd = r.fd2;
-      if (r.ret < 0) e.err = -r.ret;
-      break;
-    case FDW_EV_FORK:
-      e.type = EvType::Fork;
-      e.child = uint32_t(r.ret);
-      e.shared_files = r.flags & FDW_F_SHARED_FILES;
-      e.comm = bounded(r.name, 16);
-      break;
-    case FDW_EV_EXEC:
-      e.type = EvType::Exec;
-      e.comm = bounded(r.name, 16);
-      if (rp) e.target = bounded(rp->path, sizeof(rp->path));
-      break;
-    case FDW_EV_RENAME:
-      e.type = EvType::Comm;
-      e.pid = uint32_t(r.ret);
-      e.comm = bounded(r.name, 16);
-      e.value = -1;  // the uid is not part of a rename
-      break;
-    case FDW_EV_EXIT: {
-      e.type = EvType::Exit;
-      e.pid = uint32_t(r.ret);
-      int status = int(r.arg);
-      e.value = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-      e.comm = bounded(r.name, 16);
-      break;
-    }
-    case FDW_EV_SOCKADDR:
-      e.type = EvType::SockAddr;
-      e.fd = r.fd2;
-      if (r.ret < 0) e.err = -r.ret;
-      describe(r, rp, &e.kind, &e.target);
-      break;
-    case FDW_EV_LIMIT:
-      e.type = EvType::Limit;
-      e.pid = uint32_t(r.ret);
-      e.value = r.arg < 0 ? -1 : r.arg;  // RLIM_INFINITY reads as -1: unlimited
-      break;
-    default:
-      if (err) *err = "unknown record type " + std::to_string(r.type);
-      return std::nullopt;
+  if (r.type == FDW_EV_OPEN) {
+    decode_open(r, rp, e);
+  } else if (r.type == FDW_EV_DUP) {
+    e.type = EvType::Dup;
+    set_result(e, r.ret);
+    e.fd2 = r.fd2;
+    describe(r, rp, &e.kind, &e.target);
+  } else if (!decode_process(r, rp, e) && !decode_fd_change(r, rp, e)) {
+    return Error{"unknown record type " + std::to_string(r.type)};
   }
   return e;
 }
@@ -249,27 +253,15 @@ int32_t record_stack_id(const void* data, size_t len) {
   return id;
 }
 
-bool record_stack_memo(const void* data, size_t len) {
-  if (len < sizeof(fdw_event)) return false;
-  uint16_t flags;
-  std::memcpy(&flags, static_cast<const char*>(data) + offsetof(fdw_event, flags), sizeof flags);
-  return flags & FDW_F_STACK_MEMO;
-}
-
-std::optional<UStackView> view_ustack(const void* data, size_t len, std::string* err) {
+Result<UStackView> decode_ustack(const void* data, size_t len) {
   constexpr size_t kHead = offsetof(fdw_ustack, stack);
-  if (len < kHead || record_type(data, len) != FDW_EV_USTACK) {
-    if (err) *err = "short or mistyped USTACK record (" + std::to_string(len) + " bytes)";
-    return std::nullopt;
-  }
+  if (len < kHead || record_type(data, len) != FDW_EV_USTACK)
+    return Error{"short or mistyped USTACK record (" + std::to_string(len) + " bytes)"};
   fdw_ustack h;
   std::memcpy(&h, data, kHead);
   if (h.size < kHead || h.size > len || h.stack_len > FDW_USTACK_MAX ||
-      kHead + h.stack_len > h.size) {
-    if (err) *err = "USTACK record claims " + std::to_string(h.stack_len) + " stack bytes in " +
-                    std::to_string(len);
-    return std::nullopt;
-  }
+      kHead + h.stack_len > h.size)
+    return Error{"USTACK record claims " + std::to_string(h.stack_len) + " stack bytes in " + std::to_string(len)};
   UStackView v;
   v.pid = h.tgid;
   v.tid = h.tid;
@@ -283,32 +275,12 @@ std::optional<UStackView> view_ustack(const void* data, size_t len, std::string*
   return v;
 }
 
-std::optional<UStack> decode_ustack(const void* data, size_t len, std::string* err) {
-  auto v = view_ustack(data, len, err);
-  if (!v) return std::nullopt;
-  UStack u;
-  u.sample.pid = v->pid;
-  u.sample.tid = v->tid;
-  u.sample.regs = v->regs;
-  u.sample.stack.assign(v->stack, v->stack + v->stack_len);
-  u.ts_ns = v->ts_ns;
-  u.key = v->key;
-  u.sys = v->sys;
-  u.truncated = v->truncated;
-  return u;
-}
-
-std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err) {
-  if (len < sizeof(fdw_umap) || record_type(data, len) != FDW_EV_UMAP) {
-    if (err) *err = "short or mistyped UMAP record (" + std::to_string(len) + " bytes)";
-    return std::nullopt;
-  }
+Result<UMap> decode_umap(const void* data, size_t len) {
+  if (len < sizeof(fdw_umap) || record_type(data, len) != FDW_EV_UMAP)
+    return Error{"short or mistyped UMAP record (" + std::to_string(len) + " bytes)"};
   fdw_umap r;
   std::memcpy(&r, data, sizeof r);
-  if (r.size < sizeof(fdw_umap) || r.end <= r.start) {
-    if (err) *err = "bad UMAP record";
-    return std::nullopt;
-  }
+  if (r.size < sizeof(fdw_umap) || r.end <= r.start) return Error{"bad UMAP record"};
   UMap m;
   m.pid = r.tgid;
   m.start = r.start;
@@ -318,25 +290,19 @@ std::optional<UMap> decode_umap(const void* data, size_t len, std::string* err) 
   m.dev_major = r.dev_major;
   m.dev_minor = r.dev_minor;
   m.path = bounded(r.path, sizeof r.path);
-  if (m.path.empty() || m.path[0] != '/' || m.path.find('\n') != std::string::npos) {
-    if (err) *err = "UMAP record without an absolute path";
-    return std::nullopt;
-  }
+  if (m.path.empty() || m.path[0] != '/' || m.path.find('\n') != std::string::npos)
+    return Error{"UMAP record without an absolute path"};
   return m;
 }
 
-std::optional<PyStack> decode_pystack(const void* data, size_t len, std::string* err) {
+Result<PyStack> decode_pystack(const void* data, size_t len) {
   constexpr size_t kHead = offsetof(fdw_pystack, frames);
-  if (len < kHead || record_type(data, len) != FDW_EV_PYSTACK) {
-    if (err) *err = "short or mistyped PYSTACK record (" + std::to_string(len) + " bytes)";
-    return std::nullopt;
-  }
+  if (len < kHead || record_type(data, len) != FDW_EV_PYSTACK)
+    return Error{"short or mistyped PYSTACK record (" + std::to_string(len) + " bytes)"};
   fdw_pystack h;
   std::memcpy(&h, data, kHead);
-  if (h.nframes > FDW_PY_FRAMES_MAX || h.size > len || kHead + h.nframes * sizeof(fdw_pyframe) > h.size) {
-    if (err) *err = "PYSTACK record claims " + std::to_string(h.nframes) + " frames in " + std::to_string(len);
-    return std::nullopt;
-  }
+  if (h.nframes > FDW_PY_FRAMES_MAX || h.size > len || kHead + h.nframes * sizeof(fdw_pyframe) > h.size)
+    return Error{"PYSTACK record claims " + std::to_string(h.nframes) + " frames in " + std::to_string(len)};
   PyStack p;
   p.pid = h.tgid;
   p.tid = h.tid;
@@ -349,11 +315,9 @@ std::optional<PyStack> decode_pystack(const void* data, size_t len, std::string*
   return p;
 }
 
-std::optional<PyCode> decode_pycode(const void* data, size_t len, std::string* err) {
-  if (len < sizeof(fdw_pycode) || record_type(data, len) != FDW_EV_PYCODE) {
-    if (err) *err = "short or mistyped PYCODE record (" + std::to_string(len) + " bytes)";
-    return std::nullopt;
-  }
+Result<PyCode> decode_pycode(const void* data, size_t len) {
+  if (len < sizeof(fdw_pycode) || record_type(data, len) != FDW_EV_PYCODE)
+    return Error{"short or mistyped PYCODE record (" + std::to_string(len) + " bytes)"};
   fdw_pycode r;
   std::memcpy(&r, data, sizeof r);
   PyCode c;
@@ -372,6 +336,34 @@ std::string UMap::maps_line() const {
            (unsigned long long)end, (unsigned long long)pgoff, dev_major, dev_minor,
            (unsigned long long)ino);
   return head + path + "\n";
+}
+
+namespace {
+
+// A decoded part as a Record, or its error.
+template <class T>
+Result<Record> as_record(Result<T> r) {
+  if (!r) return r.error();
+  return Record(std::move(r.value()));
+}
+
+}  // namespace
+
+Result<Record> decode(const void* data, size_t len) {
+  switch (record_type(data, len)) {
+    case FDW_EV_USTACK: return as_record(decode_ustack(data, len));
+    case FDW_EV_UMAP: return as_record(decode_umap(data, len));
+    case FDW_EV_PYSTACK: return as_record(decode_pystack(data, len));
+    case FDW_EV_PYCODE: return as_record(decode_pycode(data, len));
+    default: break;
+  }
+  auto e = decode_event(data, len);
+  if (!e) return e.error();
+  EventRecord r{std::move(e.value()), record_stack_id(data, len), false};
+  uint16_t flags;
+  std::memcpy(&flags, static_cast<const char*>(data) + offsetof(fdw_event, flags), sizeof flags);
+  r.stack_memo = flags & FDW_F_STACK_MEMO;
+  return Record(std::move(r));
 }
 
 }  // namespace fdw

@@ -23,7 +23,7 @@
 
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 namespace fdw {
 

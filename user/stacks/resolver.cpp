@@ -79,43 +79,27 @@ StackResolver::PythonUpdates StackResolver::take_python() { return std::exchange
 
 // The Python frames join their thread's pending USTACK (same key).
 void StackResolver::on_pystack(const PyStack& ps) {
+  kernel_state_.insert(ps.pid);
   auto it = pending_.find(ps.tid);
   if (it == pending_.end() || it->second.key != ps.key || it->second.pid != ps.pid) return;
   it->second.py = python_.resolve(ps.pid, ps.frames.data(), ps.frames.size());
 }
 
-bool StackResolver::on_record(const void* data, size_t len) {
-  uint16_t type = record_type(data, len);
-  if (type != FDW_EV_USTACK && type != FDW_EV_UMAP && type != FDW_EV_PYSTACK && type != FDW_EV_PYCODE)
-    return false;
-  std::string err;
-  uint32_t tgid;
-  std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
-  kernel_state_.insert(tgid);
-  if (type == FDW_EV_UMAP) {
-    if (auto m = decode_umap(data, len, &err)) {
-      note_mapping(m->pid, m->path, m->start, m->pgoff);
-      add_umap(std::move(*m));
-    } else {
-      ++decode_errors_;
-    }
-  } else if (type == FDW_EV_PYCODE) {
-    if (auto c = decode_pycode(data, len, &err))
-      python_.on_code(*c);
-    else
-      ++decode_errors_;
-  } else if (type == FDW_EV_PYSTACK) {
-    if (auto ps = decode_pystack(data, len, &err))
-      on_pystack(*ps);
-    else
-      ++decode_errors_;
-  } else if (auto u = view_ustack(data, len, &err)) {
-    maps_from_proc(u->pid);
-    pending_.insert_or_assign(u->tid, Pending{u->pid, u->key, resolve(*u), {}});
-  } else {
-    ++decode_errors_;
-  }
-  return true;
+void StackResolver::on_umap(UMap m) {
+  kernel_state_.insert(m.pid);
+  note_mapping(m.pid, m.path, m.start, m.pgoff);
+  add_umap(std::move(m));
+}
+
+void StackResolver::on_pycode(const PyCode& c) {
+  kernel_state_.insert(c.pid);
+  python_.on_code(c);
+}
+
+void StackResolver::on_ustack(const UStackView& u) {
+  kernel_state_.insert(u.pid);
+  maps_from_proc(u.pid);
+  pending_.insert_or_assign(u.tid, Pending{u.pid, u.key, resolve(u), {}});
 }
 
 namespace {
@@ -203,11 +187,7 @@ std::shared_ptr<const StackResolver::Resolved> StackResolver::resolve(const USta
     ++reused_;
     return m->second.res;
   }
-  StackSample s;
-  s.pid = u.pid;
-  s.tid = u.tid;
-  s.regs = u.regs;
-  s.stack.assign(u.stack, u.stack + u.stack_len);
+  StackSample s = u.sample();
   std::vector<Frame> frames = sym_->unwind(s, max_frames_);
   if (frames.empty()) return nullptr;
   auto res = std::make_shared<Resolved>();

@@ -1,6 +1,6 @@
-// The record side of call stacks: USTACK, UMAP and PYSTACK records in,
-// Event::stack and Event::site out.  The Session hands it every record first and asks it
-// to fill each successful OPEN/DUP event; everything about mappings, pairing,
+// The record side of call stacks: USTACK, UMAP, PYSTACK and PYCODE records in,
+// Event::stack and Event::site out.  The Session hands it those records and
+// asks it to fill each successful OPEN/DUP event; everything about mappings, pairing,
 // unwinding and the unwinding memo stays here.
 #pragma once
 
@@ -19,7 +19,7 @@
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
 #include "stacks/python.h"
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 namespace fdw {
 
@@ -43,10 +43,13 @@ class StackResolver {
   // The kernel sends no UMAP records: read the mappings from /proc.
   void set_maps_from_proc(bool on) { maps_from_proc_ = on; }
 
-  // USTACK, UMAP and PYSTACK records (true: it was one of them, consumed).
-  // A USTACK is unwound at once (its bytes live only in the ring buffer) and
-  // kept for the next fd event of its thread; a PYSTACK joins it.
-  bool on_record(const void* data, size_t len);
+  // The call-stack records.  A USTACK is unwound at once (its bytes live
+  // only in the ring buffer) and kept for the next fd event of its thread;
+  // a PYSTACK joins it; UMAP and PYCODE describe a process's code.
+  void on_ustack(const UStackView& u);
+  void on_pystack(const PyStack& ps);
+  void on_umap(UMap m);
+  void on_pycode(const PyCode& c);
   // Fills e.stack/e.site from its thread's pending USTACK when `key` (the fd
   // record's stack_id) matches it, or with `memo` from the kernel's stack
   // memo entry `key`.
@@ -89,7 +92,6 @@ class StackResolver {
   uint64_t kernel_memo_size() const { return kmemo_.size(); }
   uint64_t unpaired() const { return unpaired_; }
   uint64_t reused() const { return reused_; }
-  uint64_t decode_errors() const { return decode_errors_; }
 
  private:
   struct Resolved {
@@ -100,7 +102,6 @@ class StackResolver {
   using Slots = std::vector<std::pair<uint32_t, uint64_t>>;  // (offset from sp, return address)
   std::shared_ptr<const Resolved> resolve(const UStackView& u);
   void add_umap(UMap m);
-  void on_pystack(const PyStack& ps);
   void note_mapping(uint32_t pid, const std::string& path, uint64_t start, uint64_t pgoff);
   void sync_maps(uint32_t pid);
   void maps_from_proc(uint32_t pid);
@@ -127,7 +128,7 @@ class StackResolver {
   std::set<uint32_t> kernel_state_;          // pids with per-process stack state in the kernel
   PythonFrames python_;
   PythonUpdates python_updates_;
-  uint64_t unwound_ = 0, unpaired_ = 0, reused_ = 0, decode_errors_ = 0;
+  uint64_t unwound_ = 0, unpaired_ = 0, reused_ = 0;
 
   // Unwinding memo.  A loop that leaks from one place gives samples with the
   // same ip, sp and frame pointer and the same return addresses in the same

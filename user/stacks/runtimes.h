@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 namespace fdw {
 

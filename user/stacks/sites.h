@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 namespace fdw {
 

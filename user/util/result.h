@@ -13,7 +13,7 @@ namespace fdw {
 
 struct Error {
   std::string message;  // "<what failed>: <why>", no "fdwatch:" prefix
-  std::string hint;     // "" or how to fix it
+  std::string hint = {};  // "" or how to fix it
   int err = 0;          // errno, 0 if none
   int exit_code = 1;    // 1 runtime failure, 2 usage
 

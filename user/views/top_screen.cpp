@@ -24,7 +24,8 @@
 namespace fdw {
 
 Snapshot TopSource::next_or_key(double wait_s, int key_fd) {
-  if (key_fd >= 0 && wait_s > 0) {
+  if (key_fd < 0) return next(wait_s);
+  if (wait_s > 0) {
     pollfd pfd{key_fd, POLLIN, 0};
     int ms = static_cast<int>(std::ceil(std::min(wait_s, 3600.0) * 1000));
     // EINTR (Ctrl-C, SIGWINCH) simply ends the wait early, as a key would.
@@ -148,21 +149,18 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-int run_top_screen(TopSource& src, TopState st, double delay_s) {
-  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-    std::fprintf(stderr, "fdwatch: top: not a terminal (use -b for batch output)\n");
-    return 1;
-  }
+Result<void> run_top_screen(TopSource& src, TopState st, double delay_s) {
   if (!(delay_s >= 0.1)) delay_s = 0.1;  // also catches NaN
   const auto delay = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(std::min(delay_s, 3600.0)));
   install_stop_signals();  // before curses starts, so it installs none of its own
   Curses term;
-  if (!term.ok()) {
-    std::fprintf(stderr, "fdwatch: top: cannot initialise the terminal (TERM=%s)\n",
-                 getenv("TERM") ? getenv("TERM") : "");
-    return 1;
-  }
+  if (!term.ok())
+    return Error{std::string("top: cannot initialise the terminal (TERM=") + (getenv("TERM") ? getenv("TERM") : "") + ")",
+                 "use fdwatch top -b (text) or --json for batch frames"};
+  // Keys come from a terminal on stdin; without one (top </dev/null) the
+  // screen only redraws, and Ctrl-C or a signal ends it.
+  const int key_fd = isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
   timeout(0);  // getch only drains typed keys; waiting happens in next_or_key
   const UserNameFn user_name = passwd_user_names();
 
@@ -178,18 +176,18 @@ int run_top_screen(TopSource& src, TopState st, double delay_s) {
       dirty = false;
     }
     double wait = std::chrono::duration<double>(next_tick - Clock::now()).count();
-    live = src.next_or_key(std::max(0.0, wait), STDIN_FILENO);
+    live = src.next_or_key(std::max(0.0, wait), key_fd);
     if (Clock::now() >= next_tick) {
       next_tick = Clock::now() + delay;
       dirty = !st.paused;
     }
-    for (int ch; !g_stop_signal && (ch = getch()) != ERR;) {
+    for (int ch; key_fd >= 0 && !g_stop_signal && (ch = getch()) != ERR;) {
       int key = map_key(ch);
       if (key < 0) continue;
       const bool was_paused = st.paused;
       TopAction a = top_handle_key(st, key, shown(), LINES);
       switch (a.kind) {
-        case TopActionKind::Quit: return 0;
+        case TopActionKind::Quit: return {};
         case TopActionKind::OpenDetail: src.on_detail(a.pid); break;
         case TopActionKind::CloseDetail: src.on_detail_closed(st.detail_pid); break;
         case TopActionKind::PauseChanged:
@@ -205,7 +203,7 @@ int run_top_screen(TopSource& src, TopState st, double delay_s) {
       }
     }
   }
-  return 0;
+  return {};
 }
 
 }  // namespace fdw

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/snapshot.h"
+#include "util/result.h"
 #include "views/top_model.h"
 
 namespace fdw {
@@ -35,8 +36,7 @@ UserNameFn passwd_user_names();
 // Runs the screen until 'q' or a stop signal (util/stop_signals.h), redrawing every delay_s
 // seconds and right after each key; the terminal is restored on every exit.
 // While paused, next() is still called (no events are lost) but the frozen
-// snapshot stays on screen.  Returns 0, or 1 after printing
-// "fdwatch: top: ..." when the terminal cannot be used.
-int run_top_screen(TopSource& src, TopState initial, double delay_s);
+// snapshot stays on screen.  An Error when the terminal cannot be used.
+Result<void> run_top_screen(TopSource& src, TopState initial, double delay_s);
 
 }  // namespace fdw

@@ -1,4 +1,4 @@
-// A tracing session: the live pipeline shared by watch, top and record.
+// A tracing session: the live pipeline under the live driver (pipeline/live.h).
 //   Probe (ring buffer) -> decode -> enrich (/proc) -> sink + Aggregator
 // with call-stack records handed to the StackResolver (user/stacks/), which
 // fills each new fd's stack and site.
@@ -62,6 +62,9 @@ class Session {
 
   // Every event that reaches the aggregator also goes to the sink (recorder).
   void set_sink(Sink s) { sink_ = std::move(s); }
+  // Notes for the user, said once each (an interpreter whose frames cannot
+  // be read); the ones found before the sink was set are given at once.
+  void set_note_sink(std::function<void(const std::string&)> n);
 
   // Drains the ring buffer once (waits up to poll_ms for the first record).
   Result<void> poll();
@@ -72,7 +75,7 @@ class Session {
 
   // True when every watched process has exited (never in system-wide mode).
   bool all_exited() const;
-  uint64_t decode_errors() const { return decode_errors_ + stacks_.decode_errors(); }
+  uint64_t decode_errors() const { return decode_errors_; }
   ProbeStats stats() const { return probe_->stats(); }
   StackStats stack_stats() const;
   // "N call-stack records lost ...; M fds have no call site", or "" when none were.
@@ -84,6 +87,7 @@ class Session {
   Session(const SessionOptions& o, Aggregator& agg) : opts_(o), agg_(agg), stacks_(o.max_frames) {}
   void emit(Event e);
   void on_record(const void* data, size_t len);
+  void on_event(EventRecord& r);
   void enrich(Event& e);
   void first_sight(uint32_t pid, uint64_t ts);
   // True when pid now names another process than the one we track (its exit
@@ -94,6 +98,7 @@ class Session {
   void seed(uint32_t pid, uint64_t ts, bool resync, bool drop_cloexec = false);
   void drop_stacks(uint32_t pid, bool exited);
   void apply_python();
+  void note(std::string n);
   // Stack memo entries the StackResolver made (or dropped) go to the kernel side.
   void apply_memo();
 
@@ -101,6 +106,8 @@ class Session {
   Aggregator& agg_;
   std::unique_ptr<Probe> probe_;
   Sink sink_;
+  std::function<void(const std::string&)> note_sink_;
+  std::vector<std::string> notes_;  // said before note_sink_ was set
   SocketTable sockets_;
   uint64_t t0_ = 0;
   bool started_ = false;

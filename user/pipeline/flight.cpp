@@ -1,4 +1,4 @@
-#include "cli/flight.h"
+#include "pipeline/flight.h"
 
 #include <sys/stat.h>
 
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "cli/replay.h"
+#include "pipeline/replay.h"
 #include "util/private_file.h"
 #include "views/html_report.h"
 #include "views/report.h"

@@ -1,4 +1,4 @@
-#include "cli/session.h"
+#include "pipeline/session.h"
 
 #include <unistd.h>
 
@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string_view>
+#include <variant>
 
 #include "core/container.h"
 #include "fdwatch_abi.h"
@@ -199,43 +200,66 @@ void Session::enrich(Event& e) {
   if (e.fd2 >= 0 && e.type == EvType::Open) resolve(e.kind2, e.fd2, e.target2);
 }
 
+namespace {
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+void trace_event(const Event& e, uint64_t t0) {
+  fprintf(stderr, "ev %s %s pid=%u fd=%d fd2=%d err=%d kind=%s target=%s ts=%llu t0=%llu\n",
+          std::string(evtype_name(e.type)).c_str(), std::string(sys_name(e.sys)).c_str(), e.pid, e.fd, e.fd2,
+          e.err, std::string(kind_name(e.kind)).c_str(), e.target.c_str(), (unsigned long long)e.ts_ns,
+          (unsigned long long)t0);
+}
+
+}  // namespace
+
 void Session::on_record(const void* data, size_t len) {
   static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
+  auto rec = decode(data, len);
+  if (!rec) {
+    ++decode_errors_;
+    if (trace) fprintf(stderr, "decode error: %s\n", rec.error().message.c_str());
+    return;
+  }
   // Stack records come before the window checks: the mappings they describe
   // outlive the moment they were sent.
-  if (stacks_.on_record(data, len)) {
+  std::visit(Overloaded{
+                 [&](EventRecord& r) {
+                   if (trace) trace_event(r.event, t0_);
+                   on_event(r);
+                 },
+                 [&](UStackView& u) { stacks_.on_ustack(u); },
+                 [&](PyStack& p) { stacks_.on_pystack(p); },
+                 [&](UMap& m) { stacks_.on_umap(std::move(m)); },
+                 [&](PyCode& c) { stacks_.on_pycode(c); },
+             },
+             rec.value());
+  if (!std::holds_alternative<EventRecord>(rec.value())) {
     apply_python();
     apply_memo();
-    return;
   }
-  std::string err;
-  auto ev = decode_record(data, len, &err);
-  if (!ev) {
-    ++decode_errors_;
-    if (trace) fprintf(stderr, "decode error: %s\n", err.c_str());
-    return;
-  }
-  if (trace)
-    fprintf(stderr, "ev %s %s pid=%u fd=%d fd2=%d err=%d kind=%s target=%s ts=%llu t0=%llu\n",
-            std::string(evtype_name(ev->type)).c_str(), std::string(sys_name(ev->sys)).c_str(),
-            ev->pid, ev->fd, ev->fd2, ev->err, std::string(kind_name(ev->kind)).c_str(),
-            ev->target.c_str(), (unsigned long long)ev->ts_ns, (unsigned long long)t0_);
+}
+
+void Session::on_event(EventRecord& r) {
+  Event& ev = r.event;
   // The old image's mappings and frames mean nothing after exec.
-  if (ev->type == EvType::Exec) drop_stacks(ev->pid, false);
-  if (ev->ts_ns < t0_) return;  // before the window: already in the /proc seed
-  if (auto it = resync_ts_.find(ev->pid); it != resync_ts_.end() && ev->ts_ns < it->second) return;
-  if (!agg_.knows(ev->pid) && ev->type != EvType::Exit && ev->type != EvType::Fork)
-    first_sight(ev->pid, ev->ts_ns);
-  enrich(*ev);
-  if ((ev->type == EvType::Open || ev->type == EvType::Dup) && !ev->err)
-    stacks_.attach(*ev, record_stack_id(data, len), record_stack_memo(data, len));
+  if (ev.type == EvType::Exec) drop_stacks(ev.pid, false);
+  if (ev.ts_ns < t0_) return;  // before the window: already in the /proc seed
+  if (auto it = resync_ts_.find(ev.pid); it != resync_ts_.end() && ev.ts_ns < it->second) return;
+  if (!agg_.knows(ev.pid) && ev.type != EvType::Exit && ev.type != EvType::Fork) first_sight(ev.pid, ev.ts_ns);
+  enrich(ev);
+  if ((ev.type == EvType::Open || ev.type == EvType::Dup) && !ev.err) stacks_.attach(ev, r.stack_id, r.stack_memo);
   // Without the io_uring tracepoints a ring can open and close fds unseen:
   // its owner is inexact, so tick() re-reads it from /proc.
-  bool uring = uring_untraced_ && ev->type == EvType::Open && ev->sys == FDW_SYS_IO_URING_SETUP &&
-               !ev->err;
-  uint32_t pid = ev->pid;
-  uint64_t ts = ev->ts_ns;
-  emit(std::move(*ev));
+  bool uring = uring_untraced_ && ev.type == EvType::Open && ev.sys == FDW_SYS_IO_URING_SETUP && !ev.err;
+  uint32_t pid = ev.pid;
+  uint64_t ts = ev.ts_ns;
+  emit(std::move(ev));
   if (uring) {
     Event l;
     l.type = EvType::Lost;
@@ -363,17 +387,27 @@ void Session::apply_memo() {
 
 // CPython processes the StackResolver found (or lost) go to the kernel side;
 // its notes (an interpreter version without a layout) are said once, now.
+void Session::note(std::string n) {
+  if (note_sink_)
+    note_sink_(n);
+  else
+    notes_.push_back(std::move(n));
+}
+
+void Session::set_note_sink(std::function<void(const std::string&)> n) {
+  note_sink_ = std::move(n);
+  for (auto& held : std::exchange(notes_, {})) note_sink_(held);
+}
+
 void Session::apply_python() {
   auto u = stacks_.take_python();
   if (u.empty()) return;
   for (auto& [bin, py] : u.bins)
-    if (auto r = probe_->add_python_bin(bin, py); !r)
-      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+    if (auto r = probe_->add_python_bin(bin, py); !r) note(r.error().message);
   for (auto& [pid, py] : u.add)
-    if (auto r = probe_->set_python(pid, py); !r)
-      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+    if (auto r = probe_->set_python(pid, py); !r) note(r.error().message);
   for (uint32_t pid : u.remove) probe_->forget_python(pid);
-  for (auto& n : u.notes) fprintf(stderr, "fdwatch: note: %s\n", n.c_str());
+  for (auto& n : u.notes) note(n);
 }
 
 }  // namespace fdw

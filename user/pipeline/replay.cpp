@@ -1,4 +1,4 @@
-#include "cli/replay.h"
+#include "pipeline/replay.h"
 
 #include <algorithm>
 #include <cerrno>

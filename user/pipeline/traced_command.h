@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/session.h"
+#include "pipeline/session.h"
 #include "util/result.h"
 
 namespace fdw {

@@ -1,4 +1,4 @@
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 
 #include <cxxabi.h>
 #include <dwarf.h>

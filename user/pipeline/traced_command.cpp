@@ -1,4 +1,4 @@
-#include "cli/command.h"
+#include "pipeline/traced_command.h"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
