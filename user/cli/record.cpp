@@ -12,7 +12,7 @@
 #include "cli/numeric.h"
 #include "cli/flight.h"
 #include "cli/session.h"
-#include "log/event_log.h"
+#include "log/writer.h"
 #include "version.h"
 
 namespace fdw {
@@ -141,7 +141,7 @@ int run_record(const RecordOptions& o) {
     LogWriterOptions wo;
     wo.max_size_bytes = o.max_size;
     wo.keep_files = o.keep;
-    if (LogStatus st = writer.open(o.output, wo); !st) return report_error(Error{st.error, "", 0, 1});
+    if (auto st = writer.open(o.output, wo); !st) return report_error(st.error());
   }
 
   Aggregator agg;
@@ -154,28 +154,28 @@ int run_record(const RecordOptions& o) {
   // window start), so its start_mono_ns is exactly the live window start.
   bool header_written = false;
   uint64_t refused = 0;
-  LogStatus werr;
+  Result<void> log_ok;  // the writer has not failed
   auto write_header = [&](uint64_t ts) {
     header_written = true;
     header.start_mono_ns = ts;
     header.start_time_unix_ns = header.boot_time_unix_ns + int64_t(ts);
-    werr = writer.write_header(header);
+    log_ok = writer.write_header(header);
   };
   if (ring) {
     s.set_sink([&](const Event& e) { flight->on_event(e, agg); });
   } else {
     s.set_sink([&](const Event& e) {
-      if (!werr) return;
+      if (!log_ok) return;
       if (!header_written) write_header(e.ts_ns);
-      if (!werr) return;
-      LogStatus st = writer.write(e);
+      if (!log_ok) return;
+      auto st = writer.write(e);
       if (st) return;
       // an over-long line (a snapshot of a huge table) is refused, the writer
       // stays usable; anything else is sticky and ends the recording
       if (writer.flush()) {
-        if (refused++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
+        if (refused++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error().message.c_str());
       } else {
-        werr = st;
+        log_ok = st;
       }
     });
   }
@@ -186,9 +186,9 @@ int run_record(const RecordOptions& o) {
     if (!c) return report_error(c.error());
     child = c.value();
   }
-  if (!ring && !header_written && werr) write_header(monotonic_ns());
-  if (!ring && werr) werr = writer.publish();
-  if (!werr) return report_error(Error{werr.error, "", 0, 1});
+  if (!ring && !header_written && log_ok) write_header(monotonic_ns());
+  if (!ring && log_ok) log_ok = writer.publish();
+  if (!log_ok) return report_error(log_ok.error());
   if (!o.quiet) {
     std::string what = o.all ? "all processes" : std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");
     if (child.pid > 0) what = o.command[0] + " (pid " + std::to_string(child.pid) + ") and its children";
@@ -227,11 +227,11 @@ int run_record(const RecordOptions& o) {
     uint64_t now = monotonic_ns();
     if (now >= next_tick) {
       s.tick();
-      if (!ring && werr) werr = writer.flush();
+      if (!ring && log_ok) log_ok = writer.flush();
       next_tick += 1'000'000'000ull;
       if (next_tick < now) next_tick = now + 1'000'000'000ull;
     }
-    if (!werr || rc != kExitOk) break;
+    if (!log_ok || rc != kExitOk) break;
     if (o.duration_s > 0 && now - start >= uint64_t(o.duration_s * 1e9)) break;
     if (s.all_exited()) break;
     if (g_stop_signal) {
@@ -240,7 +240,7 @@ int run_record(const RecordOptions& o) {
       if (now >= stop_at) break;
     }
   }
-  if (werr) (void)s.drain();
+  if (log_ok) (void)s.drain();
   s.tick();
   write_bundles();
   const uint64_t lost = s.stats().drops;
@@ -252,10 +252,10 @@ int run_record(const RecordOptions& o) {
               (unsigned long long)bundles, bundles == 1 ? "" : "s", (unsigned long long)lost);
     return rc == kExitOk && child.pid > 0 ? command_exit_status(child, g_stop_signal) : rc;
   }
-  if (werr) werr = writer.write_end(monotonic_ns(), lost);
-  if (werr) werr = writer.close();
-  if (!werr)
-    return report_error(Error{"recording stopped: " + werr.error,
+  if (log_ok) log_ok = writer.write_end(monotonic_ns(), lost);
+  if (log_ok) log_ok = writer.close();
+  if (!log_ok)
+    return report_error(Error{"recording stopped: " + log_ok.error().message,
                               "what was written before replays: fdwatch report " + o.output, 0, 1});
   LogWriterStats st = writer.stats();
   std::string notes;
