@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "fdwatch_abi.h"
-#include "log/event_log.h"
+#include "log/codec.h"
+#include "log/reader.h"
+#include "log/writer.h"
 
 using namespace fdw;
 using Clock = std::chrono::steady_clock;
@@ -139,11 +141,11 @@ int main(int argc, char** argv) {
     std::string path = dir + "/log_bench." + std::to_string(getpid()) + (zstd ? ".jsonl.zst" : ".jsonl");
     LogWriter w;
     t0 = Clock::now();
-    if (auto s = w.open(path); !s) return die(path, s.error);
-    if (auto s = w.write_header(header()); !s) return die(path, s.error);
+    if (auto s = w.open(path); !s) return die(path, s.error().message);
+    if (auto s = w.write_header(header()); !s) return die(path, s.error().message);
     for (auto& e : evs)
-      if (auto s = w.write(e); !s) return die(path, s.error);
-    if (auto s = w.close(); !s) return die(path, s.error);
+      if (auto s = w.write(e); !s) return die(path, s.error().message);
+    if (auto s = w.close(); !s) return die(path, s.error().message);
     t1 = Clock::now();
     LogWriterStats st = w.stats();
     printf("%-14s %12.0f events/s  %6.1f MB/s JSON   %.1f MB per million events (ratio %.1fx)\n",
@@ -152,15 +154,14 @@ int main(int argc, char** argv) {
 
     LogReader r;
     t0 = Clock::now();
-    if (auto s = r.open(path); !s) return die(path, s.error);
-    Event e;
+    if (auto s = r.open(path); !s) return die(path, s.error().message);
     size_t got = 0;
-    while (r.next(e)) ++got;
+    for (auto ev = r.next(); ev && *ev; ev = r.next()) ++got;
     t1 = Clock::now();
     printf("%-14s %12.0f events/s  (%zu events, %ju errors)\n", zstd ? "read zstd" : "read plain",
-           got / seconds(t0, t1), got, static_cast<uintmax_t>(r.errors_total()));
+           got / seconds(t0, t1), got, static_cast<uintmax_t>(r.problems_total()));
     std::filesystem::remove(path);
-    if (got != n || r.errors_total() != 0) return die(path, "read back differs from what was written");
+    if (got != n || r.problems_total() != 0) return die(path, "read back differs from what was written");
   }
   return 0;
 }

@@ -2,7 +2,7 @@
 // as given (plain, or zstd if they start with the magic) and zstd-compressed.
 // Besides "no crash, no leak, no hang":
 //  - every event the reader accepts survives encode -> parse -> decode;
-//  - every error names a line that exists;
+//  - every problem names a line that exists;
 //  - compression is invisible: the compressed copy gives the same events, the
 //    same messages and the same closing record as the plain bytes.
 #include <sys/mman.h>
@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "log/event_log.h"
+#include "log/codec.h"
+#include "log/reader.h"
 
 namespace {
 
@@ -42,13 +43,12 @@ Outcome read_bytes(const uint8_t* data, size_t size) {
   }
   fdw::LogReaderOptions opts;
   opts.max_line_bytes = 4096;  // small, so over-long lines are reachable
-  opts.max_errors_kept = 8;
+  opts.max_problems_kept = 8;
   fdw::LogReader reader;
-  out.open_error = reader.open("/proc/self/fd/" + std::to_string(fd), opts).error;
-  fdw::Event ev;
-  while (reader.next(ev)) {
-    std::string line = line_of(ev);
-    auto back = fdw::event_from_json(nlohmann::json::parse(line), nullptr);
+  if (auto r = reader.open("/proc/self/fd/" + std::to_string(fd), opts); !r) out.open_error = r.error().message;
+  for (auto got = reader.next(); got && *got; got = reader.next()) {
+    std::string line = line_of(**got);
+    auto back = fdw::event_from_json(nlohmann::json::parse(line));
     if (!back || line_of(*back) != line) __builtin_trap();
     out.lines.push_back(std::move(line));
   }
@@ -58,7 +58,7 @@ Outcome read_bytes(const uint8_t* data, size_t size) {
               std::to_string(end->events) + " " + std::to_string(end->events_total) + " " +
               (end->lost ? std::to_string(*end->lost) : "-") + (end->rotated ? " r" : "");
   }
-  for (const fdw::LogError& e : reader.errors()) {
+  for (const fdw::LogProblem& e : reader.problems()) {
     if (e.line == 0 || e.line > reader.lines() + 1) __builtin_trap();
     out.messages.push_back(e.message);
   }

@@ -2,7 +2,9 @@
 // and the reader's handling of damaged files, with the exact messages users see.
 #include "common/temp_dir.h"
 #include "core/classify.h"
-#include "log/event_log.h"
+#include "log/codec.h"
+#include "log/reader.h"
+#include "log/writer.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -191,7 +193,7 @@ struct ReadResult {
   std::string open_error;
   LogHeader header;
   std::vector<Event> events;
-  std::vector<LogError> errors;
+  std::vector<LogProblem> errors;
   uint64_t unknown = 0, lines = 0, errors_total = 0;
   std::optional<LogEnd> end;
 };
@@ -199,14 +201,13 @@ struct ReadResult {
 ReadResult read_log(const std::string& path, LogReaderOptions o = {}) {
   ReadResult r;
   LogReader rd;
-  r.open_error = rd.open(path, o).error;
+  if (auto st = rd.open(path, o); !st) r.open_error = st.error().message;
   r.header = rd.header();
-  Event e;
-  while (rd.next(e)) r.events.push_back(e);
-  r.errors = rd.errors();
+  for (auto got = rd.next(); got && *got; got = rd.next()) r.events.push_back(**got);
+  r.errors = rd.problems();
   r.unknown = rd.skipped_unknown();
   r.lines = rd.lines();
-  r.errors_total = rd.errors_total();
+  r.errors_total = rd.problems_total();
   r.end = rd.end();
   return r;
 }
@@ -293,9 +294,8 @@ TEST(EventJson, TypeNamesAreTheDesignVocabulary) {
 TEST(EventJson, RoundTripEveryTypeFullAndEmpty) {
   for (EvType t : kAllTypes) {
     for (const Event& e : {full_event(t), [&] { Event d; d.type = t; return d; }()}) {
-      std::string err;
-      auto back = event_from_json(event_to_json(e), &err);
-      ASSERT_TRUE(back) << err;
+      auto back = event_from_json(event_to_json(e));
+      ASSERT_TRUE(back) << back.error().message;
       EXPECT_EQ(fields(*back), fields(e)) << line_of(e);
       EXPECT_EQ(line_of(*back), line_of(e));
     }
@@ -313,7 +313,7 @@ TEST(EventJson, RoundTripExtremeValues) {
   e.flags = UINT32_MAX;
   for (int64_t v : {INT64_MIN, INT64_MAX, int64_t{1}}) {
     e.value = v;
-    auto back = event_from_json(event_to_json(e), nullptr);
+    auto back = event_from_json(event_to_json(e));
     ASSERT_TRUE(back);
     EXPECT_EQ(fields(*back), fields(e));
   }
@@ -323,7 +323,7 @@ TEST(EventJson, RoundTripEverySyscallKindAndErrno) {
   for (uint16_t s = 0; s < FDW_SYS__COUNT + 3; ++s) {  // +3: numbers newer than the table
     Event e;
     e.sys = s;
-    auto back = event_from_json(event_to_json(e), nullptr);
+    auto back = event_from_json(event_to_json(e));
     ASSERT_TRUE(back);
     EXPECT_EQ(back->sys, s);
   }
@@ -334,14 +334,14 @@ TEST(EventJson, RoundTripEverySyscallKindAndErrno) {
     e.kind = static_cast<Kind>(k);
     e.kind2 = static_cast<Kind>(kKindCount - 1 - k);
     e.fds = {{1, static_cast<Kind>(k), "", false}};
-    auto back = event_from_json(event_to_json(e), nullptr);
+    auto back = event_from_json(event_to_json(e));
     ASSERT_TRUE(back);
     EXPECT_EQ(fields(*back), fields(e));
   }
   for (int err : {1, EMFILE, ENFILE, 133, 4000, -5}) {
     Event e;
     e.err = err;
-    auto back = event_from_json(event_to_json(e), nullptr);
+    auto back = event_from_json(event_to_json(e));
     ASSERT_TRUE(back);
     EXPECT_EQ(back->err, err);
   }
@@ -367,7 +367,7 @@ TEST(EventJson, RoundTripAwkwardStrings) {
     e.fds = {{3, Kind::File, s, false}};
     e.stack = {s, "ok"};
     std::string line = line_of(e);
-    auto back = event_from_json(json::parse(line), nullptr);
+    auto back = event_from_json(json::parse(line));
     ASSERT_TRUE(back) << line;
     EXPECT_EQ(fields(*back), fields(e)) << line;
   }
@@ -377,12 +377,12 @@ TEST(EventJson, RoundTripAwkwardStrings) {
 }
 
 TEST(EventJson, ReadsNumbersAndAliasesWrittenByOthers) {
-  auto ev = event_from_json(json::parse(R"({"type":"open","ts":1,"pid":2,"sys":2,"err":24,"kind":"warp_drive","future_field":[1]})"), nullptr);
+  auto ev = event_from_json(json::parse(R"({"type":"open","ts":1,"pid":2,"sys":2,"err":24,"kind":"warp_drive","future_field":[1]})"));
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->sys, FDW_SYS_OPENAT);
   EXPECT_EQ(ev->err, EMFILE);
   EXPECT_EQ(ev->kind, Kind::Other);  // unknown kinds read as "other"
-  ev = event_from_json(json::parse(R"({"type":"open","ts":1,"pid":2,"sys":"frobnicate","err":"EWOULDBLOCK"})"), nullptr);
+  ev = event_from_json(json::parse(R"({"type":"open","ts":1,"pid":2,"sys":"frobnicate","err":"EWOULDBLOCK"})"));
   ASSERT_TRUE(ev);
   EXPECT_EQ(ev->sys, 0);
   EXPECT_EQ(ev->err, EAGAIN);
@@ -414,9 +414,9 @@ TEST(EventJson, RejectsBadFieldsWithExactMessages) {
       {R"({"type":"open","ts":1,"pid":2,"stack":["a",false]})", "field \"stack[1]\": expected string, got boolean"},
   };
   for (auto& [in, want] : cases) {
-    std::string err;
-    EXPECT_FALSE(event_from_json(json::parse(in), &err)) << in;
-    EXPECT_EQ(err, want) << in;
+    auto r = event_from_json(json::parse(in));
+    ASSERT_FALSE(r) << in;
+    EXPECT_EQ(r.error().message, want) << in;
   }
 }
 
@@ -424,10 +424,10 @@ TEST(HeaderJson, RoundTripAndExactFirstLine) {
   LogHeader h = sample_header();
   h.argv.push_back("bad\xff");
   h.extra = json{{"interval_s", 1}, {"filters", {"a", "b"}}};
-  std::string err;
-  auto back = header_from_json(header_to_json(h), &err);
-  ASSERT_TRUE(back);
-  EXPECT_EQ(err, "");
+  auto read = header_from_json(header_to_json(h));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->problem, "");
+  const LogHeader* back = &read->header;
   EXPECT_EQ(back->schema, "fdwatch.events.v1");
   EXPECT_EQ(back->host, h.host);
   EXPECT_EQ(back->kernel, h.kernel);
@@ -449,17 +449,19 @@ TEST(HeaderJson, RoundTripAndExactFirstLine) {
 }
 
 TEST(HeaderJson, SchemaProblems) {
-  std::string err;
-  EXPECT_FALSE(header_from_json(json::parse(R"({"host":"x"})"), &err));
-  EXPECT_EQ(err, "no \"schema\" field");
-  EXPECT_FALSE(header_from_json(json::parse(R"({"schema":"fdwatch.events.v2"})"), &err));
-  EXPECT_EQ(err, "schema \"fdwatch.events.v2\", expected \"fdwatch.events.v1\"");
-  EXPECT_FALSE(header_from_json(json::parse(R"({"schema":5})"), &err));
-  EXPECT_EQ(err, "schema 5, expected \"fdwatch.events.v1\"");
-  auto h = header_from_json(json::parse(R"({"schema":"fdwatch.events.v1","host":3,"start_mono_ns":-1})"), &err);
+  auto bad = header_from_json(json::parse(R"({"host":"x"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "no \"schema\" field");
+  bad = header_from_json(json::parse(R"({"schema":"fdwatch.events.v2"})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "schema \"fdwatch.events.v2\", expected \"fdwatch.events.v1\"");
+  bad = header_from_json(json::parse(R"({"schema":5})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "schema 5, expected \"fdwatch.events.v1\"");
+  auto h = header_from_json(json::parse(R"({"schema":"fdwatch.events.v1","host":3,"start_mono_ns":-1})"));
   ASSERT_TRUE(h);  // usable, with the first problem reported
-  EXPECT_EQ(err, "field \"host\": expected string, got integer");
-  EXPECT_EQ(h->host, "");
+  EXPECT_EQ(h->problem, "field \"host\": expected string, got integer");
+  EXPECT_EQ(h->header.host, "");
 }
 
 // ---- writer + reader -------------------------------------------------------------
@@ -742,17 +744,17 @@ TEST(LogWriter, OneLineLargerThanMaxStillWritten) {
 TEST(LogWriter, ErrorsAreValues) {
   TempDir d;
   LogWriter w;
-  EXPECT_EQ(w.write(Event{}).error, "write: log not open");
-  EXPECT_EQ(w.open("/nonexistent-dir/x.jsonl").error,
+  EXPECT_EQ(w.write(Event{}).error().message, "write: log not open");
+  EXPECT_EQ(w.open("/nonexistent-dir/x.jsonl").error().message,
             "open /nonexistent-dir/x.jsonl: No such file or directory");
 
   LogWriter h;
   ASSERT_TRUE(h.open(d.file("h.jsonl")).ok());
-  EXPECT_EQ(h.write(Event{}).error, "write: header not written yet");
+  EXPECT_EQ(h.write(Event{}).error().message, "write: header not written yet");
   ASSERT_TRUE(h.write_header(sample_header()).ok());
-  EXPECT_EQ(h.write_header(sample_header()).error, "write_header: header already written");
+  EXPECT_EQ(h.write_header(sample_header()).error().message, "write_header: header already written");
   ASSERT_TRUE(h.close().ok());
-  EXPECT_EQ(h.write(Event{}).error, "write: log closed");
+  EXPECT_EQ(h.write(Event{}).error().message, "write: log closed");
   EXPECT_TRUE(h.close().ok());  // idempotent
 
   // A write that fails (here: past RLIMIT_FSIZE, as a full disk would) is
@@ -769,19 +771,19 @@ TEST(LogWriter, ErrorsAreValues) {
     auto prev = signal(SIGXFSZ, SIG_IGN);
     struct rlimit tiny = {16, old.rlim_max};
     setrlimit(RLIMIT_FSIZE, &tiny);
-    LogStatus st = full.flush();
+    Result<void> st = full.flush();
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, prev);
-    EXPECT_EQ(st.error, "write " + big + ": File too large");
+    EXPECT_EQ(st.error().message, "write " + big + ": File too large");
   }
-  EXPECT_EQ(full.write(Event{}).error, "write " + big + ": File too large");  // sticky
-  EXPECT_EQ(full.close().error, "write " + big + ": File too large");
+  EXPECT_EQ(full.write(Event{}).error().message, "write " + big + ": File too large");  // sticky
+  EXPECT_EQ(full.close().error().message, "write " + big + ": File too large");
   EXPECT_EQ(fs::file_size(big), 16u);  // what got through stays
 
   LogWriter lvl;
   LogWriterOptions o;
   o.zstd_level = 99;
-  EXPECT_EQ(lvl.open(d.file("l.zst"), o).error, "zstd level 99 out of range");
+  EXPECT_EQ(lvl.open(d.file("l.zst"), o).error().message, "zstd level 99 out of range");
 }
 
 TEST(LogWriter, RefusesEventsReadersWouldSkip) {
@@ -793,7 +795,7 @@ TEST(LogWriter, RefusesEventsReadersWouldSkip) {
   Event big = open_event(1, 3, std::string(kMaxLogLineBytes, 'x'));
   std::string want = "write: event too large (" + std::to_string(line_of(big).size()) +
                      " bytes; readers accept at most 16777216)";
-  EXPECT_EQ(w.write(big).error, want);
+  EXPECT_EQ(w.write(big).error().message, want);
   EXPECT_TRUE(w.write(open_event(2, 4, "/ok")).ok());  // not sticky
   ASSERT_TRUE(w.close().ok());
   auto r = read_log(path);
@@ -1024,7 +1026,7 @@ TEST(LogReader, KeepsOnlyTheFirstErrorsButCountsAll) {
   for (int i = 0; i < 10; ++i) content += "oops\n";
   spit(f, content + ev_line(1));
   LogReaderOptions o;
-  o.max_errors_kept = 3;
+  o.max_problems_kept = 3;
   auto r = read_log(f, o);
   EXPECT_EQ(r.errors.size(), 3u);
   EXPECT_EQ(r.errors_total, 10u);
@@ -1061,7 +1063,7 @@ TEST(LogReader, FuzzCorpusReplays) {
     o.max_line_bytes = 4096;  // as in the fuzzer
     ReadResult r = read_log(ent.path().string(), o);
     for (auto& e : r.events) {
-      auto back = event_from_json(event_to_json(e), nullptr);
+      auto back = event_from_json(event_to_json(e));
       ASSERT_TRUE(back) << ent.path();
       EXPECT_EQ(line_of(*back), line_of(e)) << ent.path();
     }
@@ -1156,8 +1158,8 @@ TEST(LogWriter, StackTableDefinesEachFrameAndStackOnce) {
   LogReader rd;
   ASSERT_TRUE(rd.open(path).ok());
   std::vector<Event> back;
-  for (Event e; rd.next(e);) back.push_back(e);
-  EXPECT_TRUE(rd.errors().empty()) << rd.errors().front().message;
+  for (auto got = rd.next(); got && *got; got = rd.next()) back.push_back(**got);
+  EXPECT_TRUE(rd.problems().empty()) << rd.problems().front().message;
   EXPECT_EQ(rd.stacks_defined(), 5u);
   EXPECT_EQ(rd.skipped_unknown(), 0u);
   ASSERT_EQ(back.size(), evs.size());

@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/numeric.h"
-#include "log/event_log.h"
+#include "log/writer.h"
 #include "pipeline/flight.h"
 #include "pipeline/live.h"
 #include "version.h"
@@ -101,58 +101,55 @@ class LogSink {
     LogWriterOptions wo;
     wo.max_size_bytes = o.max_size;
     wo.keep_files = o.keep;
-    return check(writer_.open(o.output, wo));
+    return writer_.open(o.output, wo);
   }
   void on_event(const Event& e) {
-    if (!werr_) return;
+    if (!ok_) return;
     if (!header_written_) write_header(e.ts_ns);
-    if (!werr_) return;
-    LogStatus st = writer_.write(e);
+    if (!ok_) return;
+    auto st = writer_.write(e);
     if (st) return;
     // an over-long line (a snapshot of a huge table) is refused, the writer
     // stays usable; anything else is sticky and ends the recording
     if (writer_.flush()) {
-      if (refused_++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
+      if (refused_++ == 0) print_note("event not recorded: " + st.error().message);
     } else {
-      werr_ = st;
+      ok_ = st;
     }
   }
   // The session has started: the header (if no event came) and the file in place.
   Result<void> publish() {
-    if (!header_written_ && werr_) write_header(monotonic_ns());
-    if (werr_) werr_ = writer_.publish();
-    return check(werr_);
+    if (!header_written_ && ok_) write_header(monotonic_ns());
+    if (ok_) ok_ = writer_.publish();
+    return ok_;
   }
-  Result<void> status() const { return check(werr_); }
+  // The writer's sticky error, if it failed.
+  Result<void> status() const { return ok_; }
   Result<void> flush() {
-    if (werr_) werr_ = writer_.flush();
-    return check(werr_);
+    if (ok_) ok_ = writer_.flush();
+    return ok_;
   }
   Result<void> close(uint64_t lost) {
-    if (werr_) werr_ = writer_.write_end(monotonic_ns(), lost);
-    if (werr_) werr_ = writer_.close();
-    return check(werr_);
+    if (ok_) ok_ = writer_.write_end(monotonic_ns(), lost);
+    if (ok_) ok_ = writer_.close();
+    return ok_;
   }
   uint64_t refused() const { return refused_; }
   LogWriterStats stats() const { return writer_.stats(); }
 
  private:
-  static Result<void> check(const LogStatus& st) {
-    if (st) return {};
-    return Error{st.error, "", 0, kExitFailure};
-  }
   void write_header(uint64_t ts) {
     header_written_ = true;
     header_.start_mono_ns = ts;
     header_.start_time_unix_ns = header_.boot_time_unix_ns + int64_t(ts);
-    werr_ = writer_.write_header(header_);
+    ok_ = writer_.write_header(header_);
   }
 
   LogWriter writer_;
   LogHeader header_;
   bool header_written_ = false;
   uint64_t refused_ = 0;
-  LogStatus werr_;
+  Result<void> ok_;
 };
 
 // Loads the probe, says what the kernel lacks, seeds, starts `-- CMD`.

@@ -45,9 +45,9 @@ int run_report(const ReportCmdOptions& o) {
     return report_error(Error{"--until " + fmt("%g", o.until_s) + ": past the end of " + o.file +
                                   " (it covers " + fmt("%.1f", res.span_s) + " s)", "", 0, 1});
   size_t shown = 0;
-  for (const LogError& e : res.errors) {
+  for (const LogProblem& e : res.errors) {
     if (shown == kMaxErrorsShown) break;
-    // LogError messages start with "line N: "; the file:line form replaces it
+    // LogProblem messages start with "line N: "; the file:line form replaces it
     std::string msg = e.message;
     std::string pre = "line " + std::to_string(e.line) + ": ";
     if (msg.rfind(pre, 0) == 0) msg = msg.substr(pre.size());

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "log/writer.h"
 #include "pipeline/replay.h"
 #include "util/private_file.h"
 #include "views/html_report.h"
@@ -188,7 +189,7 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   LogWriterOptions wo;
   wo.zstd = false;
   std::string log = dir + "/events.jsonl";
-  LogStatus st = w.open(log, wo);
+  Result<void> st = w.open(log, wo);
   if (st) st = w.publish();  // a new private directory: a partial log should stay and replay
   if (st) st = w.write_header(h);
   uint64_t lost = 0;
@@ -199,7 +200,7 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   }
   if (st) st = w.write_end(p.ts, lost);
   if (st) st = w.close();
-  if (!st) return Error{log + ": " + st.error, "", 0, 1};
+  if (!st) return Error{log + ": " + st.error().message, "", 0, 1};
 
   ReplayOptions ro;
   ro.series = true;

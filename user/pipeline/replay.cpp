@@ -93,12 +93,14 @@ HtmlInput Replay::html(std::string title) const {
 
 Result<ReplayFileResult> replay_file(const std::string& path, const ReplayOptions& o) {
   LogReader r;
-  if (LogStatus st = r.open(path); !st) return Error{path + ": " + st.error, "", 0, 1};
+  if (auto st = r.open(path); !st) return Error{path + ": " + st.error().message, "", 0, 1};
   ReplayFileResult out;
   out.header = r.header();
-  Event e;
   std::optional<Replay> rp;
-  while (r.next(e)) {
+  for (;;) {
+    auto got = r.next();
+    if (!got || !*got) break;  // a stream that stopped early is listed in r.problems()
+    const Event& e = **got;
     // a header without a start time (hand-written logs): the first event's
     if (!rp) rp.emplace(out.header.start_mono_ns ? out.header.start_mono_ns : e.ts_ns, o);
     if (!rp->feed(e)) {
@@ -121,8 +123,8 @@ Result<ReplayFileResult> replay_file(const std::string& path, const ReplayOption
     out.html.kernel = out.header.kernel;
     out.html.start_unix_ns = out.header.start_time_unix_ns;
   }
-  out.errors = r.errors();
-  out.errors_total = r.errors_total();
+  out.errors = r.problems();
+  out.errors_total = r.problems_total();
   out.events = rp->events();
   return out;
 }

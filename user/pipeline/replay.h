@@ -13,7 +13,7 @@
 
 #include "core/aggregator.h"
 #include "core/event.h"
-#include "log/event_log.h"
+#include "log/reader.h"
 #include "util/result.h"
 #include "views/html_report.h"
 
@@ -66,7 +66,7 @@ struct ReplayFileResult {
   LogHeader header;
   Snapshot snapshot;
   HtmlInput html;               // filled when ReplayOptions::series
-  std::vector<LogError> errors; // the first ones the reader kept
+  std::vector<LogProblem> errors; // the first ones the reader kept
   uint64_t errors_total = 0;
   uint64_t events = 0;          // events read from the file (before --until)
   std::optional<LogEnd> end;    // the closing record; nullopt: the log was cut

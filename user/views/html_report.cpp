@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "util/utf8.h"
 #include "views/format.h"
 
 namespace fdw {
@@ -321,19 +322,11 @@ std::string html_escape(std::string_view s) {
       ++i;
       continue;
     }
-    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len > 0 && n - i >= len;
-    uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (p[i + k] & 0xC0) == 0x80;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE &&
-         cp != 0xFFFF;
-    if (ok) {
-      out.append(s.data() + i, len);
-      i += len;
+    // U+FFFE and U+FFFF are valid UTF-8 but not allowed in XML
+    const Utf8Char u = decode_utf8(s, i);
+    if (u.len > 0 && u.cp != 0xFFFE && u.cp != 0xFFFF) {
+      out.append(s.data() + i, u.len);
+      i += u.len;
     } else {
       out += kReplacement;
       ++i;  // resynchronize on the next byte
