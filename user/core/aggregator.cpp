@@ -6,7 +6,6 @@
 #include "core/classify.h"
 #include "core/exit_leaks.h"
 #include "core/suspects.h"
-#include "fdwatch_abi.h"
 
 namespace fdw {
 
@@ -315,7 +314,7 @@ void Aggregator::apply(const Event& e) {
       // take free numbers: an entry there was closed by another thread whose
       // close record has not arrived yet (see Close).
       if (auto it = p.table->find(e.fd); it != p.table->end()) {
-        if (e.sys == FDW_SYS_DUP2 || e.sys == FDW_SYS_DUP3) remove_fd(p, e.fd, e.ts_ns);
+        if (e.sys == kSysDup2 || e.sys == kSysDup3) remove_fd(p, e.fd, e.ts_ns);
         else erase_fd(p, it, e.ts_ns);
       }
       add_fd(p, e.fd, std::move(en), e.ts_ns);

@@ -100,7 +100,7 @@ class Aggregator {
     std::shared_ptr<FdTable> table = std::make_shared<FdTable>();
     uint64_t opened = 0, closed = 0;
     std::map<int, uint64_t> failed;  // errno -> count
-    std::map<uint16_t, uint64_t> calls;  // fdw_sys -> traced calls (ok or failed)
+    std::map<uint16_t, uint64_t> calls;  // Event::sys -> traced calls (ok or failed)
     std::optional<uint64_t> rlimit;
     bool exited = false, inexact = false;
     std::string inexact_reason;  // the first cause, a kInexact* name
