@@ -56,12 +56,7 @@ static_assert(sizeof(SockInfo::laddr) == sizeof(fdw_sock::laddr) &&
               "socket addresses of one size");
 
 SockInfo sock_info(const fdw_sock& s) {
-  SockInfo o;
-  o.family = s.family;
-  o.type = s.type;
-  o.lport = s.lport;
-  o.rport = s.rport;
-  o.state = s.state;
+  SockInfo o{s.family, s.type, s.lport, s.rport, s.state};
   std::memcpy(o.laddr, s.laddr, sizeof o.laddr);
   std::memcpy(o.raddr, s.raddr, sizeof o.raddr);
   return o;
