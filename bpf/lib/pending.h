@@ -14,6 +14,8 @@
 #ifndef FDW_PENDING_H
 #define FDW_PENDING_H
 
+#include <linux/errno.h> /* macros only: safe beside vmlinux.h */
+
 #include "lib/file.h"
 
 static __always_inline struct pending *pending_get(void)
@@ -190,7 +192,8 @@ static __always_inline int emit_sockaddr(void *ctx, __u16 sys, long ret, int fd)
 {
 	struct pending *p;
 
-	if (ret < 0 && ret != -115 /* EINPROGRESS: connect under way, addresses set */)
+	/* -EINPROGRESS: a connect under way, its addresses set */
+	if (ret < 0 && ret != -EINPROGRESS)
 		return emit_simple(FDW_EV_SOCKADDR, sys, ret, fd, 0, 0);
 	p = pending_begin(FDW_EV_SOCKADDR, sys, true);
 	if (!p)

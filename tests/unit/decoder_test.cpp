@@ -164,19 +164,19 @@ TEST(Decoder, AcceptedTcpSocketHasEndpoints) {
 }
 
 TEST(Decoder, Ipv6AndUnixAndListen) {
-  fdw_sock s{};
+  SockInfo s{};
   s.family = AF_INET6;
   s.type = SOCK_DGRAM;
   s.lport = 53;
   inet_pton(AF_INET6, "::1", s.laddr);
   EXPECT_EQ(socket_target(s, "", false), "udp [::1]:53");
-  fdw_sock l{};
+  SockInfo l{};
   l.family = AF_INET;
   l.type = SOCK_STREAM;
   l.lport = 80;
   l.state = 10;
   EXPECT_EQ(socket_target(l, "", false), "tcp 0.0.0.0:80 (listen)");
-  fdw_sock u{};
+  SockInfo u{};
   u.family = AF_UNIX;
   EXPECT_EQ(socket_target(u, "/run/x.sock", false), "unix /run/x.sock");
   EXPECT_EQ(socket_target(u, "/run/x.sock", true), "unix ->/run/x.sock");

@@ -10,9 +10,9 @@
 #include <cstring>
 #include <tuple>
 
+#include "core/hints.h"
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
-#include "stacks/hints.h"
 #include "stacks/python.h"
 #include "stacks/runtimes.h"
 #include "stacks/sites.h"

@@ -1,14 +1,14 @@
 // Stacks -> sites (user/stacks/): the runtime table and site choice, the hint
-// table, and what the aggregator makes of sites: one suspect per leak, target
-// summaries, per-site growth and the verdict.  Pure; frames are built by hand
-// as the Symbolizer would return them.
+// table (user/core/hints.h), and what the aggregator makes of sites: one
+// suspect per leak, target summaries, per-site growth and the verdict.  Pure;
+// frames are built by hand as the Symbolizer would return them.
 #include <gtest/gtest.h>
 
 #include <cerrno>
 
 #include "core/aggregator.h"
+#include "core/hints.h"
 #include "core/suspects.h"
-#include "stacks/hints.h"
 #include "stacks/runtimes.h"
 #include "stacks/sites.h"
 #include "views/report.h"

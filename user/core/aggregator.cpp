@@ -6,7 +6,6 @@
 #include "core/classify.h"
 #include "core/exit_leaks.h"
 #include "core/suspects.h"
-#include "fdwatch_abi.h"
 
 namespace fdw {
 
@@ -151,234 +150,259 @@ void Aggregator::apply(const Event& e) {
   ++events_;
   ++tick_events_;
   switch (e.type) {
-    case EvType::Snapshot: {
-      auto it = procs_.find(e.pid);
-      bool resync = it != procs_.end() && !it->second.exited;
-      Proc& p = resync ? it->second : fresh_proc(e.pid, e.ts_ns);
-      unshare(p);
-      FdTable old;
-      old.swap(*p.table);
-      for (const SeedFd& s : e.fds) {
-        // A re-sync keeps what we knew of fds that are still the same (age,
-        // stack, opened in the window): only what /proc contradicts changes.
-        if (auto o = old.find(s.fd);
-            resync && o != old.end() && o->second.kind == s.kind && o->second.target == s.target) {
-          FdEntry en = std::move(o->second);
-          en.cloexec = s.cloexec;
-          (*p.table)[s.fd] = std::move(en);
-          continue;
-        }
-        FdEntry en;
-        en.kind = s.kind;
-        en.target = texts_.get(s.target);
-        en.cloexec = s.cloexec;
-        en.seeded = true;
-        en.inherited = e.flags & kSnapshotInherited;
-        en.opened_ns = resync ? e.ts_ns : start_ns_;
-        (*p.table)[s.fd] = std::move(en);
-      }
-      if (!e.comm.empty()) p.comm = e.comm;
-      recount_sites(p, e.ts_ns);
-      if (e.flags & kSnapshotLinksUnreadable) mark_inexact(p, kInexactLinksUnreadable);
-      sample(p, e.ts_ns);
-      return;
-    }
-    case EvType::Comm: {
-      Proc& p = proc(e.pid, e.ts_ns);
-      if (!e.comm.empty()) p.comm = e.comm;
-      if (!e.cgroup.empty() && e.cgroup != p.cgroup) {
-        p.cgroup = e.cgroup;
-        p.container = container_of(p.cgroup);
-      }
-      if (e.ns_pid) p.ns_pid = e.ns_pid;
-      if (e.value >= 0) p.uid = uint32_t(e.value);
-      if (e.child) p.ppid = e.child;
-      return;
-    }
-    case EvType::Limit: {
-      Proc& p = proc(e.pid, e.ts_ns);
-      if (e.value >= 0) p.rlimit = uint64_t(e.value);
-      return;
-    }
-    case EvType::Lost: {
-      if (e.pid == 0) {
-        for (auto& [pid, p] : procs_) mark_inexact(p, kInexactLostEvents);
-      } else if (auto it = procs_.find(e.pid); it != procs_.end()) {
-        mark_inexact(it->second, kInexactLostEvents);
-      }
-      return;
-    }
-    case EvType::Fork: {
-      auto pit = procs_.find(e.pid);
-      Proc& c = fresh_proc(e.child, e.ts_ns);
-      c.ppid = e.pid;
-      c.comm = e.comm;
-      if (pit == procs_.end() || pit->second.exited) {
-        mark_inexact(c, kInexactUnseenStart);  // parent unknown: the inherited table is unknown
-      } else {
-        Proc& parent = pit->second;
-        if (c.comm.empty()) c.comm = parent.comm;
-        c.rlimit = parent.rlimit;
-        c.uid = parent.uid;
-        c.cgroup = parent.cgroup;  // a child starts in its parent's cgroup
-        c.container = parent.container;
-        c.inexact = parent.inexact;
-        c.inexact_reason = parent.inexact_reason;
-        if (e.shared_files) {
-          c.table = parent.table;
-        } else {
-          c.table = std::make_shared<FdTable>(*parent.table);
-          for (auto& [fd, en] : *c.table) en.inherited = true;
-        }
-      }
-      recount_sites(c, e.ts_ns);
-      sample(c, e.ts_ns);
-      return;
-    }
-    case EvType::Exec: {
-      Proc& p = proc(e.pid, e.ts_ns);
-      unshare(p);
-      for (auto it = p.table->begin(); it != p.table->end();) {
-        if (it->second.cloexec) {
-          it = erase_fd(p, it, e.ts_ns);
-          ++p.closed;
-        } else {
-          ++it;
-        }
-      }
-      if (!e.comm.empty()) p.comm = e.comm;
-      sample(p, e.ts_ns);
-      return;
-    }
-    case EvType::Exit: {
-      auto it = procs_.find(e.pid);
-      if (it == procs_.end() || it->second.exited) return;
-      Proc& p = it->second;
-      p.exited = true;
-      p.exit_ns = e.ts_ns;
-      p.exit_code = int(e.value);
-      if (!e.comm.empty()) p.comm = e.comm;  // the name it had at the end (prctl renames)
-      p.open_at_exit = p.table->size();
-      p.leaked_at_exit.clear();
-      // A table shared with a live process (CLONE_FILES) is not released by
-      // this exit: its fds stay open there, so this process leaked none.
-      bool shared_with_live = false;
-      if (p.table.use_count() > 1)
-        for (auto& [opid, o] : procs_)
-          if (opid != e.pid && !o.exited && o.table == p.table) shared_with_live = true;
-      if (!shared_with_live && opts_.exit_detail)
-        for (auto& [fd, en] : *p.table)
-          if (!en.inherited) p.leaked_at_exit.emplace_back(fd, en);
-      sample_sites(p, e.ts_ns);
-      sample(p, e.ts_ns);
-      p.table = std::make_shared<FdTable>();
-      if (!opts_.exit_detail) {
-        p.sites.clear();
-        p.growth = SlopeEstimator();
-      }
-      return;
-    }
-    default:
-      break;
+    case EvType::Snapshot: return on_snapshot(e);
+    case EvType::Comm: return on_comm(e);
+    case EvType::Limit: return on_limit(e);
+    case EvType::Lost: return on_lost(e);
+    case EvType::Fork: return on_fork(e);
+    case EvType::Exec: return on_exec(e);
+    case EvType::Exit: return on_exit(e);
+    case EvType::Open: return on_call(e, &Aggregator::on_open);
+    case EvType::Dup: return on_call(e, &Aggregator::on_dup);
+    case EvType::Close: return on_call(e, &Aggregator::on_close);
+    case EvType::CloseRange: return on_call(e, &Aggregator::on_close_range);
+    case EvType::Cloexec: return on_call(e, &Aggregator::on_cloexec);
+    case EvType::SockAddr: return on_call(e, &Aggregator::on_sockaddr);
+    case EvType::Call: break;
   }
+  on_call(e, nullptr);  // counted, nothing else
+}
 
-  // fd events
-  Proc& p = proc(e.pid, e.ts_ns);
-  // Every traced call counts, ok or failed, but a restart code is not a
-  // return to the program: the kernel runs the call again (counted when it
-  // returns) or turns it into EINTR for a signal handler.
-  if (e.sys && !interrupted(e.err)) ++p.calls[e.sys];
-  switch (e.type) {
-    case EvType::Open: {
-      if (e.err) {
-        if (!interrupted(e.err)) ++p.failed[e.err];
-        break;
-      }
-      if (e.fd >= 0) add_fd(p, e.fd, new_entry(e, e.kind, e.target), e.ts_ns);
-      if (e.fd2 >= 0) add_fd(p, e.fd2, new_entry(e, e.kind2, e.target2), e.ts_ns);
-      break;
+// pid's fd table as /proc listed it: a new process's, or a re-sync of a live
+// one, which keeps what it knew of fds that are still the same (age, stack,
+// opened in the window): only what /proc contradicts changes.
+void Aggregator::on_snapshot(const Event& e) {
+  auto it = procs_.find(e.pid);
+  bool resync = it != procs_.end() && !it->second.exited;
+  Proc& p = resync ? it->second : fresh_proc(e.pid, e.ts_ns);
+  unshare(p);
+  FdTable old;
+  old.swap(*p.table);
+  for (const SeedFd& s : e.fds) {
+    if (auto o = old.find(s.fd);
+        resync && o != old.end() && o->second.kind == s.kind && o->second.target == s.target) {
+      FdEntry en = std::move(o->second);
+      en.cloexec = s.cloexec;
+      (*p.table)[s.fd] = std::move(en);
+    } else {
+      (*p.table)[s.fd] = seed_entry(e, s, resync);
     }
-    case EvType::Dup: {
-      if (e.err) {
-        if (!interrupted(e.err)) ++p.failed[e.err];
-        break;
-      }
-      if (e.fd < 0 || e.fd == e.fd2) break;  // dup2(fd, fd) changes nothing
-      FdEntry en = new_entry(e, e.kind, e.target);
-      // The kernel described the new fd as it is now; without that (older
-      // records, failed reads) it is whatever the old fd was.
-      if (auto old = p.table->find(e.fd2); old != p.table->end() && e.target.empty()) {
-        en.kind = old->second.kind;
-        en.target = old->second.target;
-      }
-      // dup2/dup3 onto an open fd closes it first.  dup and F_DUPFD* only
-      // take free numbers: an entry there was closed by another thread whose
-      // close record has not arrived yet (see Close).
-      if (auto it = p.table->find(e.fd); it != p.table->end()) {
-        if (e.sys == FDW_SYS_DUP2 || e.sys == FDW_SYS_DUP3) remove_fd(p, e.fd, e.ts_ns);
-        else erase_fd(p, it, e.ts_ns);
-      }
-      add_fd(p, e.fd, std::move(en), e.ts_ns);
-      break;
-    }
-    case EvType::Close: {
-      // Only EBADF means nothing was closed; EINTR/EIO still release the fd.
-      if (e.err == EBADF) break;
-      // Records are written when calls return, so with threads a close can
-      // arrive after another thread reused its fd number.  The kernel flags a
-      // close whose number was taken again by the time it returned: the entry
-      // is then either that new fd (keep it) or ours, which the new fd's
-      // record is about to replace (keeping it is right too).  io_uring
-      // closes carry their submission time in value instead: an entry opened
-      // after that is the new fd, not ours.
-      auto it = p.table->find(e.fd);
-      bool reused = it != p.table->end() &&
-                    ((e.flags & kCloseFdReused) ||
-                     (e.value > 0 && !it->second.seeded && it->second.opened_ns > uint64_t(e.value)));
-      if (it != p.table->end() && !reused) {
-        remove_fd(p, e.fd, e.ts_ns);
-      } else if (!e.err) {
-        ++p.closed;
-      }
-      break;
-    }
-    case EvType::CloseRange: {
-      if (e.err) break;  // EINVAL and the like: nothing was closed
-      uint32_t lo = uint32_t(e.fd), hi = uint32_t(std::min<int64_t>(e.value, INT32_MAX));
-      if (e.flags & 2 /* CLOSE_RANGE_UNSHARE */) unshare(p);
-      auto it = p.table->lower_bound(int(lo));
-      while (it != p.table->end() && uint32_t(it->first) <= hi) {
-        if (e.flags & kCloseRangeCloexec) {
-          it->second.cloexec = true;
-          ++it;
-        } else {
-          it = erase_fd(p, it, e.ts_ns);
-          ++p.closed;
-        }
-      }
-      break;
-    }
-    case EvType::Cloexec: {
-      if (e.err) break;
-      if (auto it = p.table->find(e.fd); it != p.table->end()) it->second.cloexec = e.value != 0;
-      break;
-    }
-    case EvType::SockAddr: {
-      if (e.err && e.err != EINPROGRESS) break;  // the socket is as it was
-      if (auto it = p.table->find(e.fd); it != p.table->end() && !e.target.empty()) {
-        if (it->second.kind != Kind::Socket) {
-          site_count(p, it->second, -1, e.ts_ns);
-          it->second.kind = Kind::Socket;
-          site_count(p, it->second, +1, e.ts_ns);
-        }
-        it->second.target = texts_.get(e.target);
-      }
-      break;
-    }
-    default:
-      break;
   }
+  if (!e.comm.empty()) p.comm = e.comm;
+  recount_sites(p, e.ts_ns);
+  if (e.flags & kSnapshotLinksUnreadable) mark_inexact(p, kInexactLinksUnreadable);
   sample(p, e.ts_ns);
+}
+
+// The entry of an fd /proc listed (open before we saw it).
+FdEntry Aggregator::seed_entry(const Event& e, const SeedFd& s, bool resync) {
+  FdEntry en;
+  en.kind = s.kind;
+  en.target = texts_.get(s.target);
+  en.cloexec = s.cloexec;
+  en.seeded = true;
+  en.inherited = e.flags & kSnapshotInherited;
+  en.opened_ns = resync ? e.ts_ns : start_ns_;
+  return en;
+}
+
+void Aggregator::on_comm(const Event& e) {
+  Proc& p = proc(e.pid, e.ts_ns);
+  if (!e.comm.empty()) p.comm = e.comm;
+  if (!e.cgroup.empty() && e.cgroup != p.cgroup) {
+    p.cgroup = e.cgroup;
+    p.container = container_of(p.cgroup);
+  }
+  if (e.ns_pid) p.ns_pid = e.ns_pid;
+  if (e.value >= 0) p.uid = uint32_t(e.value);
+  if (e.child) p.ppid = e.child;
+}
+
+void Aggregator::on_limit(const Event& e) {
+  Proc& p = proc(e.pid, e.ts_ns);
+  if (e.value >= 0) p.rlimit = uint64_t(e.value);
+}
+
+void Aggregator::on_lost(const Event& e) {
+  if (e.pid == 0) {
+    for (auto& [pid, p] : procs_) mark_inexact(p, kInexactLostEvents);
+  } else if (auto it = procs_.find(e.pid); it != procs_.end()) {
+    mark_inexact(it->second, kInexactLostEvents);
+  }
+}
+
+void Aggregator::on_fork(const Event& e) {
+  auto pit = procs_.find(e.pid);
+  Proc& c = fresh_proc(e.child, e.ts_ns);
+  c.ppid = e.pid;
+  c.comm = e.comm;
+  if (pit == procs_.end() || pit->second.exited) {
+    mark_inexact(c, kInexactUnseenStart);  // parent unknown: the inherited table is unknown
+  } else {
+    inherit(c, pit->second, e.shared_files);
+  }
+  recount_sites(c, e.ts_ns);
+  sample(c, e.ts_ns);
+}
+
+// What a forked child c takes from its parent: identity, limit, and the fd
+// table (the same one under CLONE_FILES, else a copy of inherited entries).
+void Aggregator::inherit(Proc& c, const Proc& parent, bool shared_files) {
+  if (c.comm.empty()) c.comm = parent.comm;
+  c.rlimit = parent.rlimit;
+  c.uid = parent.uid;
+  c.cgroup = parent.cgroup;  // a child starts in its parent's cgroup
+  c.container = parent.container;
+  c.inexact = parent.inexact;
+  c.inexact_reason = parent.inexact_reason;
+  if (shared_files) {
+    c.table = parent.table;
+  } else {
+    c.table = std::make_shared<FdTable>(*parent.table);
+    for (auto& [fd, en] : *c.table) en.inherited = true;
+  }
+}
+
+void Aggregator::on_exec(const Event& e) {
+  Proc& p = proc(e.pid, e.ts_ns);
+  unshare(p);
+  for (auto it = p.table->begin(); it != p.table->end();) {
+    if (it->second.cloexec) {
+      it = erase_fd(p, it, e.ts_ns);
+      ++p.closed;
+    } else {
+      ++it;
+    }
+  }
+  if (!e.comm.empty()) p.comm = e.comm;
+  sample(p, e.ts_ns);
+}
+
+void Aggregator::on_exit(const Event& e) {
+  auto it = procs_.find(e.pid);
+  if (it == procs_.end() || it->second.exited) return;
+  Proc& p = it->second;
+  p.exited = true;
+  p.exit_ns = e.ts_ns;
+  p.exit_code = int(e.value);
+  if (!e.comm.empty()) p.comm = e.comm;  // the name it had at the end (prctl renames)
+  p.open_at_exit = p.table->size();
+  p.leaked_at_exit.clear();
+  // A table shared with a live process (CLONE_FILES) is not released by
+  // this exit: its fds stay open there, so this process leaked none.
+  if (!shared_with_live(p) && opts_.exit_detail)
+    for (auto& [fd, en] : *p.table)
+      if (!en.inherited) p.leaked_at_exit.emplace_back(fd, en);
+  sample_sites(p, e.ts_ns);
+  sample(p, e.ts_ns);
+  p.table = std::make_shared<FdTable>();
+  if (!opts_.exit_detail) {
+    p.sites.clear();
+    p.growth = SlopeEstimator();
+  }
+}
+
+bool Aggregator::shared_with_live(const Proc& p) const {
+  if (p.table.use_count() <= 1) return false;
+  for (auto& [pid, o] : procs_)
+    if (pid != p.pid && !o.exited && o.table == p.table) return true;
+  return false;
+}
+
+// A traced call on pid's fd table: counted, ok or failed, then applied by
+// `change` (none: counted only), then the table's size is sampled.  A restart
+// code is not a return to the program: the kernel runs the call again
+// (counted when it returns) or turns it into EINTR for a signal handler.
+void Aggregator::on_call(const Event& e, FdChange change) {
+  Proc& p = proc(e.pid, e.ts_ns);
+  if (e.sys && !interrupted(e.err)) ++p.calls[e.sys];
+  if (change) (this->*change)(p, e);
+  sample(p, e.ts_ns);
+}
+
+// A failed fd-creating call, by errno (a restart code is no failure).
+void Aggregator::count_failure(Proc& p, int err) {
+  if (!interrupted(err)) ++p.failed[err];
+}
+
+void Aggregator::on_open(Proc& p, const Event& e) {
+  if (e.err) return count_failure(p, e.err);
+  if (e.fd >= 0) add_fd(p, e.fd, new_entry(e, e.kind, e.target), e.ts_ns);
+  if (e.fd2 >= 0) add_fd(p, e.fd2, new_entry(e, e.kind2, e.target2), e.ts_ns);
+}
+
+void Aggregator::on_dup(Proc& p, const Event& e) {
+  if (e.err) return count_failure(p, e.err);
+  if (e.fd < 0 || e.fd == e.fd2) return;  // dup2(fd, fd) changes nothing
+  FdEntry en = new_entry(e, e.kind, e.target);
+  // The kernel described the new fd as it is now; without that (older
+  // records, failed reads) it is whatever the old fd was.
+  if (auto old = p.table->find(e.fd2); old != p.table->end() && e.target.empty()) {
+    en.kind = old->second.kind;
+    en.target = old->second.target;
+  }
+  // dup2/dup3 onto an open fd closes it first.  dup and F_DUPFD* only
+  // take free numbers: an entry there was closed by another thread whose
+  // close record has not arrived yet (see on_close).
+  if (auto it = p.table->find(e.fd); it != p.table->end()) {
+    if (e.sys == kSysDup2 || e.sys == kSysDup3) remove_fd(p, e.fd, e.ts_ns);
+    else erase_fd(p, it, e.ts_ns);
+  }
+  add_fd(p, e.fd, std::move(en), e.ts_ns);
+}
+
+void Aggregator::on_close(Proc& p, const Event& e) {
+  // Only EBADF means nothing was closed; EINTR/EIO still release the fd.
+  if (e.err == EBADF) return;
+  // Records are written when calls return, so with threads a close can
+  // arrive after another thread reused its fd number.  The kernel flags a
+  // close whose number was taken again by the time it returned: the entry
+  // is then either that new fd (keep it) or ours, which the new fd's
+  // record is about to replace (keeping it is right too).  io_uring
+  // closes carry their submission time in value instead: an entry opened
+  // after that is the new fd, not ours.
+  auto it = p.table->find(e.fd);
+  bool reused = it != p.table->end() &&
+                ((e.flags & kCloseFdReused) ||
+                 (e.value > 0 && !it->second.seeded && it->second.opened_ns > uint64_t(e.value)));
+  if (it != p.table->end() && !reused) {
+    remove_fd(p, e.fd, e.ts_ns);
+  } else if (!e.err) {
+    ++p.closed;
+  }
+}
+
+void Aggregator::on_close_range(Proc& p, const Event& e) {
+  if (e.err) return;  // EINVAL and the like: nothing was closed
+  uint32_t lo = uint32_t(e.fd), hi = uint32_t(std::min<int64_t>(e.value, INT32_MAX));
+  if (e.flags & kCloseRangeUnshare) unshare(p);
+  auto it = p.table->lower_bound(int(lo));
+  while (it != p.table->end() && uint32_t(it->first) <= hi) {
+    if (e.flags & kCloseRangeCloexec) {
+      it->second.cloexec = true;
+      ++it;
+    } else {
+      it = erase_fd(p, it, e.ts_ns);
+      ++p.closed;
+    }
+  }
+}
+
+void Aggregator::on_cloexec(Proc& p, const Event& e) {
+  if (e.err) return;
+  if (auto it = p.table->find(e.fd); it != p.table->end()) it->second.cloexec = e.value != 0;
+}
+
+void Aggregator::on_sockaddr(Proc& p, const Event& e) {
+  if (e.err && e.err != EINPROGRESS) return;  // the socket is as it was
+  if (auto it = p.table->find(e.fd); it != p.table->end() && !e.target.empty()) {
+    if (it->second.kind != Kind::Socket) {
+      site_count(p, it->second, -1, e.ts_ns);
+      it->second.kind = Kind::Socket;
+      site_count(p, it->second, +1, e.ts_ns);
+    }
+    it->second.target = texts_.get(e.target);
+  }
 }
 
 void Aggregator::tick(uint64_t now_ns) {

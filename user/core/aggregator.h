@@ -86,7 +86,6 @@ class Aggregator {
   const FdTable* table(uint32_t pid) const;
   size_t process_count() const { return procs_.size(); }
   std::vector<uint32_t> inexact_live_pids() const;
-  uint64_t events_applied() const { return events_; }
 
  private:
   struct Proc {
@@ -100,7 +99,7 @@ class Aggregator {
     std::shared_ptr<FdTable> table = std::make_shared<FdTable>();
     uint64_t opened = 0, closed = 0;
     std::map<int, uint64_t> failed;  // errno -> count
-    std::map<uint16_t, uint64_t> calls;  // fdw_sys -> traced calls (ok or failed)
+    std::map<uint16_t, uint64_t> calls;  // Event::sys -> traced calls (ok or failed)
     std::optional<uint64_t> rlimit;
     bool exited = false, inexact = false;
     std::string inexact_reason;  // the first cause, a kInexact* name
@@ -126,6 +125,28 @@ class Aggregator {
     };
     std::map<std::pair<std::string, int>, SiteGrowth> sites;
   };
+
+  // One handler per event type; apply() only dispatches.
+  void on_snapshot(const Event& e);
+  void on_comm(const Event& e);
+  void on_limit(const Event& e);
+  void on_lost(const Event& e);
+  void on_fork(const Event& e);
+  void on_exec(const Event& e);
+  void on_exit(const Event& e);
+  // Calls on a process's fd table go through on_call, which counts them.
+  using FdChange = void (Aggregator::*)(Proc& p, const Event& e);
+  void on_call(const Event& e, FdChange change);
+  void on_open(Proc& p, const Event& e);
+  void on_dup(Proc& p, const Event& e);
+  void on_close(Proc& p, const Event& e);
+  void on_close_range(Proc& p, const Event& e);
+  void on_cloexec(Proc& p, const Event& e);
+  void on_sockaddr(Proc& p, const Event& e);
+  static void count_failure(Proc& p, int err);
+  FdEntry seed_entry(const Event& e, const SeedFd& s, bool resync);
+  static void inherit(Proc& c, const Proc& parent, bool shared_files);
+  bool shared_with_live(const Proc& p) const;
 
   Proc& proc(uint32_t pid, uint64_t ts);
   static void mark_inexact(Proc& p, std::string_view reason);

@@ -7,8 +7,6 @@
 #include <cstring>
 #include <map>
 
-#include "fdwatch_abi.h"
-
 namespace fdw {
 namespace {
 
@@ -36,31 +34,31 @@ Kind kind_from_anon_name(std::string_view n) {
 
 Kind kind_for_sys(uint16_t sys) {
   switch (sys) {
-    case FDW_SYS_OPEN: case FDW_SYS_OPENAT: case FDW_SYS_OPENAT2: case FDW_SYS_CREAT:
-    case FDW_SYS_OPEN_BY_HANDLE_AT: case FDW_SYS_IO_URING_OPENAT: case FDW_SYS_IO_URING_OPENAT2:
+    case kSysOpen: case kSysOpenat: case kSysOpenat2: case kSysCreat:
+    case kSysOpenByHandleAt: case kSysIoUringOpenat: case kSysIoUringOpenat2:
       return Kind::File;
-    case FDW_SYS_SOCKET: case FDW_SYS_SOCKETPAIR: case FDW_SYS_ACCEPT: case FDW_SYS_ACCEPT4:
-    case FDW_SYS_IO_URING_ACCEPT: case FDW_SYS_IO_URING_SOCKET:
+    case kSysSocket: case kSysSocketpair: case kSysAccept: case kSysAccept4:
+    case kSysIoUringAccept: case kSysIoUringSocket:
       return Kind::Socket;
-    case FDW_SYS_PIPE: case FDW_SYS_PIPE2: case FDW_SYS_IO_URING_PIPE: return Kind::Pipe;
-    case FDW_SYS_EVENTFD: case FDW_SYS_EVENTFD2: return Kind::Eventfd;
-    case FDW_SYS_EPOLL_CREATE: case FDW_SYS_EPOLL_CREATE1: return Kind::Epoll;
-    case FDW_SYS_TIMERFD_CREATE: return Kind::Timerfd;
-    case FDW_SYS_SIGNALFD: case FDW_SYS_SIGNALFD4: return Kind::Signalfd;
-    case FDW_SYS_INOTIFY_INIT: case FDW_SYS_INOTIFY_INIT1: return Kind::Inotify;
-    case FDW_SYS_FANOTIFY_INIT: return Kind::Fanotify;
-    case FDW_SYS_MEMFD_CREATE: case FDW_SYS_MEMFD_SECRET: return Kind::Memfd;
-    case FDW_SYS_PIDFD_OPEN: case FDW_SYS_CLONE: case FDW_SYS_CLONE3: return Kind::Pidfd;
-    case FDW_SYS_MQ_OPEN: return Kind::File;
-    case FDW_SYS_LANDLOCK_CREATE_RULESET: case FDW_SYS_SECCOMP: return Kind::Anon;
-    case FDW_SYS_OPEN_TREE_ATTR: return Kind::Dir;
-    case FDW_SYS_PERF_EVENT_OPEN: return Kind::Perf;
-    case FDW_SYS_BPF: return Kind::Bpf;
-    case FDW_SYS_USERFAULTFD: return Kind::Userfaultfd;
-    case FDW_SYS_IO_URING_SETUP: return Kind::IoUring;
-    case FDW_SYS_OPEN_TREE: case FDW_SYS_FSMOUNT: return Kind::Dir;
+    case kSysPipe: case kSysPipe2: case kSysIoUringPipe: return Kind::Pipe;
+    case kSysEventfd: case kSysEventfd2: return Kind::Eventfd;
+    case kSysEpollCreate: case kSysEpollCreate1: return Kind::Epoll;
+    case kSysTimerfdCreate: return Kind::Timerfd;
+    case kSysSignalfd: case kSysSignalfd4: return Kind::Signalfd;
+    case kSysInotifyInit: case kSysInotifyInit1: return Kind::Inotify;
+    case kSysFanotifyInit: return Kind::Fanotify;
+    case kSysMemfdCreate: case kSysMemfdSecret: return Kind::Memfd;
+    case kSysPidfdOpen: case kSysClone: case kSysClone3: return Kind::Pidfd;
+    case kSysMqOpen: return Kind::File;
+    case kSysLandlockCreateRuleset: case kSysSeccomp: return Kind::Anon;
+    case kSysOpenTreeAttr: return Kind::Dir;
+    case kSysPerfEventOpen: return Kind::Perf;
+    case kSysBpf: return Kind::Bpf;
+    case kSysUserfaultfd: return Kind::Userfaultfd;
+    case kSysIoUringSetup: return Kind::IoUring;
+    case kSysOpenTree: case kSysFsmount: return Kind::Dir;
     // fspick returns a filesystem context like fsopen: anon_inode:[fscontext]
-    case FDW_SYS_FSOPEN: case FDW_SYS_FSPICK: return Kind::Anon;
+    case kSysFsopen: case kSysFspick: return Kind::Anon;
     default: return Kind::Other;
   }
 }
@@ -72,16 +70,16 @@ Kind kind_from_kernel(uint32_t mode, std::string_view dname, uint16_t sys) {
     case S_IFSOCK: return Kind::Socket;
     case S_IFIFO:
       // pipefs dentries have no name; a named FIFO opened by path does
-      return (dname.empty() || sys == FDW_SYS_PIPE || sys == FDW_SYS_PIPE2 ||
-              sys == FDW_SYS_IO_URING_PIPE)
+      return (dname.empty() || sys == kSysPipe || sys == kSysPipe2 ||
+              sys == kSysIoUringPipe)
                  ? Kind::Pipe
                  : Kind::Fifo;
     case S_IFREG: case S_IFCHR: case S_IFBLK: case S_IFLNK: {
       // pidfs and secretmem inodes are regular files with telling names
       Kind k = kind_from_anon_name(dname);
       if (k != Kind::Other) return k;
-      if (sys == FDW_SYS_PIDFD_OPEN || sys == FDW_SYS_CLONE || sys == FDW_SYS_CLONE3) return Kind::Pidfd;
-      if (sys == FDW_SYS_MEMFD_SECRET) return Kind::Memfd;
+      if (sys == kSysPidfdOpen || sys == kSysClone || sys == kSysClone3) return Kind::Pidfd;
+      if (sys == kSysMemfdSecret) return Kind::Memfd;
       return Kind::File;
     }
     default: {
@@ -123,6 +121,8 @@ std::string addr_port(uint16_t family, const uint8_t* addr, uint16_t port) {
   return "[" + std::string(buf) + "]:" + std::to_string(port);
 }
 
+constexpr uint16_t kTcpListen = 10;  // TCP_LISTEN, include/net/tcp_states.h
+
 bool all_zero(const uint8_t* a, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (a[i]) return false;
@@ -131,7 +131,7 @@ bool all_zero(const uint8_t* a, size_t n) {
 
 }  // namespace
 
-std::string socket_target(const fdw_sock& s, std::string_view unix_path, bool unix_path_is_peer) {
+std::string socket_target(const SockInfo& s, std::string_view unix_path, bool unix_path_is_peer) {
   if (s.family == AF_UNIX) {
     std::string t = "unix";
     if (!unix_path.empty()) {
@@ -150,7 +150,7 @@ std::string socket_target(const fdw_sock& s, std::string_view unix_path, bool un
   if (has_local || has_peer) t += " ";
   if (has_local) t += addr_port(s.family, s.laddr, s.lport);
   if (has_peer) t += "->" + addr_port(s.family, s.raddr, s.rport);
-  if (s.type == SOCK_STREAM && s.state == 10 /* TCP_LISTEN */) t += " (listen)";
+  if (s.type == SOCK_STREAM && s.state == kTcpListen) t += " (listen)";
   return t;
 }
 

@@ -11,11 +11,21 @@
 
 #include "core/event.h"
 
-struct fdw_sock;
-
 namespace fdw {
 
-// The kind a syscall creates when nothing else is known (e.g. it failed).
+// A socket's endpoints as the kernel describes them: addresses in network
+// byte order (IPv4 in the first 4 bytes), ports in host order.
+struct SockInfo {
+  uint16_t family = 0;  // AF_INET, AF_INET6, AF_UNIX, ...
+  uint16_t type = 0;    // SOCK_STREAM, SOCK_DGRAM, ...
+  uint16_t lport = 0;
+  uint16_t rport = 0;
+  uint16_t state = 0;   // the kernel's TCP state (TCP_LISTEN = 10, ...)
+  uint8_t laddr[16] = {};
+  uint8_t raddr[16] = {};
+};
+
+// The kind a syscall (a Sys) creates when nothing else is known (e.g. it failed).
 Kind kind_for_sys(uint16_t sys);
 
 // Kind from the kernel's view of the new file: S_IFMT bits of i_mode and the
@@ -28,7 +38,7 @@ Kind kind_from_link(std::string_view link, uint32_t mode);
 
 // "tcp 127.0.0.1:40312->127.0.0.1:8081", "udp [::1]:53", "unix /run/x.sock",
 // or "" when the socket's family is not one we describe.
-std::string socket_target(const fdw_sock& s, std::string_view unix_path, bool unix_path_is_peer);
+std::string socket_target(const SockInfo& s, std::string_view unix_path, bool unix_path_is_peer);
 
 // Target text for a kind the kernel described without a path:
 // "pipe:[ino]", "socket:[ino]", "anon_inode:[eventfd]", "/memfd:x (deleted)".

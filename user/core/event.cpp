@@ -2,8 +2,6 @@
 
 #include <array>
 
-#include "fdwatch_abi.h"
-
 namespace fdw {
 namespace {
 
@@ -16,8 +14,8 @@ constexpr std::array<std::string_view, 14> kEvNames = {
     "open", "close", "close_range", "dup", "cloexec", "fork", "exec",
     "exit", "sockaddr", "limit", "snapshot", "lost", "comm", "call"};
 
-// Indexed by enum fdw_sys.
-constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {
+// Indexed by Sys.
+constexpr std::string_view kSysNames[] = {
     "",              "open",          "openat",        "openat2",       "creat",
     "open_by_handle_at", "socket",    "socketpair",    "accept",        "accept4",
     "dup",           "dup2",          "dup3",          "fcntl",         "pipe",
@@ -34,6 +32,7 @@ constexpr std::array<std::string_view, FDW_SYS__COUNT> kSysNames = {
     "io_uring_bind", "io_uring_connect", "io_uring_listen",
     "clone",         "clone3",        "mq_open",       "landlock_create_ruleset",
     "seccomp",       "open_tree_attr"};
+static_assert(std::size(kSysNames) == kSysCount, "one name per Sys");
 
 }  // namespace
 
@@ -54,7 +53,7 @@ std::optional<EvType> evtype_from_name(std::string_view s) {
 }
 
 std::string_view sys_name(uint16_t sys) {
-  return sys < kSysNames.size() ? kSysNames[sys] : "";
+  return sys < std::size(kSysNames) ? kSysNames[sys] : "";
 }
 
 }  // namespace fdw

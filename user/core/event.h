@@ -44,9 +44,43 @@ enum class EvType : uint8_t {
 std::string_view evtype_name(EvType t);
 std::optional<EvType> evtype_from_name(std::string_view s);
 
-// Syscall names, indexed by enum fdw_sys (bpf/fdwatch_abi.h).
+// Syscalls as Event::sys numbers them: fdwatch's own numbering, stable
+// across architectures and the same as the kernel side's (the decoder checks
+// each at compile time).  Unscoped: Event::sys also holds numbers newer than
+// this table, which the event log keeps as numbers.
+enum Sys : uint16_t {
+  kSysNone = 0,
+  kSysOpen, kSysOpenat, kSysOpenat2, kSysCreat, kSysOpenByHandleAt,
+  kSysSocket, kSysSocketpair, kSysAccept, kSysAccept4,
+  kSysDup, kSysDup2, kSysDup3, kSysFcntl,
+  kSysPipe, kSysPipe2, kSysEventfd, kSysEventfd2,
+  kSysEpollCreate, kSysEpollCreate1, kSysTimerfdCreate,
+  kSysSignalfd, kSysSignalfd4, kSysInotifyInit, kSysInotifyInit1,
+  kSysFanotifyInit, kSysMemfdCreate, kSysMemfdSecret,
+  kSysPidfdOpen, kSysPidfdGetfd, kSysPerfEventOpen, kSysBpf,
+  kSysUserfaultfd, kSysIoUringSetup, kSysOpenTree, kSysFsopen,
+  kSysFsmount, kSysFspick, kSysRecvmsg, kSysRecvmmsg,
+  kSysClose, kSysCloseRange, kSysExecve, kSysExecveat,
+  kSysIoctl, kSysBind, kSysConnect, kSysListen,
+  kSysPrlimit64, kSysSetrlimit,
+  kSysForkEvent,  // sched_process_fork
+  kSysExitEvent,  // sched_process_exit
+  // io_uring operations
+  kSysIoUringOpenat, kSysIoUringOpenat2, kSysIoUringClose,
+  kSysIoUringAccept, kSysIoUringSocket, kSysIoUringPipe,
+  kSysIoUringFixedFdInstall, kSysIoUringRecvmsg, kSysIoUringBind,
+  kSysIoUringConnect, kSysIoUringListen,
+  kSysClone, kSysClone3,  // with CLONE_PIDFD: the parent's pidfd
+  kSysMqOpen, kSysLandlockCreateRuleset,
+  kSysSeccomp,  // SECCOMP_FILTER_FLAG_NEW_LISTENER
+  kSysOpenTreeAttr,
+  kSysCount
+};
+
+// The syscall's name ("openat"), "" for kSysNone and numbers past the table.
 std::string_view sys_name(uint16_t sys);
 
+constexpr uint32_t kCloseRangeUnshare = 2;  // CLOSE_RANGE_UNSHARE
 constexpr uint32_t kCloseRangeCloexec = 4;  // CLOSE_RANGE_CLOEXEC
 // Close flags: when the close returned, its fd number already held another
 // thread's new file, whose record may have been applied first.
@@ -78,12 +112,12 @@ struct Event {
   uint64_t ts_ns = 0;   // CLOCK_MONOTONIC nanoseconds
   uint32_t pid = 0;     // host tgid
   uint32_t tid = 0;
-  uint16_t sys = 0;     // enum fdw_sys; 0 when not from a syscall
+  uint16_t sys = 0;     // a Sys; kSysNone when not from a syscall
   int32_t fd = -1;      // see EvType
   int32_t fd2 = -1;     // see EvType
   int32_t err = 0;      // positive errno of a failed call, 0 on success
   bool cloexec = false; // new fd(s) have close-on-exec
-  uint32_t child = 0;   // Fork: child tgid
+  uint32_t child = 0;   // Fork: child tgid; Comm: parent tgid (ppid, 0 = unchanged)
   bool shared_files = false;  // Fork: CLONE_FILES
   int64_t value = 0;    // Limit: soft limit; Cloexec: 1/0; CloseRange: hi; Lost: count; Exit: code
   uint32_t flags = 0;   // CloseRange flags; open flags; Snapshot: kSnapshot* flags

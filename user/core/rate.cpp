@@ -7,12 +7,6 @@ namespace fdw {
 SlopeEstimator::SlopeEstimator(size_t capacity, uint64_t bucket_ns)
     : cap_(std::max<size_t>(capacity, 4)), bucket_ns_(bucket_ns) {}
 
-void SlopeEstimator::clear() {
-  t_.clear();
-  v_.clear();
-  dirty_ = true;
-}
-
 void SlopeEstimator::add(uint64_t t_ns, double value) {
   dirty_ = true;
   // Within the newest bucket, the bucket holds its latest sample.  The first

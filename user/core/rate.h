@@ -29,7 +29,6 @@ class SlopeEstimator {
   std::optional<double> rate_per_s(uint64_t min_span_ns, size_t min_samples) const;
   size_t size() const { return t_.size(); }
   uint64_t span_ns() const { return t_.empty() ? 0 : t_.back() - t_.front(); }
-  void clear();
   // The bucket width grows as the series is decimated.
   uint64_t bucket_ns() const { return bucket_ns_; }
 

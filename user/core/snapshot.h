@@ -55,7 +55,7 @@ struct Suspect {
   // Verdict: the group grew over the window, or the process failed with
   // EMFILE/ENFILE while the group held most of its fds.  Otherwise held.
   bool leaking = false;
-  std::string hint;  // the fix for a known pattern (stacks/hints.h); leaking only
+  std::string hint;  // the fix for a known pattern (core/hints.h); leaking only
 };
 
 struct ProcView {

@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "core/classify.h"
-#include "stacks/hints.h"
+#include "core/hints.h"
 
 namespace fdw {
 

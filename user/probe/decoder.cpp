@@ -8,6 +8,7 @@
 
 #include "core/classify.h"
 #include "fdwatch_abi.h"
+#include "probe/to_core.h"
 
 namespace fdw {
 
@@ -60,7 +61,7 @@ void describe(const fdw_event& r, const fdw_event_path* rp, Kind* kind, std::str
         // abstract names (leading NUL) are raw bytes.
         if (unix_path[0] != '\0') unix_path.resize(strnlen(unix_path.c_str(), unix_path.size()));
       }
-      *target = socket_target(r.sock, unix_path, r.arg2 == 1);
+      *target = socket_target(sock_info(r.sock), unix_path, r.arg2 == 1);
       if (target->empty()) *target = kernel_target(*kind, r.mode, dname, r.ino);
       break;
     }

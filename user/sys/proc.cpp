@@ -16,7 +16,6 @@
 
 #include "core/classify.h"
 #include "core/container.h"
-#include "fdwatch_abi.h"
 
 namespace fdw {
 
@@ -176,7 +175,7 @@ std::unordered_map<uint64_t, std::string> parse_proc_net(const std::string& text
     std::string sl, local, remote, st, txrx, tr, retr, uid, timeout, inode;
     if (!(f >> sl >> local >> remote >> st >> txrx >> tr >> retr >> uid >> timeout >> inode))
       continue;
-    fdw_sock s{};
+    SockInfo s{};
     s.family = v6 ? 10 : 2;
     s.type = proto == "udp" ? 2 : 1;
     s.state = uint16_t(strtoul(st.c_str(), nullptr, 16));
@@ -198,7 +197,7 @@ std::unordered_map<uint64_t, std::string> parse_proc_net_unix(const std::string&
     std::string num, ref, proto, flags, type, st, inode, path;
     if (!(f >> num >> ref >> proto >> flags >> type >> st >> inode)) continue;
     f >> path;
-    fdw_sock s{};
+    SockInfo s{};
     s.family = 1;
     uint64_t ino = strtoull(inode.c_str(), nullptr, 10);
     if (ino) out[ino] = socket_target(s, path, false);

@@ -1,4 +1,4 @@
-#include "stacks/hints.h"
+#include "core/hints.h"
 
 #include <algorithm>
 
