@@ -148,7 +148,7 @@ int run_record(const RecordOptions& o) {
   auto sess = Session::open(so, agg);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
-  for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
+  for (auto& note : s.kernel_notes()) print_note(note);
 
   // The header goes out with the first event (the seeding snapshot at the
   // window start), so its start_mono_ns is exactly the live window start.
@@ -173,7 +173,7 @@ int run_record(const RecordOptions& o) {
       // an over-long line (a snapshot of a huge table) is refused, the writer
       // stays usable; anything else is sticky and ends the recording
       if (writer.flush()) {
-        if (refused++ == 0) fprintf(stderr, "fdwatch: note: event not recorded: %s\n", st.error.c_str());
+        if (refused++ == 0) print_note("event not recorded: " + st.error);
       } else {
         werr = st;
       }
@@ -244,8 +244,7 @@ int run_record(const RecordOptions& o) {
   s.tick();
   write_bundles();
   const uint64_t lost = s.stats().drops;
-  if (std::string note = s.stack_note(); !note.empty() && !o.quiet)
-    fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
+  if (std::string note = s.stack_note(); !note.empty() && !o.quiet) print_note(note);
   if (ring) {
     if (!o.quiet)
       fprintf(stderr, "fdwatch: flight recorder stopped: %llu bundle%s written; %llu events lost\n",

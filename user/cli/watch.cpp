@@ -11,6 +11,7 @@
 #include "cli/numeric.h"
 #include "cli/session.h"
 #include "core/exit_leaks.h"
+#include "util/escape.h"
 #include "views/report.h"
 
 namespace fdw {
@@ -89,7 +90,7 @@ void status_line(const Snapshot& s) {
     auto em = p.failed.find("EMFILE");
     if (em != p.failed.end()) err += " (EMFILE " + std::to_string(em->second) + ")";
     fprintf(stderr, "[%7s] %u %s: %llu fds%s  open %.0f/s close %.0f/s net %s%s%s%s\n",
-            format_duration(s.elapsed_s).c_str(), p.pid, p.comm.c_str(),
+            format_duration(s.elapsed_s).c_str(), p.pid, escape_text(p.comm).c_str(),
             (unsigned long long)p.open_fds, lim.c_str(), p.open_per_s, p.close_per_s,
             format_growth(p.leak_rate_per_s).c_str(), eta.c_str(), err.c_str(), p.inexact ? "  (inexact)" : "");
   }
@@ -103,9 +104,9 @@ bool report_exit_leaks(const Snapshot& s) {
     if (!p.exited) continue;
     for (const Suspect& l : exit_leaks(p)) {
       any = true;
-      fprintf(stderr, "fdwatch: leak: %s (pid %u) exited holding %llu %s%s%s -> %s\n", p.comm.c_str(), p.pid,
-              (unsigned long long)l.count, std::string(kind_name(l.kind)).c_str(), l.site.empty() ? "" : " from ",
-              l.site.c_str(), l.targets.distinct > 1 ? l.targets.pattern.c_str() : l.target.c_str());
+      fprintf(stderr, "fdwatch: leak: %s (pid %u) exited holding %llu %s%s%s -> %s\n", escape_text(p.comm).c_str(),
+              p.pid, (unsigned long long)l.count, std::string(kind_name(l.kind)).c_str(), l.site.empty() ? "" : " from ",
+              escape_text(l.site).c_str(), escape_text(l.targets.distinct > 1 ? l.targets.pattern : l.target).c_str());
     }
   }
   return any;
@@ -129,7 +130,7 @@ int run_watch(const WatchOptions& o) {
   set_stop_exits(false);
   if (!sess) return report_error(sess.error());
   Session& s = **sess;
-  for (auto& note : s.kernel_notes()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
+  for (auto& note : s.kernel_notes()) print_note(note);
   if (auto r = s.start(); !r) return report_error(r.error());
 
   TracedCommand child;
@@ -140,9 +141,11 @@ int run_watch(const WatchOptions& o) {
   }
   if (!o.quiet) {
     if (!o.cgroup.empty() && o.pids.empty())
-      fprintf(stderr, "fdwatch: attached; watching cgroup %s; Ctrl-C for the report\n", so.cgroup_path.c_str());
+      fprintf(stderr, "fdwatch: attached; watching cgroup %s; Ctrl-C for the report\n",
+              escape_text(so.cgroup_path).c_str());
     else if (o.all) fprintf(stderr, "fdwatch: attached; watching all processes; Ctrl-C for the report\n");
-    else if (!o.command.empty()) fprintf(stderr, "fdwatch: attached; watching %s (pid %d) and its children\n", o.command[0].c_str(), child.pid);
+    else if (!o.command.empty()) fprintf(stderr, "fdwatch: attached; watching %s (pid %d) and its children\n",
+                                         escape_text(o.command[0]).c_str(), child.pid);
     else fprintf(stderr, "fdwatch: attached; watching %zu process%s%s; Ctrl-C for the report\n", o.pids.size(),
                  o.pids.size() == 1 ? "" : "es", o.children ? " and their children" : "");
   }
@@ -178,9 +181,9 @@ int run_watch(const WatchOptions& o) {
   (void)s.drain();
   s.tick();
   Snapshot snap = agg.snapshot(monotonic_ns());
-  if (int q = print_final(o.json ? report_json(snap).dump(2) + "\n" : render_report_text(snap), stops_seen))
+  if (int q = print_final(o.json ? json_text(report_json(snap), 2) + "\n" : render_report_text(snap), stops_seen))
     return q;
-  if (std::string note = s.stack_note(); !note.empty()) fprintf(stderr, "fdwatch: note: %s\n", note.c_str());
+  if (std::string note = s.stack_note(); !note.empty()) print_note(note);
   if (rc != kExitOk) return rc;
   if (o.fail_on_leak && report_exit_leaks(snap)) rc = kExitLeaks;
   if (child.pid > 0 && rc != kExitLeaks) return command_exit_status(child, g_stop_signal);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "util/escape.h"
 #include "views/format.h"
 
 namespace fdw {
@@ -299,45 +300,23 @@ std::string html_escape(std::string_view s) {
   static constexpr const char* kReplacement = "\xef\xbf\xbd";
   std::string out;
   out.reserve(s.size() + s.size() / 8);
-  auto p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned c = p[i];
-    if (c < 0x80) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        case '\t':
-        case '\n': out += static_cast<char>(c); break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            out += kReplacement;  // not allowed in XML
-          else
-            out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    const size_t len = utf8_sequence(s, i, &cp);
+    switch (len ? cp : 0xFFFD) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\t':
+      case '\n': out += static_cast<char>(cp); break;
+      default:
+        // Not allowed in XML: other controls, noncharacters, stray bytes.
+        if (len == 0 || (cp < 0x20 || cp == 0x7f || cp == 0xFFFE || cp == 0xFFFF)) out += kReplacement;
+        else out.append(s, i, len);
     }
-    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = len > 0 && n - i >= len;
-    uint32_t cp = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-    for (size_t k = 1; ok && k < len; ++k) {
-      ok = (p[i + k] & 0xC0) == 0x80;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE &&
-         cp != 0xFFFF;
-    if (ok) {
-      out.append(s.data() + i, len);
-      i += len;
-    } else {
-      out += kReplacement;
-      ++i;  // resynchronize on the next byte
-    }
+    i += std::max<size_t>(len, 1);  // a stray byte: resynchronize on the next
   }
   return out;
 }
