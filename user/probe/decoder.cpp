@@ -69,6 +69,10 @@ void describe(const fdw_event& r, const fdw_event_path* rp, Kind* kind, std::str
   }
 }
 
+// The errno of a negative syscall result.  The kernel returns -1..-4095;
+// anything below is no errno (a record from a broken probe): 4095 stands in.
+int errno_of(int32_t ret) { return ret < -4095 ? 4095 : -ret; }
+
 void put_utf8(std::string& s, uint32_t c) {
   if (c < 0x80) {
     s += char(c);
@@ -134,7 +138,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
   e.cloexec = r.flags & FDW_F_CLOEXEC;
   auto set_result = [&](int32_t ret) {
     if (ret < 0) {
-      e.err = -ret;
+      e.err = errno_of(ret);
       e.fd = -1;
     } else {
       e.fd = ret;
@@ -171,7 +175,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.type = EvType::Close;
       e.fd = r.fd2;
       e.value = r.arg;  // io_uring: submission time (0 for close(2))
-      if (r.ret < 0) e.err = -r.ret;
+      if (r.ret < 0) e.err = errno_of(r.ret);
       if (r.flags & FDW_F_FD_REUSED) e.flags |= kCloseFdReused;
       break;
     case FDW_EV_CLOSE_RANGE:
@@ -179,18 +183,18 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
       e.fd = r.fd2;
       e.value = r.arg;
       e.flags = uint32_t(r.arg2);
-      if (r.ret < 0) e.err = -r.ret;
+      if (r.ret < 0) e.err = errno_of(r.ret);
       break;
     case FDW_EV_CLOEXEC:
       e.type = EvType::Cloexec;
       e.fd = r.fd2;
       e.value = r.arg;
-      if (r.ret < 0) e.err = -r.ret;
+      if (r.ret < 0) e.err = errno_of(r.ret);
       break;
     case FDW_EV_CALL:
       e.type = EvType::Call;
       e.fd = r.fd2;
-      if (r.ret < 0) e.err = -r.ret;
+      if (r.ret < 0) e.err = errno_of(r.ret);
       break;
     case FDW_EV_FORK:
       e.type = EvType::Fork;
@@ -220,7 +224,7 @@ std::optional<Event> decode_record(const void* data, size_t len, std::string* er
     case FDW_EV_SOCKADDR:
       e.type = EvType::SockAddr;
       e.fd = r.fd2;
-      if (r.ret < 0) e.err = -r.ret;
+      if (r.ret < 0) e.err = errno_of(r.ret);
       describe(r, rp, &e.kind, &e.target);
       break;
     case FDW_EV_LIMIT:
