@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string_view>
 
+#include "cli/cli.h"
 #include "core/container.h"
 #include "fdwatch_abi.h"
 #include "probe/decoder.h"
@@ -211,8 +213,17 @@ void Session::on_record(const void* data, size_t len) {
   std::string err;
   auto ev = decode_record(data, len, &err);
   if (!ev) {
+    // Not deliverable: counted with the lost events (tick), and the process
+    // its header names, if any, is re-read from /proc.
     ++decode_errors_;
     if (trace) fprintf(stderr, "decode error: %s\n", err.c_str());
+    if (len >= offsetof(fdw_event, tid)) {
+      Event l;
+      l.type = EvType::Lost;
+      l.ts_ns = monotonic_ns();
+      std::memcpy(&l.pid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof l.pid);
+      if (l.pid) emit(l);
+    }
     return;
   }
   if (trace)
@@ -266,7 +277,7 @@ Result<void> Session::drain() {
 void Session::tick() {
   uint64_t now = monotonic_ns();
   ProbeStats st = probe_->stats();
-  agg_.set_lost_events(st.drops);
+  agg_.set_lost_events(st.drops + decode_errors_);
   // Processes whose events were lost are marked and re-read from /proc.
   for (auto [pid, n] : probe_->take_lost()) {
     Event l;
@@ -281,20 +292,20 @@ void Session::tick() {
     if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
   // A watched process that died before its pid reached the kernel's target
   // set leaves no exit event: notice it here.  Its exit record, if any, was
-  // written before /proc showed it dead, so drain once before inventing one
-  // (which would lose the exit code, and make a ghost of later records).
+  // written before /proc showed it dead, so the ring is drained after /proc
+  // was read and before an exit is invented (an invented exit loses the exit
+  // code, and makes a ghost of the process's records still in the ring: in a
+  // fork storm, children die while /proc is being read).
   if (!opts_.all) {
-    bool drained = false;
-    for (uint32_t pid : watched_) {
-      if (drained || !agg_.knows(pid) || agg_.exited(pid) || process_exists(pid)) continue;
+    std::vector<uint32_t> gone;
+    for (uint32_t pid : watched_)
+      if (agg_.knows(pid) && !agg_.exited(pid) && (!process_exists(pid) || reused(pid))) gone.push_back(pid);
+    if (!gone.empty()) {
       Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
       (void)probe_->poll(0, fn);
-      drained = true;
     }
-    for (uint32_t pid : watched_) {
-      if (agg_.knows(pid) && !agg_.exited(pid) && (!process_exists(pid) || reused(pid)))
-        invent_exit(pid, now);
-    }
+    for (uint32_t pid : gone)
+      if (!agg_.exited(pid)) invent_exit(pid, now);
   }
   agg_.tick(now);
 }
@@ -368,12 +379,12 @@ void Session::apply_python() {
   if (u.empty()) return;
   for (auto& [bin, py] : u.bins)
     if (auto r = probe_->add_python_bin(bin, py); !r)
-      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+      print_note(r.error().message);
   for (auto& [pid, py] : u.add)
     if (auto r = probe_->set_python(pid, py); !r)
-      fprintf(stderr, "fdwatch: note: %s\n", r.error().message.c_str());
+      print_note(r.error().message);
   for (uint32_t pid : u.remove) probe_->forget_python(pid);
-  for (auto& n : u.notes) fprintf(stderr, "fdwatch: note: %s\n", n.c_str());
+  for (auto& n : u.notes) print_note(n);
 }
 
 }  // namespace fdw
