@@ -70,14 +70,24 @@ fdw_fuzz() {
   local secs=${FDWATCH_FUZZ_SECONDS:-60} jobs=${FDWATCH_JOBS:-$(nproc)}
   [[ $secs =~ ^[0-9]+$ ]] || { echo "fdwatch: FDWATCH_FUZZ_SECONDS=$secs: want whole seconds" >&2; return 2; }
   ((secs > 0)) || return 0
-  local dir=$FDW_ROOT/build-fuzz
+  local dir=$FDW_ROOT/build-fuzz src=$FDW_ROOT/tests/fuzz
   CC=clang CXX=clang++ cmake -S "$FDW_ROOT" -B "$dir" -DFDWATCH_FUZZ=ON -DFDWATCH_TESTS=OFF >/dev/null
-  cmake --build "$dir" -j"$jobs" --target log_reader_fuzz
-  local fuzz=$dir/tests/fuzz/log_reader_fuzz seeds=$FDW_ROOT/tests/fuzz/corpus
+  cmake --build "$dir" -j"$jobs" --target log_reader_fuzz record_fuzz python_fuzz elf_fuzz
+  local fuzz=$dir/tests/fuzz/log_reader_fuzz seeds=$src/corpus
   "$fuzz" -runs=0 "$seeds"
   mkdir -p "$dir/corpus"
   (cd "$dir" && "$fuzz" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-     -dict="$FDW_ROOT/tests/fuzz/log_reader.dict" -print_final_stats=1 corpus "$seeds")
+     -dict="$src/log_reader.dict" -print_final_stats=1 corpus "$seeds") || return 1
+  # What traced processes control (ring records, CPython records, ELF files):
+  # a third of the log reader's time each (30 s of the default 60).
+  local t each=$(((secs + 1) / 2))
+  for t in record python elf; do
+    fuzz=$dir/tests/fuzz/${t}_fuzz seeds=$src/corpus_$t
+    "$fuzz" -runs=0 "$seeds" || return 1
+    mkdir -p "$dir/corpus_$t"
+    (cd "$dir" && "$fuzz" -max_total_time="$each" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+       -print_final_stats=1 "corpus_$t" "$seeds") || return 1
+  done
 }
 
 # Configures (first time, or after CMakeLists changes) and builds everything.

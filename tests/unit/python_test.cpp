@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <tuple>
 
@@ -74,6 +75,20 @@ TEST(PythonLines, EveryInstructionOfARealCodeObject) {
   EXPECT_EQ(python_line(table.substr(0, 20), first, 17, true), 0);
   EXPECT_EQ(python_line(table.substr(0, 21), first, 17, false), 4);
   EXPECT_EQ(python_line("", 7, 3), 0);
+}
+
+// A table the traced process forged: line deltas of 2^29 - 1 (the largest a
+// varint holds) from the largest first line, and deltas below line 1.  Found
+// by tests/fuzz/python_fuzz: the sum overflowed an int.
+TEST(PythonLines, ForgedTablesGiveUnknownLines) {
+  std::string up;
+  for (int i = 0; i < 8; ++i) up += std::string("\xe8\x7e\x7f\x7f\x7f\x3f", 6);  // code 13, one unit, +2^29-1
+  EXPECT_EQ(python_line(up, INT32_MAX, 7), 0);
+  EXPECT_EQ(python_line(up, 1, 2), 3 * ((1 << 29) - 1) + 1);
+  const std::string down("\xe8\x03", 2);  // code 13, one unit, -1
+  EXPECT_EQ(python_line(down, 1, 0), 0);
+  EXPECT_EQ(python_line(down, 2, 0), 1);
+  EXPECT_EQ(python_line("", -5, -1), 0);
 }
 
 TEST(PythonLines, NoLocationAndLongForm) {

@@ -124,7 +124,7 @@ TEST(TopFormat, FitPadsTruncatesAndSanitizes) {
   EXPECT_EQ(top_fit("abc", 5), "abc  ");
   EXPECT_EQ(top_fit("abc", 5, true), "  abc");
   EXPECT_EQ(top_fit("abcdef", 3), "abc");
-  EXPECT_EQ(top_fit("\x01\xc3\xa9x", 4), "???x");
+  EXPECT_EQ(top_fit("\x01\xc3\xa9x", 4), "??x ");  // one column per character
   EXPECT_EQ(top_fit("abc", 0), "");
 }
 

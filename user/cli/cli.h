@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -150,8 +151,9 @@ Result<void> apply_cgroup(const std::string& arg, SessionOptions& so);
 
 // Prints "fdwatch: <message>" and "hint: <hint>" to stderr; returns exit code.
 int report_error(const Error& e);
-// Prints "fdwatch: note: <note>" to stderr.
-void print_note(const std::string& note);
+// "fdwatch: note: NOTE" on stderr.  report_error and print_note escape their
+// text (util/escape.h): messages quote paths and names traced processes chose.
+void print_note(std::string_view note);
 
 // Gives up every capability for good (effective, permitted, inheritable,
 // ambient; no_new_privs so none comes back): `report` reads a file and

@@ -13,6 +13,7 @@
 #include "core/container.h"
 #include "sys/cgroup.h"
 #include "sys/proc.h"
+#include "util/escape.h"
 
 namespace fdw {
 
@@ -54,12 +55,12 @@ Result<void> apply_cgroup(const std::string& arg, SessionOptions& so) {
 }
 
 int report_error(const Error& e) {
-  fprintf(stderr, "fdwatch: %s\n", e.message.c_str());
-  if (!e.hint.empty()) fprintf(stderr, "hint: %s\n", e.hint.c_str());
+  fprintf(stderr, "fdwatch: %s\n", escape_text(e.message).c_str());
+  if (!e.hint.empty()) fprintf(stderr, "hint: %s\n", escape_text(e.hint).c_str());
   return e.exit_code;
 }
 
-void print_note(const std::string& note) { fprintf(stderr, "fdwatch: note: %s\n", note.c_str()); }
+void print_note(std::string_view note) { fprintf(stderr, "fdwatch: note: %s\n", escape_text(note).c_str()); }
 
 void split_command(int argc, char** argv, std::vector<std::string>* own,
                    std::vector<std::string>* command) {

@@ -65,7 +65,7 @@ int run_report(const ReportCmdOptions& o) {
   if (o.json) {
     nlohmann::json j = report_json(res.snapshot);
     j["log"] = {{"complete", complete}, {"lines", res.lines}};
-    text = j.dump(2) + "\n";
+    text = json_text(j, 2) + "\n";
   } else {
     text = render_report_text(res.snapshot);
   }

@@ -1,6 +1,7 @@
 // The options watch and record share: what to trace, how long, with stacks.
 #include "cli/cli.h"
 #include "cli/numeric.h"
+#include "util/escape.h"
 
 namespace fdw {
 
@@ -55,8 +56,8 @@ Result<LiveOptions> live_options(const TargetOptions& o) {
 }
 
 std::string describe_targets(const TargetOptions& o, const LiveOptions& lo, int command_pid) {
-  if (command_pid > 0) return o.command[0] + " (pid " + std::to_string(command_pid) + ") and its children";
-  const std::string& cg = lo.session.cgroup_path;
+  if (command_pid > 0) return escape_text(o.command[0]) + " (pid " + std::to_string(command_pid) + ") and its children";
+  const std::string cg = escape_text(lo.session.cgroup_path);
   if (o.pids.empty() && !cg.empty()) return "cgroup " + cg;
   if (o.all) return "all processes";
   std::string what = std::to_string(o.pids.size()) + (o.pids.size() == 1 ? " process" : " processes");

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/numeric.h"
 #include "pipeline/live.h"
+#include "views/report.h"
 #include "views/top_batch.h"
 #include "views/top_screen.h"
 
@@ -140,7 +141,7 @@ int run_top(const TopOptions& o) {
   for (uint64_t i = 0; o.iterations == 0 || i < o.iterations; ++i) {
     Snapshot snap = src.next(o.delay_s);
     if (src.error()) return report_error(*src.error());
-    std::string frame = o.json ? top_json_frame(snap, bo).dump() + "\n"
+    std::string frame = o.json ? json_text(top_json_frame(snap, bo)) + "\n"
                                : (i ? "\n" : "") + render_batch_frame(snap, bo);
     if (!write_stdout(frame)) return signal_exit_status(SIGPIPE);  // reader gone: quietly
     if (g_stop_signal) break;

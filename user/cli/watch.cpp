@@ -52,7 +52,7 @@ int run_watch(const WatchOptions& o) {
   const int stops_seen = g_stop_count;
   d.finish();
   Snapshot snap = agg.snapshot(monotonic_ns());
-  if (int q = print_final(o.json ? report_json(snap).dump(2) + "\n" : render_report_text(snap), stops_seen))
+  if (int q = print_final(o.json ? json_text(report_json(snap), 2) + "\n" : render_report_text(snap), stops_seen))
     return q;
   if (std::string note = d.session().stack_note(); !note.empty()) print_note(note);
   if (rc != kExitOk) return rc;

@@ -209,7 +209,7 @@ Result<std::string> FlightRecorder::write_bundle(const Pending& p) {
   Snapshot snap = rp.finish();
   std::string title = "fdwatch postmortem: pid " + std::to_string(p.pid) + " (" + p.kind + ")";
   if (auto r = write_private_file(dir + "/report.txt", render_report_text(snap)); !r) return r.error();
-  if (auto r = write_private_file(dir + "/report.json", report_json(snap).dump(2) + "\n"); !r) return r.error();
+  if (auto r = write_private_file(dir + "/report.json", json_text(report_json(snap), 2) + "\n"); !r) return r.error();
   HtmlInput page = rp.html(title);
   page.host = h.host;
   page.kernel = h.kernel;

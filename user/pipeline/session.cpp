@@ -222,8 +222,17 @@ void Session::on_record(const void* data, size_t len) {
   static const bool trace = getenv("FDWATCH_TRACE_EVENTS") != nullptr;
   auto rec = decode(data, len);
   if (!rec) {
+    // Not deliverable: counted with the lost events (tick), and the process
+    // its header names, if any, is re-read from /proc.
     ++decode_errors_;
     if (trace) fprintf(stderr, "decode error: %s\n", rec.error().message.c_str());
+    if (uint32_t pid = record_tgid(data, len)) {
+      Event l;
+      l.type = EvType::Lost;
+      l.ts_ns = monotonic_ns();
+      l.pid = pid;
+      emit(l);
+    }
     return;
   }
   // Stack records come before the window checks: the mappings they describe
@@ -290,7 +299,7 @@ Result<void> Session::drain() {
 void Session::tick() {
   uint64_t now = monotonic_ns();
   ProbeStats st = probe_->stats();
-  agg_.set_lost_events(st.drops);
+  agg_.set_lost_events(st.drops + decode_errors_);
   // Processes whose events were lost are marked and re-read from /proc.
   for (auto [pid, n] : probe_->take_lost()) {
     Event l;
@@ -305,20 +314,20 @@ void Session::tick() {
     if (!resync_ts_.count(pid) || resync_ts_[pid] + 1'000'000'000ull < now) seed(pid, now, true);
   // A watched process that died before its pid reached the kernel's target
   // set leaves no exit event: notice it here.  Its exit record, if any, was
-  // written before /proc showed it dead, so drain once before inventing one
-  // (which would lose the exit code, and make a ghost of later records).
+  // written before /proc showed it dead, so the ring is drained after /proc
+  // was read and before an exit is invented (an invented exit loses the exit
+  // code, and makes a ghost of the process's records still in the ring: in a
+  // fork storm, children die while /proc is being read).
   if (!opts_.all) {
-    bool drained = false;
-    for (uint32_t pid : watched_) {
-      if (drained || !agg_.knows(pid) || agg_.exited(pid) || process_exists(pid)) continue;
+    std::vector<uint32_t> gone;
+    for (uint32_t pid : watched_)
+      if (agg_.knows(pid) && !agg_.exited(pid) && (!process_exists(pid) || reused(pid))) gone.push_back(pid);
+    if (!gone.empty()) {
       Probe::RecordFn fn = [this](const void* d, size_t n) { on_record(d, n); };
       (void)probe_->poll(0, fn);
-      drained = true;
     }
-    for (uint32_t pid : watched_) {
-      if (agg_.knows(pid) && !agg_.exited(pid) && (!process_exists(pid) || reused(pid)))
-        invent_exit(pid, now);
-    }
+    for (uint32_t pid : gone)
+      if (!agg_.exited(pid)) invent_exit(pid, now);
   }
   agg_.tick(now);
 }

@@ -70,6 +70,10 @@ void describe(const fdw_event& r, const fdw_event_path* rp, Kind* kind, std::str
   }
 }
 
+// The errno of a negative syscall result.  The kernel returns -1..-4095;
+// anything below is no errno (a record from a broken probe): 4095 stands in.
+int errno_of(int32_t ret) { return ret < -4095 ? 4095 : -ret; }
+
 void put_utf8(std::string& s, uint32_t c) {
   if (c < 0x80) {
     s += char(c);
@@ -111,7 +115,7 @@ namespace {
 // `ret` of a call that returns an fd: the fd, or the errno of its failure.
 void set_result(Event& e, int32_t ret) {
   if (ret < 0) {
-    e.err = -ret;
+    e.err = errno_of(ret);
     e.fd = -1;
   } else {
     e.fd = ret;
@@ -138,7 +142,7 @@ void decode_open(const fdw_event& r, const fdw_event_path* rp, Event& e) {
 // traced calls and socket addresses.  False for another type.
 bool decode_fd_change(const fdw_event& r, const fdw_event_path* rp, Event& e) {
   e.fd = r.fd2;
-  if (r.ret < 0) e.err = -r.ret;
+  if (r.ret < 0) e.err = errno_of(r.ret);
   switch (r.type) {
     case FDW_EV_CLOSE:
       e.type = EvType::Close;
@@ -245,6 +249,13 @@ uint16_t record_type(const void* data, size_t len) {
   uint16_t t;
   std::memcpy(&t, static_cast<const char*>(data) + offsetof(fdw_event, type), sizeof t);
   return t;
+}
+
+uint32_t record_tgid(const void* data, size_t len) {
+  if (len < offsetof(fdw_event, tid)) return 0;
+  uint32_t tgid;
+  std::memcpy(&tgid, static_cast<const char*>(data) + offsetof(fdw_event, tgid), sizeof tgid);
+  return tgid;
 }
 
 int32_t record_stack_id(const void* data, size_t len) {

@@ -32,6 +32,8 @@ Result<Event> decode_event(const void* data, size_t len);
 
 // The record type (enum fdw_ev_type) of raw bytes; 0 when too short to tell.
 uint16_t record_type(const void* data, size_t len);
+// The tgid a record's header names; 0 when too short to tell.
+uint32_t record_tgid(const void* data, size_t len);
 // stack_id of an OPEN/DUP record (EventRecord::stack_id); -1 when too short.
 int32_t record_stack_id(const void* data, size_t len);
 

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -82,11 +83,13 @@ int read_svarint(std::string_view t, size_t* i) {
 // 15 no location, 14 long form and 13 no columns (a signed line delta
 // follows), 10..12 one line with delta C-10, 0..9 the same line.
 int python_line(std::string_view t, int firstlineno, int lasti, bool cut) {
-  if (lasti < 0) return firstlineno;
+  // A table the process forged may step anywhere: lines below 1 are unknown.
+  auto known = [](int64_t l) { return l >= 1 && l <= INT32_MAX ? int(l) : 0; };
+  if (lasti < 0) return known(firstlineno);
   if (cut)  // the last entry may have lost its bytes: drop it
     while (!t.empty() && !(static_cast<unsigned char>(t.back()) & 0x80)) t.remove_suffix(1);
   if (cut && !t.empty()) t.remove_suffix(1);
-  int line = firstlineno;
+  int64_t line = firstlineno;  // deltas are below 2^30: int64 cannot overflow
   long addr = 0;
   size_t i = 0;
   while (i < t.size()) {
@@ -99,7 +102,7 @@ int python_line(std::string_view t, int firstlineno, int lasti, bool cut) {
     else if (code >= 10 && code <= 12)
       line += code - 10;
     while (i < t.size() && !(static_cast<unsigned char>(t[i]) & 0x80)) ++i;
-    if (lasti < addr + len) return code == 15 ? -1 : line;
+    if (lasti < addr + len) return code == 15 ? -1 : known(line);
     addr += len;
   }
   return 0;  // past the table (the kernel copies its start only): not known

@@ -41,8 +41,9 @@ const PyLayout* python_layout(int major, int minor);
 
 // The line of code unit `lasti` in a CPython 3.11+ location table
 // (co_linetable, Objects/locations.md); co_firstlineno for lasti < 0 (not
-// started), -1 for an instruction without a line, 0 past the table (a table
-// cut short: not known).  cut: the table may end inside an entry.
+// started), -1 for an instruction without a line, 0 when not known: past the
+// table (a table cut short), or a line below 1 or past INT32_MAX (a table the
+// process forged).  cut: the table may end inside an entry.
 int python_line(std::string_view linetable, int firstlineno, int lasti, bool cut = false);
 
 // What an interpreter's ELF file says about itself.

@@ -40,4 +40,10 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+size_t utf8_boundary(std::string_view s, size_t at) {
+  if (at >= s.size()) return s.size();
+  while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
 }  // namespace fdw

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "util/escape.h"
+#include "util/utf8.h"
+
 namespace fdw {
 
 std::string format_duration(double s) {
@@ -54,7 +57,7 @@ std::string format_growth(double r) {
 }
 
 std::string suspect_site_text(const Suspect& s) {
-  if (!s.site.empty()) return s.site;
+  if (!s.site.empty()) return escape_text(s.site);
   return s.before_attach > 0 && s.before_attach == s.count ? "open before attach" : "";
 }
 
@@ -71,11 +74,22 @@ std::string format_rate(const std::optional<double>& v) { return v ? format_rate
 
 std::string format_growth(const std::optional<double>& r) { return r ? format_growth(*r) : "?/s"; }
 
+namespace {
+
+// The first UTF-8 sequence boundary of s at or after `at`.
+size_t utf8_boundary_after(const std::string& s, size_t at) {
+  while (at < s.size() && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) ++at;
+  return at;
+}
+
+}  // namespace
+
 std::string fit_middle(const std::string& s, size_t width) {
   if (s.size() <= width) return s;
-  if (width < 3) return s.substr(s.size() - width);
+  if (width < 3) return s.substr(utf8_boundary_after(s, s.size() - width));
   const size_t head = (width - 1) / 3;  // the end tells more apart than the start
-  return s.substr(0, head) + "~" + s.substr(s.size() - (width - 1 - head));
+  return s.substr(0, utf8_boundary(s, head)) + "~" +
+         s.substr(utf8_boundary_after(s, s.size() - (width - 1 - head)));
 }
 
 std::string fit_path(const std::string& s, size_t width) {
@@ -84,7 +98,7 @@ std::string fit_path(const std::string& s, size_t width) {
   if (slash == std::string::npos || slash == 0) return fit_middle(s, width);
   const size_t tail = s.size() - slash;  // "/name"
   if (tail + 2 > width) return fit_middle(s, width);
-  return s.substr(0, width - tail - 1) + "~" + s.substr(slash);
+  return s.substr(0, utf8_boundary(s, width - tail - 1)) + "~" + s.substr(slash);
 }
 
 }  // namespace fdw

@@ -33,8 +33,8 @@ std::string format_count(uint64_t v, size_t width);
 
 // Net growth for prose: "+40.0/s", "-1.2/s"; "0/s" below 0.05 in magnitude.
 std::string format_growth(double per_s);
-// A suspect's site for people: its call site; "open before attach" for a
-// group open before tracing began; "" when unknown.
+// A suspect's site for people: its call site (escaped: util/escape.h);
+// "open before attach" for a group open before tracing began; "" when unknown.
 std::string suspect_site_text(const Suspect& s);
 // The fds that joined a call-site group by target (core/suspects.h):
 // "+867 opened before attach to the same endpoint", or "".  Views show

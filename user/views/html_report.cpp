@@ -300,37 +300,24 @@ std::string html_escape(std::string_view s) {
   static constexpr const char* kReplacement = "\xef\xbf\xbd";
   std::string out;
   out.reserve(s.size() + s.size() / 8);
-  auto p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    unsigned c = p[i];
-    if (c < 0x80) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        case '\t':
-        case '\n': out += static_cast<char>(c); break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            out += kReplacement;  // not allowed in XML
-          else
-            out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    // U+FFFE and U+FFFF are valid UTF-8 but not allowed in XML
+  for (size_t i = 0; i < s.size();) {
     const Utf8Char u = decode_utf8(s, i);
-    if (u.len > 0 && u.cp != 0xFFFE && u.cp != 0xFFFF) {
-      out.append(s.data() + i, u.len);
-      i += u.len;
-    } else {
-      out += kReplacement;
-      ++i;  // resynchronize on the next byte
+    const uint32_t cp = u.cp;
+    const size_t len = u.len;
+    switch (len ? cp : 0xFFFD) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '\t':
+      case '\n': out += static_cast<char>(cp); break;
+      default:
+        // Not allowed in XML: other controls, noncharacters, stray bytes.
+        if (len == 0 || (cp < 0x20 || cp == 0x7f || cp == 0xFFFE || cp == 0xFFFF)) out += kReplacement;
+        else out.append(s, i, len);
     }
+    i += std::max<size_t>(len, 1);  // a stray byte: resynchronize on the next
   }
   return out;
 }

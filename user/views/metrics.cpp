@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "util/escape.h"
+
 namespace fdw {
 
 namespace {
@@ -21,9 +23,11 @@ struct Owner {
   std::map<std::string, uint64_t> failed;
 };
 
+// Label values are UTF-8 or the scrape fails: a comm or cgroup name that is
+// not keeps its valid part and shows each stray byte as \xHH.
 std::vector<ClientMetric::Label> proc_labels(const ProcView& p) {
-  return {{"pid", std::to_string(p.pid)}, {"comm", p.comm}, {"container", p.container},
-          {"cgroup", p.cgroup}};
+  return {{"pid", std::to_string(p.pid)}, {"comm", escape_invalid_utf8(p.comm)},
+          {"container", escape_invalid_utf8(p.container)}, {"cgroup", escape_invalid_utf8(p.cgroup)}};
 }
 
 std::vector<Owner> owners(const Snapshot& s, size_t max_processes) {
@@ -39,7 +43,7 @@ std::vector<Owner> owners(const Snapshot& s, size_t max_processes) {
     if (own.count(p.pid)) continue;
     Owner& o = other[p.container];
     if (o.labels.empty())
-      o.labels = {{"pid", ""}, {"comm", "other"}, {"container", p.container}, {"cgroup", ""}};
+      o.labels = {{"pid", ""}, {"comm", "other"}, {"container", escape_invalid_utf8(p.container)}, {"cgroup", ""}};
     o.open_fds += p.open_fds;
     o.opened += p.opened;
     o.closed += p.closed;
@@ -130,7 +134,7 @@ std::vector<MetricFamily> metric_families(const Snapshot& s, const MetricsOption
   std::map<std::string, uint64_t> per_container;
   for (const ProcView& p : s.processes) per_container[p.container] += p.open_fds;
   for (auto& [c, n] : per_container)
-    containers.metric.push_back(sample({{"container", c}}, double(n), MetricType::Gauge));
+    containers.metric.push_back(sample({{"container", escape_invalid_utf8(c)}}, double(n), MetricType::Gauge));
   auto events = family("fdwatch_events_total", "Events fdwatch applied", MetricType::Counter);
   events.metric.push_back(sample({}, double(s.events), MetricType::Counter));
   auto lost = family("fdwatch_events_lost_total",

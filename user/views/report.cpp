@@ -8,6 +8,7 @@
 
 #include "core/classify.h"
 #include "core/exit_leaks.h"
+#include "util/escape.h"
 
 namespace fdw {
 
@@ -65,8 +66,7 @@ void text_groups(std::ostringstream& o, const std::vector<FdView>& fds, size_t m
     }
     char head[64];
     snprintf(head, sizeof head, "    %-8s %5zu  ", std::string(kind_name(g.kind)).c_str(), g.fds.size());
-    std::string t = g.target.empty() ? "?" : g.target;
-    t = fit_path(t, 44);
+    std::string t = fit_path(g.target.empty() ? "?" : escape_text(g.target), 44);
     o << head << t << "  (fd " << fd_ranges(g.fds) << "; oldest "
       << (g.seeded ? ">" : "") << format_duration(g.oldest) << ")\n";
   }
@@ -79,9 +79,12 @@ std::string count_of(uint64_t n, Kind k) {
 
 // "tcp ->127.0.0.1:8081", "/var/log/app/segment_*.log (300 distinct)"
 std::string targets_text(const Suspect& s) {
-  if (s.targets.distinct <= 1) return s.target;
-  return s.targets.pattern + " (" + std::to_string(s.targets.distinct) + " distinct)";
+  if (s.targets.distinct <= 1) return escape_text(s.target);
+  return escape_text(s.targets.pattern) + " (" + std::to_string(s.targets.distinct) + " distinct)";
 }
+
+// A process's name as text shows it: escaped, "?" when unknown.
+std::string comm_text(const ProcView& p) { return p.comm.empty() ? "?" : escape_text(p.comm); }
 
 // "17 sockets from main (leaker.c:8) -> tcp ->127.0.0.1:8081 (+867 opened
 // before attach to the same endpoint)", "40 files open before attach -> /x"
@@ -109,11 +112,11 @@ void text_leaks(std::ostringstream& o, const Snapshot& snap) {
   for (const ProcView& p : snap.processes)
     for (const Suspect& s : p.suspects) {
       if (!s.leaking) continue;
-      o << "LEAK " << (p.comm.empty() ? "?" : p.comm) << ": " << group_text(s);
+      o << "LEAK " << comm_text(p) << ": " << group_text(s);
       o << ", " << format_growth(s.growth_per_s);
       if (std::string lim = limit_text(p); !lim.empty()) o << ", " << lim;
       o << "\n";
-      if (!s.hint.empty()) o << "  hint: " << s.hint << "\n";
+      if (!s.hint.empty()) o << "  hint: " << escape_text(s.hint) << "\n";
     }
 }
 
@@ -138,7 +141,7 @@ void text_suspects(std::ostringstream& o, const std::vector<Suspect>& sus, bool 
       o << "    ...\n";
       break;
     }
-    o << "    " << s.count - s.unattributed << " " << kind_name(s.kind) << " from " << s.site;
+    o << "    " << s.count - s.unattributed << " " << kind_name(s.kind) << " from " << suspect_site_text(s);
     if (!s.target.empty()) o << " -> " << targets_text(s);
     if (std::string u = suspect_unattributed_text(s); !u.empty()) o << " " << u;
     o << "\n";
@@ -206,7 +209,7 @@ std::string render_report_text(const Snapshot& s, const ReportOptions& opt) {
   text_leaks(o, s);
   for (const ProcView* pp : order) {
     const ProcView& p = *pp;
-    o << "\n" << p.pid << " " << (p.comm.empty() ? "?" : p.comm);
+    o << "\n" << p.pid << " " << comm_text(p);
     if (p.exited) o << "  (exited" << (p.exit_code ? ", status " + std::to_string(*p.exit_code) : "") << ")";
     if (p.inexact) o << "  (inexact" << (p.inexact_reason.empty() ? "" : ": " + p.inexact_reason) << ")";
     o << "\n";
@@ -333,6 +336,10 @@ nlohmann::json report_json(const Snapshot& s) {
           {"kernel", {{"release", s.kernel.release}, {"missing", s.kernel.missing}}},
           {"elapsed_s", std::round(s.elapsed_s * 1000) / 1000},
           {"processes", std::move(procs)}};
+}
+
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace fdw

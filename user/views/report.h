@@ -18,4 +18,9 @@ struct ReportOptions {
 std::string render_report_text(const Snapshot& s, const ReportOptions& o = {});
 nlohmann::json report_json(const Snapshot& s);
 
+// JSON as text for stdout or a file.  A string keeps its exact bytes when
+// they are UTF-8 (JSON escapes control characters); a byte that is not
+// (a path a traced process chose) becomes U+FFFD, which JSON can carry.
+std::string json_text(const nlohmann::json& j, int indent = -1);
+
 }  // namespace fdw

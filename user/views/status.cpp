@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/exit_leaks.h"
+#include "util/escape.h"
 #include "views/format.h"
 
 namespace fdw {
@@ -19,7 +20,7 @@ std::string status_line(const Snapshot& s, const ProcView& p) {
   std::string err = p.failed_total() ? "  failed " + std::to_string(p.failed_total()) : "";
   auto em = p.failed.find("EMFILE");
   if (em != p.failed.end()) err += " (EMFILE " + std::to_string(em->second) + ")";
-  return "[" + fmt("%7s", format_duration(s.elapsed_s).c_str()) + "] " + std::to_string(p.pid) + " " + p.comm +
+  return "[" + fmt("%7s", format_duration(s.elapsed_s).c_str()) + "] " + std::to_string(p.pid) + " " + escape_text(p.comm) +
          ": " + std::to_string(p.open_fds) + " fds" + lim + fmt("  open %.0f/s close %.0f/s net ", p.open_per_s, p.close_per_s) +
          format_growth(p.leak_rate_per_s) + eta + err + (p.inexact ? "  (inexact)" : "") + "\n";
 }
@@ -42,9 +43,9 @@ std::string render_exit_leaks(const Snapshot& s) {
   for (auto& p : s.processes) {
     if (!p.exited) continue;
     for (const Suspect& l : exit_leaks(p))
-      out += "fdwatch: leak: " + p.comm + " (pid " + std::to_string(p.pid) + ") exited holding " +
+      out += "fdwatch: leak: " + escape_text(p.comm) + " (pid " + std::to_string(p.pid) + ") exited holding " +
              std::to_string(l.count) + " " + std::string(kind_name(l.kind)) + (l.site.empty() ? "" : " from ") +
-             l.site + " -> " + (l.targets.distinct > 1 ? l.targets.pattern : l.target) + "\n";
+             escape_text(l.site) + " -> " + escape_text(l.targets.distinct > 1 ? l.targets.pattern : l.target) + "\n";
   }
   return out;
 }

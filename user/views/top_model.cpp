@@ -8,6 +8,9 @@
 #include <map>
 #include <utility>
 
+#include "util/escape.h"
+#include "util/utf8.h"
+
 namespace fdw {
 namespace {
 
@@ -150,11 +153,11 @@ std::string cell_text(const ProcView& p, TopColumn c, int w, const UserNameFn& u
     case TopColumn::Oldest: return has_oldest(p) ? format_duration(p.oldest_age_s) : "";
     case TopColumn::Container: {
       // Ids read by their start, like docker ps; a cut name ends in '+'.
-      std::string id = p.container;
+      std::string id = escape_text(p.container);
       if (static_cast<int>(id.size()) > w && w > 1) id = id.substr(0, w - 1) + "+";
       return id;
     }
-    case TopColumn::Comm: return fit_middle(p.comm, static_cast<size_t>(std::max(w, 0)));
+    case TopColumn::Comm: return fit_middle(escape_text(p.comm), static_cast<size_t>(std::max(w, 0)));
   }
   return "";
 }
@@ -199,7 +202,7 @@ struct DetailBody {
     // '>' marks fds open before tracing began: their age is a lower bound.
     std::string age = (f.seeded ? ">" : "") + format_duration(f.age_s);
     return make_row(fmt("%8d  %-*s  %7s  ", f.fd, kKindWidth,
-                        std::string(kind_name(f.kind)).c_str(), age.c_str()) + f.target,
+                        std::string(kind_name(f.kind)).c_str(), age.c_str()) + escape_text(f.target),
                     width);
   }
 };
@@ -222,7 +225,7 @@ DetailBody detail_body(const ProcView& p, int width) {
       std::string site = suspect_site_text(s), more = suspect_unattributed_text(s);
       add(fmt("%8llu  %-*s  %7s  ", static_cast<unsigned long long>(s.count - s.unattributed), kKindWidth,
               std::string(kind_name(s.kind)).c_str(), format_duration(s.oldest_age_s).c_str()) +
-          (site.empty() ? "?" : site) + "  " + s.target + (more.empty() ? "" : "  " + more));
+          (site.empty() ? "?" : site) + "  " + escape_text(s.target) + (more.empty() ? "" : "  " + more));
     }
   }
   add("");
@@ -233,7 +236,7 @@ DetailBody detail_body(const ProcView& p, int width) {
   for (const auto& g : groups)
     add(fmt("%8llu  %-*s  %7s  ", static_cast<unsigned long long>(g.count), kKindWidth,
             std::string(kind_name(g.kind)).c_str(), format_duration(g.oldest_age_s).c_str()) +
-        g.target);
+        escape_text(g.target));
   if (groups.empty()) add("       (none)");
   if (!fds.empty()) {
     add("");
@@ -253,7 +256,7 @@ std::vector<TopRow> detail_header(const ProcView* p, uint32_t pid, int width,
                             width, TopStyle::Header));
     return rows;
   }
-  std::string title = fmt("PID %u  ", p->pid) + p->comm + "  user " + user_text(p->uid, user_name);
+  std::string title = fmt("PID %u  ", p->pid) + escape_text(p->comm) + "  user " + user_text(p->uid, user_name);
   if (p->ppid) title += fmt("  ppid %u", p->ppid);
   if (p->exited) title += "  [exited]";
   if (p->inexact) title += "  [inexact: events lost, resynced from /proc]";
@@ -351,12 +354,13 @@ std::string top_fit(std::string_view s, int w, bool right_align) {
   if (w <= 0) return {};
   std::string out;
   out.reserve(static_cast<size_t>(w));
-  size_t n = std::min(s.size(), static_cast<size_t>(w));
-  if (right_align && n < static_cast<size_t>(w)) out.append(static_cast<size_t>(w) - n, ' ');
-  for (size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    out.push_back(c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
+  // One column per character: a UTF-8 sequence is one '?', a stray byte too.
+  for (size_t i = 0; i < s.size() && out.size() < static_cast<size_t>(w);) {
+    const Utf8Char u = decode_utf8(s, i);
+    out.push_back(u.len == 0 || u.cp < 0x20 || u.cp >= 0x7f ? '?' : static_cast<char>(u.cp));
+    i += std::max<size_t>(u.len, 1);
   }
+  if (right_align) out.insert(0, static_cast<size_t>(w) - out.size(), ' ');
   out.resize(static_cast<size_t>(w), ' ');
   return out;
 }

@@ -182,8 +182,10 @@ struct FdGroup {
 };
 std::vector<FdGroup> group_fds(const std::vector<FdView>& fds);
 
-// Pads with spaces or truncates to exactly `w` columns, replacing non-ASCII
-// and control bytes with '?'.
+// Pads with spaces or truncates to exactly `w` columns, replacing each
+// non-ASCII character (a UTF-8 sequence or a stray byte) and control byte
+// with one '?': the screen is drawn with narrow-character curses.  Names go
+// through escape_text (util/escape.h) first, so a control byte shows as "\x1b".
 std::string top_fit(std::string_view s, int w, bool right_align = false);
 
 }  // namespace fdw
