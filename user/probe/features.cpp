@@ -101,8 +101,8 @@ void add_helper_features(const btf* b, std::vector<KernelFeature>& f) {
                "namespace fds named like /proc does by the kernel's formatter, since 5.13",
                "fdwatch's own BPF code spells namespace fds the same way"});
   f.push_back({"bpf_loop", has_helper(b, "loop"),
-               "CPython frame walks verified once per load, since 5.17",
-               "CPython frames are walked in bounded loops: same frames, a longer verification at start"});
+               "Python frame walks verified once per load, since 5.17",
+               "Python frames are walked in bounded loops: same frames, a longer verification at start"});
 }
 
 }  // namespace
