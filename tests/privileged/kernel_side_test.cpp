@@ -135,6 +135,12 @@ TEST(KernelSide, LoadsWithWhatLinux510Lacks) {
   for (auto& f : o.without) EXPECT_FALSE(p->has(f)) << f;
   EXPECT_TRUE(loaded(*p, "stage_pystack_loop"));
   EXPECT_FALSE(loaded(*p, "stage_pystack"));
+  uint64_t total = 0;
+  for (auto& q : p->programs()) {
+    total += q.verified_insns;
+    if (q.name == "stage_pystack_loop") printf("  stage_pystack_loop %u\n", q.verified_insns);
+  }
+  printf("  total %llu (the verifier of this kernel)\n", (unsigned long long)total);
   ASSERT_TRUE(p->add_target(uint32_t(getpid())));
 
   int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -90,20 +90,23 @@ KernelFeature cgroup_feature() {
 
 // The helpers of kernels after 5.10 that fdwatch uses where present; each
 // has a probe-read (or bounded-loop) version, chosen at load.
-void add_helper_features(const btf* b, std::vector<KernelFeature>& f) {
-  f.push_back({"bpf_get_current_task_btf", has_helper(b, "get_current_task_btf"),
-               "fd tables and task fields read with plain loads, since 5.11",
-               "fd tables and task fields are read with probe reads: same records, more nanoseconds per call"});
-  f.push_back({"bpf_task_pt_regs", has_helper(b, "task_pt_regs"),
-               "syscall arguments and user registers read with plain loads, since 5.15",
-               "syscall arguments and user registers are read with a probe read: same records, more nanoseconds per call"});
-  f.push_back({"bpf_snprintf", has_helper(b, "snprintf"),
-               "namespace fds named like /proc does by the kernel's formatter, since 5.13",
-               "fdwatch's own BPF code spells namespace fds the same way"});
-  f.push_back({"bpf_loop", has_helper(b, "loop"),
-               "Python frame walks verified once per load, since 5.17",
-               "Python frames are walked in bounded loops: same frames, a longer verification at start"});
-}
+struct HelperFeature {
+  const char* helper;  // its BPF_FUNC_ name
+  const char* gates;
+  const char* without;
+};
+
+constexpr HelperFeature kHelpers[] = {
+    {"get_current_task_btf", "fd tables and task fields read with plain loads, since 5.11",
+     "fd tables and task fields are read with probe reads: same records, more nanoseconds per call"},
+    {"task_pt_regs", "syscall arguments and user registers read with plain loads, since 5.15",
+     "syscall arguments and user registers are read with a probe read: same records, more nanoseconds "
+     "per call"},
+    {"snprintf", "namespace fds named like /proc does by the kernel's formatter, since 5.13",
+     "fdwatch's own BPF code spells namespace fds the same way"},
+    {"loop", "Python frame walks verified once per load, since 5.17",
+     "Python frames are walked in bounded loops: same frames, a longer verification at start"},
+};
 
 }  // namespace
 
@@ -136,7 +139,8 @@ std::vector<KernelFeature> probe_kernel_features(UringShape* uring) {
                "fds opened and closed through io_uring",
                "io_uring users are marked inexact and re-read from /proc"});
   f.push_back(cgroup_feature());
-  add_helper_features(b, f);
+  for (const HelperFeature& h : kHelpers)
+    f.push_back({std::string("bpf_") + h.helper, has_helper(b, h.helper), h.gates, h.without});
   return f;
 }
 
