@@ -152,9 +152,17 @@ enum fdw_stat {
  * Dispatch (maps "sys_progs" and "stages", filled by userspace after load).
  * sys_progs[nr] is the handler program of syscall number nr (this arch's
  * numbering, below FDW_NR_MAX); stages[FDW_STAGE_*] are the programs a new-fd
- * record passes through after its handler.
+ * record passes through after its handler.  The dispatcher tail-calls only
+ * where rodata sys_handled[nr] (written by userspace before load) says so:
+ * FDW_HANDLED_TARGETS for the processes traced (sys_* programs),
+ * FDW_HANDLED_ALL for every process (all_* programs).
  */
 #define FDW_NR_MAX 512
+enum fdw_handled {
+	FDW_HANDLED_NONE = 0,
+	FDW_HANDLED_TARGETS = 1,
+	FDW_HANDLED_ALL = 2
+};
 enum fdw_stage {
 	FDW_STAGE_UMAP = 0,   /* send the process's mappings (needs bpf_iter_task_vma) */
 	FDW_STAGE_USTACK = 1, /* copy registers and the top of the user stack */

@@ -36,6 +36,38 @@ static __always_inline void name_keep(struct path_walk *w, const struct pending 
 	bpf_map_update_elem(&path_names, key, &w->name, BPF_ANY);
 }
 
+/* "NAME:[INO]" into path (of FDW_PATH_MAX bytes), as bpf_snprintf would
+ * write it (5.13+); false when name cannot be read. */
+static __always_inline bool ns_format(char *path, const char *name, __u64 ino)
+{
+	long n = bpf_probe_read_kernel_str(path, 32, name);
+	__u32 pos, len = 1;
+	__u64 v = ino;
+
+	if (n <= 1)
+		return false;
+	pos = (n - 1) & 31;
+	path[pos++] = ':';
+	path[pos++] = '[';
+#pragma unroll
+	for (int i = 0; i < 19; i++)
+		if (v >= 10) {
+			v /= 10;
+			len++;
+		}
+	v = ino;
+#pragma unroll
+	for (int i = 0; i < 20; i++)
+		if (i < len) {
+			path[(pos + len - 1 - i) & 63] = '0' + v % 10;
+			v /= 10;
+		}
+	pos += len;
+	path[pos & 63] = ']';
+	path[(pos + 1) & 63] = 0;
+	return true;
+}
+
 /* The path of p's file into its record (FDW_F_PATH_RESOLVED), when it has
  * one, and how much of it to send. */
 static __always_inline void name_file(struct pending *p)
@@ -61,7 +93,10 @@ static __always_inline void name_file(struct pending *p)
 		const char *name = BPF_CORE_READ(ns, ops, name);
 		__u64 args[2] = {(__u64)name, e->h.ino};
 
-		if (name && bpf_snprintf(e->path, sizeof(e->path), "%s:[%lu]", args, sizeof(args)) > 0)
+		if (!name)
+			return;
+		if (has_snprintf ? bpf_snprintf(e->path, sizeof(e->path), "%s:[%lu]", args, sizeof(args)) > 0
+				 : ns_format(e->path, name, e->h.ino))
 			e->h.flags |= FDW_F_PATH_RESOLVED;
 		return;
 	}
@@ -128,11 +163,12 @@ int stage_path(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* Renames and mount-table changes, of every process (no filter): any of them
- * may change the path of files whose names are kept. */
+/* Renames and mount-table changes, of every process (all_*: the dispatcher
+ * does not filter them): any of them may change the path of files whose
+ * names are kept. */
 #define NAMES_CHANGE(name)                                                \
 	SEC("raw_tp")                                                     \
-	int sys_##name(struct bpf_raw_tracepoint_args *ctx)               \
+	int all_##name(struct bpf_raw_tracepoint_args *ctx)               \
 	{                                                                 \
 		names_changed();                                          \
 		return 0;                                                 \

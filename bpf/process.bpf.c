@@ -23,6 +23,7 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (!targ_all) {
 		if (!follow_children)
 			return 0;
+		targets_more = 1;
 		bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
 		stat_inc(FDW_STAT_FORKS);
 	}

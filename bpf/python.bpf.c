@@ -5,7 +5,9 @@
  * (fdwatch_abi.h "CPython frames").  Every read is of user memory the
  * interpreter may be changing on another CPU: a failed read ends the walk
  * there, and a code object that could not be described reaches userspace as
- * an address only.  Walks are bpf_loop callbacks (5.17+).
+ * an address only.  Walks are bpf_loop callbacks (5.17+), or the same steps
+ * in bounded loops (stage_pystack_loop, loaded instead where the kernel has
+ * no bpf_loop: verified once per iteration, so it takes longer to load).
  */
 #include "lib/pending.h"
 
@@ -184,8 +186,8 @@ static long frame_step(__u64 i, struct py_walk *w)
 	return w->frame ? 0 : 1;
 }
 
-SEC("raw_tp")
-int stage_pystack(struct bpf_raw_tracepoint_args *ctx)
+/* The stage, its walks by bpf_loop or (!with_bpf_loop) by bounded loops. */
+static __always_inline int pystack(struct bpf_raw_tracepoint_args *ctx, bool with_bpf_loop)
 {
 	struct pending *p = pending_get();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0;
@@ -206,14 +208,23 @@ int stage_pystack(struct bpf_raw_tracepoint_args *ctx)
 	w.tid = ns_tid();
 	w.interp = read_ptr(w.py->runtime + w.py->runtime_interp_head);
 	w.ts = read_ptr(w.interp + w.py->interp_threads_head);
-	bpf_loop(PY_THREADS_MAX, find_tstate_step, &w, 0);
+	if (with_bpf_loop)
+		bpf_loop(PY_THREADS_MAX, find_tstate_step, &w, 0);
+	else
+		for (__u64 i = 0; i < PY_THREADS_MAX; i++)
+			if (find_tstate_step(i, &w))
+				break;
 	if (!w.interp || !w.ts) {
 		w.r->flags |= FDW_PY_NO_THREAD;
 		w.ts = 0;
 	}
 	w.frame = read_ptr(read_ptr(w.ts + w.py->tstate_cframe) + w.py->cframe_current_frame);
-	if (w.frame)
+	if (w.frame && with_bpf_loop)
 		bpf_loop(FDW_PY_FRAMES_MAX, frame_step, &w, 0);
+	else if (w.frame)
+		for (__u64 i = 0; i < FDW_PY_FRAMES_MAX; i++)
+			if (frame_step(i, &w))
+				break;
 	n = w.n;
 	if (w.frame && n == FDW_PY_FRAMES_MAX)
 		w.r->flags |= FDW_F_TRUNC;
@@ -228,4 +239,16 @@ int stage_pystack(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_ringbuf_output(&events, w.r, size, BPF_RB_NO_WAKEUP))
 		stat_inc(FDW_STAT_USTACK_LOST);
 	return pending_emit(ctx, p);
+}
+
+SEC("raw_tp")
+int stage_pystack(struct bpf_raw_tracepoint_args *ctx)
+{
+	return pystack(ctx, true);
+}
+
+SEC("raw_tp")
+int stage_pystack_loop(struct bpf_raw_tracepoint_args *ctx)
+{
+	return pystack(ctx, false);
 }

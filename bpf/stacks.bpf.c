@@ -60,7 +60,7 @@ static __always_inline bool umap_stale(struct task_struct *task, __u32 tgid)
 {
 	struct umap_state *st = bpf_map_lookup_elem(&umap_state, &tgid);
 
-	return !st || st->mm != (__u64)task->mm || st->exec_vm != task->mm->exec_vm;
+	return !st || st->mm != (__u64)TASK_READ(task, mm) || st->exec_vm != TASK_READ(task, mm, exec_vm);
 }
 
 /* Copies as much of the stack above sp as can be read, up to n <= cap
@@ -154,21 +154,40 @@ static __always_inline __s32 memo_find(__u32 tgid, const struct pt_regs *regs, _
  * of the mapping. */
 static __always_inline __u64 stack_len(struct task_struct *task, __u64 sp, __u64 cap)
 {
-	__u64 env_end = task->mm->env_end;
+	__u64 env_end = TASK_READ(task, mm, env_end);
 
 	if (sp < env_end && env_end - sp < cap)
 		return (env_end - sp) & ~7ULL;
 	return cap;
 }
 
+/* x86-64 kernels without KASAN: the user registers are saved at the top of
+ * the task's kernel stack (task_pt_regs()). */
+#define THREAD_SIZE_ (16 * 1024)
+
+/* The current task's user registers: where they are saved (has_task_regs),
+ * else a copy in *copy.  ctx is not always sys_exit's (io_uring), so they
+ * are found from the task. */
+static __always_inline struct pt_regs *task_regs(struct task_struct *task, struct pt_regs *copy)
+{
+	__u64 top;
+
+	if (has_task_regs && has_task_btf)
+		return (struct pt_regs *)bpf_task_pt_regs(task);
+	top = (__u64)BPF_CORE_READ(task, stack) + THREAD_SIZE_;
+	if (bpf_probe_read_kernel(copy, sizeof(*copy), (void *)(top - sizeof(*copy))))
+		return NULL;
+	return copy;
+}
+
 SEC("raw_tp")
 int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pending *p = pending_get();
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = cur_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct fdw_ustack *r;
-	struct pt_regs *regs;
+	struct pt_regs *regs, copy;
 	/* a load-time constant: the reservation's size must be known */
 	const __u32 cap = stack_bytes > FDW_USTACK_MAX ? FDW_USTACK_MAX : stack_bytes;
 	__u64 n;
@@ -177,10 +196,11 @@ int stage_ustack(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!p)
 		return 0;
-	if (!task->mm) /* a kernel thread (io_uring worker) */
+	if (!TASK_READ(task, mm)) /* a kernel thread (io_uring worker) */
 		return pending_emit(ctx, p);
-	/* the task's user registers: ctx is not always sys_exit's (io_uring) */
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = task_regs(task, &copy);
+	if (!regs)
+		goto lost;
 	n = stack_len(task, regs->sp, cap);
 	memo = memo_find(tgid, regs, n);
 	if (memo > 0) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What the kernel installed at an fd: the struct file, its inode and dentry
- * name, socket endpoints.  Every read is a CO-RE probe read, so the same code
- * verifies on every kernel from 5.15 on (no trusted-pointer loads, no kfuncs).
+ * name, socket endpoints.  Every read of a file is a CO-RE probe read, so the
+ * same code verifies on every kernel from 5.10 on (no trusted-pointer loads,
+ * no kfuncs); the current task's fields are plain loads where the kernel has
+ * bpf_get_current_task_btf (has_task_btf), probe reads elsewhere.
  */
 #ifndef FDW_FILE_H
 #define FDW_FILE_H
@@ -53,21 +55,29 @@ static __always_inline struct file_blocks *blocks_get(void)
 /* Copies the first sizeof(blk) bytes of the object at ptr; true when it worked. */
 #define BLK_READ(blk, ptr) (bpf_probe_read_kernel((blk), sizeof(blk), (ptr)) == 0)
 
-/* The current task's fd table (plain loads through its BTF pointer). */
+/* The current task: its BTF pointer with has_task_btf, else a plain
+ * address for probe reads.  TASK_READ(ptr, a, b) reads ptr->a->b of an
+ * object reached from it, with plain loads or probe reads alike. */
+static __always_inline struct task_struct *cur_task(void)
+{
+	if (has_task_btf)
+		return bpf_get_current_task_btf();
+	return (struct task_struct *)bpf_get_current_task();
+}
+
+#define TASK_READ(ptr, ...) (has_task_btf ? ___arrow(ptr, __VA_ARGS__) : BPF_CORE_READ(ptr, __VA_ARGS__))
+
+/* The current task's fd table. */
 static __always_inline struct fdtable *cur_fdt(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	return task->files->fdt;
+	return TASK_READ(cur_task(), files, fdt);
 }
 
 /* Whether other tasks (threads, CLONE_FILES children) use the current
  * task's fd table too. */
 static __always_inline bool fdt_shared(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	return task->files->count.counter != 1;
+	return TASK_READ(cur_task(), files, count.counter) != 1;
 }
 
 /* The struct file at fd in the current task's table, or NULL. */
@@ -77,9 +87,9 @@ static __always_inline struct file *fd_file(int fd)
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+	if (!fdt || fd < 0 || (unsigned int)fd >= TASK_READ(fdt, max_fds))
 		return NULL;
-	fds = fdt->fd;
+	fds = TASK_READ(fdt, fd);
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[(unsigned int)fd]);
 	return f;
 }
@@ -93,7 +103,7 @@ static __always_inline bool fd_cloexec(int fd)
 
 	if (!fdt || fd < 0)
 		return false;
-	coe = fdt->close_on_exec;
+	coe = TASK_READ(fdt, close_on_exec);
 	bpf_probe_read_kernel(&word, sizeof(word), &coe[(unsigned int)fd / 64]);
 	return (word >> ((unsigned int)fd % 64)) & 1;
 }

@@ -24,6 +24,16 @@ const volatile __u32 stack_bytes __weak = FDW_USTACK_DEFAULT; /* <= FDW_USTACK_M
 /* Stacks are skipped while more than this much of the ring buffer waits to be
  * read: a slow unwinder must cost call sites, never fd events. */
 const volatile __u64 stack_fill_max __weak = 4 << 20;
+/* Helpers of newer kernels (userspace reads which this one has from its
+ * BTF): without one, the code that uses it takes its probe-read version.
+ * bpf_get_current_task_btf (5.11), bpf_task_pt_regs (5.15), bpf_snprintf
+ * (5.13). */
+const volatile bool has_task_btf __weak = true;
+const volatile bool has_task_regs __weak = true;
+const volatile bool has_snprintf __weak = true;
+/* syscall number -> FDW_HANDLED_* (fdwatch_abi.h): which calls have a
+ * handler, and for whom. */
+const volatile __u8 sys_handled[FDW_NR_MAX] __weak = {};
 
 /* ---- output ---------------------------------------------------------- */
 
@@ -52,8 +62,11 @@ struct {
 
 /* Written by userspace at run time (.bss): the first target, tested before
  * the targets map (tracing one process then costs no lookup) and cleared
- * when it exits; whether stack_pids has ever had an entry. */
+ * when it exits; whether the targets map may hold another (set before the
+ * entry is added, by userspace or at fork; never cleared); whether
+ * stack_pids has ever had an entry. */
 __u32 first_target __weak;
+__u8 targets_more __weak;
 __u8 stack_pids_used __weak;
 
 /* tgid -> 1: the processes to trace (unless targ_all). */

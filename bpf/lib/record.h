@@ -24,6 +24,8 @@ static __always_inline bool wanted(__u32 tgid)
 		return true;
 	if (tgid && tgid == *(volatile __u32 *)&first_target)
 		return true;
+	if (!*(volatile __u8 *)&targets_more)
+		return false;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

@@ -13,10 +13,11 @@ using fdw::test::Subprocess;
 
 namespace {
 
-// A fixture that leaks /dev/null steadily (20/s for ~8 s), then waits.
+// A fixture that leaks /dev/null steadily (20/s for ~40 s: still leaking
+// when fdwatch attaches after a 20 s load, as under qemu TCG), then waits.
 std::vector<std::string> leaker_argv() {
   std::vector<std::string> a = {std::string(FIXTURE_DIR) + "/fx_checkpoint"};
-  for (int i = 0; i < 160; ++i) {
+  for (int i = 0; i < 800; ++i) {
     a.push_back("file:/dev/null");
     a.push_back("sleep:0.05");
   }

@@ -2,6 +2,7 @@
 // text/JSON rendering of a report.
 #include <gtest/gtest.h>
 
+#include "probe/features.h"
 #include "sys/host.h"
 #include "views/doctor.h"
 
@@ -44,7 +45,9 @@ DoctorReport sample(CheckStatus bpf) {
   r.checks = {{"kernel", CheckStatus::Ok, "6.18.0 (x86_64)"},
               {"memlock", CheckStatus::Warn, "64 KiB: raise it"},
               {"bpf", bpf, bpf == CheckStatus::Ok ? "loads" : "cannot load the BPF programs: Invalid argument"}};
-  r.features = {{"bpf_loop", true, "call stacks"}, {"io_uring tracepoints", false, "io_uring fds"}};
+  r.features = {{"bpf_loop", true, "call stacks"},
+                {"io_uring tracepoints", false, "io_uring fds"},
+                {"cgroup_v2", false, "--cgroup", true}};
   if (bpf == CheckStatus::Ok) r.load_s = 1.5;
   return r;
 }
@@ -58,6 +61,7 @@ TEST(DoctorView, TextIsOneLinePerCheckAndAVerdict) {
             "bpf        ok    loads\n"
             "feature    ok    bpf_loop: present (call stacks)\n"
             "feature    warn  io_uring tracepoints: missing (no io_uring fds)\n"
+            "feature    warn  cgroup_v2: not mounted (no --cgroup)\n"
             "fdwatch 1.2.3: tracing works on this host\n");
   std::string failed = render_doctor_text(sample(CheckStatus::Fail));
   EXPECT_NE(failed.find("bpf        FAIL  cannot load the BPF programs: Invalid argument\n"), std::string::npos);
@@ -73,9 +77,23 @@ TEST(DoctorView, Json) {
   ASSERT_EQ(ok["checks"].size(), 3u);
   EXPECT_EQ(ok["checks"][1], (nlohmann::json{{"name", "memlock"}, {"status", "warn"}, {"detail", "64 KiB: raise it"}}));
   EXPECT_EQ(ok["features"][1],
-            (nlohmann::json{{"name", "io_uring tracepoints"}, {"present", false}, {"gates", "io_uring fds"}}));
+            (nlohmann::json{{"name", "io_uring tracepoints"},
+                            {"present", false},
+                            {"gates", "io_uring fds"},
+                            {"state", "missing"}}));
+  EXPECT_EQ(ok["features"][0]["state"], "present");
+  EXPECT_EQ(ok["features"][2]["state"], "not_mounted");
   auto bad = doctor_json(sample(CheckStatus::Fail));
   EXPECT_EQ(bad["tracing"], false);
   EXPECT_TRUE(bad["load_s"].is_null());
   EXPECT_EQ(bad["checks"][2]["status"], "fail");
+}
+
+// A feature the kernel has but the host has not mounted is said as such.
+TEST(KernelFeatures, AbsenceSaysMissingFromTheKernelOrNotMounted) {
+  KernelFeature loop{"bpf_loop", false, "walks", "loops"};
+  EXPECT_EQ(absence(loop), "kernel " + kernel_release() + " has no bpf_loop");
+  KernelFeature cg{"cgroup_v2", false, "--cgroup", "--cgroup is refused"};
+  cg.unmounted = true;
+  EXPECT_EQ(absence(cg), "this host has not mounted cgroup_v2 (the kernel has it)");
 }

@@ -123,7 +123,8 @@ int run_doctor(const DoctorOptions& o) {
   r.checks.push_back(check_lockdown());
   r.checks.push_back(check_memlock(u));
   r.checks.push_back(check_load(privileged, &r.load_s));
-  for (const KernelFeature& f : probe_kernel_features()) r.features.push_back({f.name, f.present, f.gates});
+  for (const KernelFeature& f : probe_kernel_features())
+    r.features.push_back({f.name, f.present, f.gates, f.unmounted});
   if (o.json) std::cout << doctor_json(r).dump(2) << "\n";
   else std::cout << render_doctor_text(r);
   std::cout.flush();

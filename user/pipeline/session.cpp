@@ -73,7 +73,7 @@ Result<std::unique_ptr<Session>> Session::open(const SessionOptions& o, Aggregat
 std::vector<std::string> Session::kernel_notes() const {
   std::vector<std::string> out;
   for (auto& f : probe_->features())
-    if (!f.present) out.push_back("kernel " + kernel_release() + " has no " + f.name + "; " + f.without);
+    if (!f.present) out.push_back(absence(f) + "; " + f.without);
   return out;
 }
 

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <memory>
 
+#include "sys/host.h"
+
 namespace fdw {
 
 namespace {
@@ -66,6 +68,46 @@ bool cgroup2_mounted() {
   return false;
 }
 
+// Whether the kernel has BPF helper `name` ("loop" for bpf_loop): its
+// BPF_FUNC_ value in the kernel's enum bpf_func_id.
+bool has_helper(const btf* b, const std::string& name) {
+  int id = b ? btf__find_by_name_kind(b, "bpf_func_id", BTF_KIND_ENUM) : -1;
+  const btf_type* t = id > 0 ? btf__type_by_id(b, uint32_t(id)) : nullptr;
+  if (!t) return false;
+  const std::string want = "BPF_FUNC_" + name;
+  const struct btf_enum* e = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); ++i)
+    if (want == btf__name_by_offset(b, e[i].name_off)) return true;
+  return false;
+}
+
+KernelFeature cgroup_feature() {
+  KernelFeature f{"cgroup_v2", cgroup2_mounted(), "--cgroup filtering and per-process cgroup/container labels",
+                  "--cgroup is refused"};
+  f.unmounted = !f.present && kernel_has_filesystem("cgroup2");
+  return f;
+}
+
+// The helpers of kernels after 5.10 that fdwatch uses where present; each
+// has a probe-read (or bounded-loop) version, chosen at load.
+struct HelperFeature {
+  const char* helper;  // its BPF_FUNC_ name
+  const char* gates;
+  const char* without;
+};
+
+constexpr HelperFeature kHelpers[] = {
+    {"get_current_task_btf", "fd tables and task fields read with plain loads, since 5.11",
+     "fd tables and task fields are read with probe reads: same records, more nanoseconds per call"},
+    {"task_pt_regs", "syscall arguments and user registers read with plain loads, since 5.15",
+     "syscall arguments and user registers are read with a probe read: same records, more nanoseconds "
+     "per call"},
+    {"snprintf", "namespace fds named like /proc does by the kernel's formatter, since 5.13",
+     "fdwatch's own BPF code spells namespace fds the same way"},
+    {"loop", "Python frame walks verified once per load, since 5.17",
+     "Python frames are walked in bounded loops: same frames, a longer verification at start"},
+};
+
 }  // namespace
 
 std::string kernel_release() {
@@ -96,10 +138,15 @@ std::vector<KernelFeature> probe_kernel_features(UringShape* uring) {
   f.push_back({"io_uring_tracepoints", shape != UringShape::None,
                "fds opened and closed through io_uring",
                "io_uring users are marked inexact and re-read from /proc"});
-  f.push_back({"cgroup_v2", cgroup2_mounted(),
-               "--cgroup filtering and per-process cgroup/container labels",
-               "--cgroup is refused"});
+  f.push_back(cgroup_feature());
+  for (const HelperFeature& h : kHelpers)
+    f.push_back({std::string("bpf_") + h.helper, has_helper(b, h.helper), h.gates, h.without});
   return f;
+}
+
+std::string absence(const KernelFeature& f) {
+  if (f.unmounted) return "this host has not mounted " + f.name + " (the kernel has it)";
+  return "kernel " + kernel_release() + " has no " + f.name;
 }
 
 }  // namespace fdw

@@ -13,7 +13,14 @@ struct KernelFeature {
   bool present = false;
   std::string gates;    // what fdwatch does with it
   std::string without;  // what it does instead on a kernel without it
+  // Missing only because this host has not mounted it (cgroup2): the
+  // kernel has it.
+  bool unmounted = false;
 };
+
+// Why f is missing, in words: "kernel R has no NAME", or that the host has
+// not mounted it.
+std::string absence(const KernelFeature& f);
 
 
 // The kernel release (uname -r).

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -65,9 +66,21 @@ std::string load_failure_reason() {
         l.rfind("processed ", 0) == 0 || l.find("verification time") != std::string::npos ||
         l.find("failed to load") != std::string::npos || l.find("stack depth") != std::string::npos)
       continue;
-    return l.rfind("libbpf: ", 0) == 0 ? l.substr(8) : l;
+    return name_unknown_helper(l.rfind("libbpf: ", 0) == 0 ? l.substr(8) : l);
   }
   return "";
+}
+
+// The syscall number a handler program serves, and for whom (`handled`):
+// sys_NAME the processes traced, all_NAME every process; -1 for programs
+// that are no handlers.
+int handler_slot(const std::string& prog, uint8_t* handled) {
+  for (auto [prefix, h] : {std::pair{"sys_", FDW_HANDLED_TARGETS}, std::pair{"all_", FDW_HANDLED_ALL}}) {
+    if (prog.rfind(prefix, 0) != 0) continue;
+    *handled = uint8_t(h);
+    return syscall_nr(prog.substr(4));
+  }
+  return -1;
 }
 
 bool has_cap(int cap) {
@@ -92,6 +105,20 @@ Result<void> check_privileges() {
   if (has_cap(kCapBpf) && has_cap(kCapPerfmon) && has_cap(CAP_DAC_READ_SEARCH)) return {};
   return Error{"tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH)",
                "run it with sudo", EPERM, 1};
+}
+
+std::string name_unknown_helper(const std::string& line) {
+  // The uapi header's list of helpers in number order; it puts the commas
+  // between entries itself up to 6.1 (FN(name),), not after (FN(name, nr)).
+#define FDW_HELPER_NAME(name, ...) "bpf_" #name __VA_OPT__(, )
+  static const char* const kNames[] = {__BPF_FUNC_MAPPER(FDW_HELPER_NAME)};
+#undef FDW_HELPER_NAME
+  static const std::string kTag = "unknown#";
+  size_t at = line.find(kTag);
+  if (at == std::string::npos) return line;
+  size_t nr = strtoul(line.c_str() + at + kTag.size(), nullptr, 10);
+  std::string name = nr > 0 && nr < std::size(kNames) ? kNames[nr] : "of a newer kernel";
+  return "this kernel has no BPF helper " + name + " (#" + std::to_string(nr) + ")";
 }
 
 Result<void> check_btf(const std::string& path) {
@@ -131,6 +158,17 @@ Result<void> Probe::configure(const ProbeOptions& o) {
   features_ = probe_kernel_features(&shape);
   for (auto& f : features_)
     if (std::find(o.without.begin(), o.without.end(), f.name) != o.without.end()) f.present = false;
+  ro->has_task_btf = has("bpf_get_current_task_btf");
+  ro->has_task_regs = has("bpf_task_pt_regs");
+  ro->has_snprintf = has("bpf_snprintf");
+  bpf_program__set_autoload(skel_->progs.stage_pystack, has("bpf_loop"));
+  bpf_program__set_autoload(skel_->progs.stage_pystack_loop, !has("bpf_loop"));
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    uint8_t handled = FDW_HANDLED_NONE;
+    int nr = handler_slot(bpf_program__name(prog), &handled);
+    if (nr >= 0 && nr < FDW_NR_MAX) ro->sys_handled[nr] = handled;
+  }
   ro->umap_kernel = has("bpf_iter_task_vma");
   bpf_program__set_autoload(skel_->progs.stage_umap, ro->umap_kernel);
   const UringShape uring = has("io_uring_tracepoints") ? shape : UringShape::None;
@@ -156,10 +194,11 @@ Result<void> Probe::fill_dispatch() {
       key = FDW_STAGE_USTACK, map_fd = stage_fd;
     } else if (name == "stage_path") {
       key = FDW_STAGE_PATH, map_fd = stage_fd;
-    } else if (name == "stage_pystack") {
+    } else if (name == "stage_pystack" || name == "stage_pystack_loop") {
       key = FDW_STAGE_PYSTACK, map_fd = stage_fd;
     } else {
-      int nr = name.rfind("sys_", 0) == 0 ? syscall_nr(name.substr(4)) : -1;
+      uint8_t handled;
+      int nr = handler_slot(name, &handled);
       if (nr < 0 || nr >= FDW_NR_MAX)
         return Error{"BPF program " + name + " has no syscall number", "", EINVAL, 1};
       key = uint32_t(nr);
@@ -249,12 +288,16 @@ int Probe::on_record(void* ctx, void* data, size_t len) {
 
 Result<void> Probe::add_target(uint32_t tgid) {
   uint8_t one = 1;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.targets), &tgid, &one, BPF_ANY) != 0)
-    return Error::from_errno("cannot add pid " + std::to_string(tgid) + " to the targets", errno);
+  // The kernel side tests first_target, then looks in the map only with
+  // targets_more set: each is set before the map entry it stands for.
   if (!first_target_set_) {
     skel_->bss->first_target = tgid;
     first_target_set_ = true;
+  } else if (skel_->bss->first_target != tgid) {
+    skel_->bss->targets_more = 1;
   }
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.targets), &tgid, &one, BPF_ANY) != 0)
+    return Error::from_errno("cannot add pid " + std::to_string(tgid) + " to the targets", errno);
   return {};
 }
 

@@ -112,5 +112,8 @@ class Probe {
 // Setup steps, exposed for tests and for messages.
 Result<void> check_privileges();
 Result<void> check_btf(const std::string& path = "/sys/kernel/btf/vmlinux");
+// A verifier log line, with a helper its kernel knows only by number
+// ("invalid func unknown#158") named in words.
+std::string name_unknown_helper(const std::string& verifier_line);
 
 }  // namespace fdw

@@ -22,6 +22,11 @@ std::string line(const std::string& name, const char* status, const std::string&
   return b + detail + "\n";
 }
 
+// "present", "missing" (from the kernel) or "not_mounted" (by the host).
+std::string feature_state(const DoctorFeature& f) {
+  return f.present ? "present" : f.unmounted ? "not_mounted" : "missing";
+}
+
 }  // namespace
 
 bool DoctorReport::tracing_works() const {
@@ -35,7 +40,8 @@ std::string render_doctor_text(const DoctorReport& r) {
   for (const DoctorCheck& c : r.checks) out += line(c.name, status_text(c.status), c.detail);
   for (const DoctorFeature& f : r.features)
     out += line("feature", f.present ? "ok" : "warn",
-                f.name + (f.present ? ": present (" : ": missing (no ") + f.gates + ")");
+                f.name + (f.present ? ": present (" : f.unmounted ? ": not mounted (no " : ": missing (no ") +
+                    f.gates + ")");
   if (r.tracing_works())
     out += "fdwatch " + r.version + ": tracing works on this host\n";
   else
@@ -52,7 +58,7 @@ nlohmann::json doctor_json(const DoctorReport& r) {
   }
   nlohmann::json features = nlohmann::json::array();
   for (const DoctorFeature& f : r.features)
-    features.push_back({{"name", f.name}, {"present", f.present}, {"gates", f.gates}});
+    features.push_back({{"name", f.name}, {"present", f.present}, {"gates", f.gates}, {"state", feature_state(f)}});
   return {{"schema", "fdwatch.doctor.v1"},
           {"version", r.version},
           {"tracing", r.tracing_works()},

@@ -23,6 +23,7 @@ struct DoctorFeature {
   std::string name;
   bool present = false;
   std::string gates;  // the fdwatch capability that needs it
+  bool unmounted = false;  // missing only because the host has not mounted it
 };
 
 struct DoctorReport {
@@ -38,7 +39,8 @@ struct DoctorReport {
 // unless a detail is longer.
 std::string render_doctor_text(const DoctorReport& r);
 // {"schema":"fdwatch.doctor.v1","version","tracing","load_s","checks":[{"name",
-//  "status":"ok|warn|fail","detail"}],"features":[{"name","present","gates"}]}
+//  "status":"ok|warn|fail","detail"}],"features":[{"name","present","gates",
+//  "state":"present|missing|not_mounted"}]}
 nlohmann::json doctor_json(const DoctorReport& r);
 
 }  // namespace fdw
