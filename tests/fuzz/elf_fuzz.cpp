@@ -1,5 +1,5 @@
 // libFuzzer entry: any bytes as the ELF file of a traced program, through the
-// symbolizer (user/sys/symbolizer.cpp: libdwfl's ELF, .eh_frame, DWARF and
+// symbolizer (user/stacks/symbolizer.cpp: libdwfl's ELF, .eh_frame, DWARF and
 // .gnu_debuglink handling, run as root on files processes choose).  The input
 // is written to a private temporary file, mapped into a made-up process with
 // add_maps (no /proc), and addresses in it are symbolized and unwound from.
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "sys/symbolizer.h"
+#include "stacks/symbolizer.h"
 #include "util/escape.h"
 
 namespace {

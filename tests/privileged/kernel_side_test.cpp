@@ -155,8 +155,7 @@ TEST(KernelSide, LoadsWithWhatLinux510Lacks) {
   int ustacks = 0;
   Probe::RecordFn fn = [&](const void* d, size_t n) {
     ustacks += static_cast<const uint16_t*>(d)[8] == FDW_EV_USTACK;  // fdw_event.type at byte 16
-    std::string e;
-    if (auto ev = decode_record(d, n, &e); ev && ev->pid == uint32_t(getpid())) seen.push_back(*ev);
+    if (auto ev = decode_event(d, n); ev && ev->pid == uint32_t(getpid())) seen.push_back(*ev);
   };
   ASSERT_TRUE(p->poll(0, fn));
   int opens = 0, memfds = 0;
